@@ -1,0 +1,104 @@
+// Runs the bundled action the way a GitHub runner does: a node process on dist/index.js, inputs as
+// INPUT_* variables, outputs and the job summary written to the files the runner names.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DIST = path.join(ROOT, 'dist', 'index.js');
+
+/** Variables a runner sets that the action reads; nothing from the test's own environment leaks in. */
+const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
+
+/**
+ * inputs: { 'immuta-url': ..., ... } as the workflow's `with:` block.
+ * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...).
+ * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings }.
+ */
+export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, entry = DIST } = {}) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'immuta-action-'));
+  const runnerTemp = path.join(dir, 'runner-temp');
+  const workspace = path.join(dir, 'workspace');
+  await fs.mkdir(runnerTemp);
+  await fs.mkdir(workspace);
+  const outputFile = path.join(dir, 'github-output');
+  const summaryFile = path.join(dir, 'step-summary');
+  await fs.writeFile(outputFile, '');
+  await fs.writeFile(summaryFile, '');
+
+  const childEnv = {};
+  for (const name of PASSED_THROUGH) if (process.env[name]) childEnv[name] = process.env[name];
+  Object.assign(childEnv, {
+    GITHUB_ACTIONS: 'true',
+    RUNNER_TEMP: runnerTemp,
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/data-platform',
+    GITHUB_RUN_ID: '4242',
+    ...env
+  });
+  for (const [name, value] of Object.entries(inputs)) {
+    if (value !== undefined) childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value);
+  }
+
+  const child = spawn(process.execPath, [entry], { env: childEnv, cwd: workspace });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise((resolve) => child.on('close', (c) => resolve(c)));
+  clearTimeout(timer);
+
+  const outputs = parseOutputs(await fs.readFile(outputFile, 'utf8'));
+  const summary = await fs.readFile(summaryFile, 'utf8');
+  return {
+    code,
+    stdout,
+    stderr,
+    log: stdout + stderr,
+    outputs,
+    summary,
+    runnerTemp,
+    dir,
+    errors: commands(stdout, 'error'),
+    warnings: commands(stdout, 'warning')
+  };
+}
+
+/** The runner's GITHUB_OUTPUT file: `name<<DELIMITER\nvalue\nDELIMITER` blocks. */
+export function parseOutputs(text) {
+  const outputs = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<=]+)<<(.+)$/.exec(lines[i]);
+    if (m) {
+      const [, name, delimiter] = m;
+      const value = [];
+      while (++i < lines.length && lines[i] !== delimiter) value.push(lines[i]);
+      outputs[name] = value.join('\n');
+    } else if (lines[i].includes('=')) {
+      const at = lines[i].indexOf('=');
+      outputs[lines[i].slice(0, at)] = lines[i].slice(at + 1);
+    }
+  }
+  return outputs;
+}
+
+/** Workflow-command annotations (::error::, ::warning::) with their escapes undone. */
+function commands(stdout, kind) {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith(`::${kind}`))
+    .map((l) =>
+      l
+        .slice(l.indexOf('::', 2) + 2)
+        .replace(/%0D/g, '\r')
+        .replace(/%0A/g, '\n')
+        .replace(/%25/g, '%')
+    );
+}

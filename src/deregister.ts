@@ -1,0 +1,196 @@
+import type { Config } from './inputs.js';
+import type { ImmutaClient } from './immuta/client.js';
+import { ImmutaError } from './immuta/errors.js';
+import type { ConnectionInfo } from './immuta/responses.js';
+import type { KeptScript } from './keep-script.js';
+
+export type Status = 'deregistered' | 'dry-run' | 'already-absent';
+
+export interface Outcome {
+  readonly status: Status;
+  readonly connectionKey: string;
+  readonly deleted: boolean;
+  readonly integrationId: number | undefined;
+  readonly technology: string | undefined;
+  readonly hostname: string | undefined;
+  /** Children deleted with the host; undefined when unknown or nothing was deleted. */
+  readonly childCount: number | undefined;
+  readonly script: string | undefined;
+  readonly kept: KeptScript | undefined;
+  /** The host's state as Immuta describes it, on a dry run. */
+  readonly objectState: string | undefined;
+  /** Why the host counts as absent, when it does. */
+  readonly absentBecause: string | undefined;
+}
+
+export interface FlowDependencies {
+  readonly immuta: ImmutaClient;
+  /** Every requested way of keeping the script; throws when one fails. */
+  readonly keepScript: (script: string) => Promise<KeptScript>;
+  /** Called as soon as the integration is known, so the output exists even if a later step fails. */
+  readonly onIntegration: (integrationId: number) => void;
+  readonly log: { info(message: string): void; warning(message: string): void };
+}
+
+/** Raised for a host that is gone while `if-missing` is `error`. */
+export class MissingHostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingHostError';
+  }
+}
+
+/**
+ * Immuta's three steps, the first two done here: get the script, keep it, delete the host. The
+ * order never changes, and nothing is deleted unless the script was kept every way asked for.
+ */
+export async function deregister(config: Config, deps: FlowDependencies): Promise<Outcome> {
+  const { immuta, log } = deps;
+  const key = config.connectionKey;
+
+  if (config.authMethod === 'token') await immuta.authenticate();
+
+  const host = await immuta.getConnection(key);
+  if (host === undefined) {
+    return absent(
+      config,
+      `Looking up the host found nothing: GET ${immuta.pathOf('connection', key)} answered 404 Not Found, so Immuta has no host '${key}'`
+    );
+  }
+  const integrationId = integrationFor(config, host, log);
+  deps.onIntegration(integrationId);
+  const about = { integrationId, technology: host.technology, hostname: host.hostname };
+
+  // Step 1: the cleanup script, kept before anything is deleted.
+  let script: string | undefined;
+  if (hasNoScript(host.technology)) {
+    log.info(
+      `Host '${key}' is an AWS Lake Formation host: Immuta makes no cleanup script for it, so there is nothing to keep.`
+    );
+  } else {
+    try {
+      script = await immuta.getDeleteScript(integrationId);
+    } catch (error) {
+      // A re-run after an earlier attempt deleted the host: the integration is gone with it.
+      if (error instanceof ImmutaError && error.status === 404) {
+        if ((await immuta.getObject(key)) === undefined) {
+          return absent(
+            config,
+            `Getting the cleanup script found nothing: the script endpoint and GET ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' is gone from Immuta`,
+            about
+          );
+        }
+      }
+      throw error;
+    }
+    log.info(`Got the cleanup script for integration ${integrationId} (${lineCount(script)} lines).`);
+  }
+  const kept = script === undefined ? undefined : await deps.keepScript(script);
+
+  // Step 2: delete the host, or on a dry run only describe it.
+  if (config.dryRun) {
+    const object = await immuta.getObject(key);
+    log.info(`Dry run: host '${key}' was not deleted.`);
+    return {
+      ...about,
+      status: 'dry-run',
+      connectionKey: key,
+      deleted: false,
+      childCount: undefined,
+      script,
+      kept,
+      objectState: object?.state ?? (object === undefined ? 'absent' : undefined),
+      absentBecause: undefined
+    };
+  }
+  const deletion = await immuta.deleteObject(key);
+  if (deletion === undefined) {
+    return absent(
+      config,
+      `Deleting the host found nothing: DELETE ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' was gone before the delete`,
+      about,
+      script,
+      kept
+    );
+  }
+  return {
+    ...about,
+    status: 'deregistered',
+    connectionKey: key,
+    deleted: true,
+    childCount: deletion.childCount,
+    script,
+    kept,
+    objectState: undefined,
+    absentBecause: undefined
+  };
+}
+
+/** The integration behind the host; a given integration-id must match it. */
+export function integrationFor(
+  config: Pick<Config, 'integrationId' | 'connectionKey'>,
+  host: ConnectionInfo,
+  log: { warning(message: string): void }
+): number {
+  const given = config.integrationId;
+  const actual = host.nativeIntegrationId;
+  if (given === undefined) {
+    if (actual === undefined) {
+      throw new Error(
+        `Immuta's record of host '${config.connectionKey}' (GET /data/connection) names no nativeIntegrationId, so the integration cannot be found. Set integration-id to the ID of the integration behind this host.`
+      );
+    }
+    return actual;
+  }
+  if (actual === undefined) {
+    log.warning(
+      `Immuta's record of host '${config.connectionKey}' names no nativeIntegrationId, so integration-id ${given} cannot be checked against it; using it as given.`
+    );
+    return given;
+  }
+  if (given !== actual) {
+    // A typo here would pair one host's delete with another integration's script.
+    throw new Error(
+      `integration-id ${given} does not match host '${config.connectionKey}': Immuta says the integration behind it (nativeIntegrationId) is ${actual}. Nothing was generated or deleted. Correct integration-id, or leave it empty to use the host's own.`
+    );
+  }
+  return given;
+}
+
+/** AWS Lake Formation hosts have no cleanup script (Immuta's docs: go straight to the delete). */
+export function hasNoScript(technology: string | undefined): boolean {
+  return technology !== undefined && /lake\s*formation/i.test(technology);
+}
+
+function lineCount(script: string): number {
+  return script.split('\n').filter((line) => line.trim() !== '').length;
+}
+
+function absent(
+  config: Config,
+  because: string,
+  about: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'> = {
+    integrationId: undefined,
+    technology: undefined,
+    hostname: undefined
+  },
+  script?: string,
+  kept?: KeptScript
+): Outcome {
+  if (config.ifMissing === 'error') {
+    throw new MissingHostError(
+      `${because}. If it was already deregistered, set if-missing: warn or if-missing: ignore to let the step succeed.`
+    );
+  }
+  return {
+    ...about,
+    status: 'already-absent',
+    connectionKey: config.connectionKey,
+    deleted: false,
+    childCount: undefined,
+    script,
+    kept,
+    objectState: undefined,
+    absentBecause: because
+  };
+}

@@ -1,0 +1,55 @@
+/** A failed call to Immuta, explained for the person reading the workflow log. */
+export class ImmutaError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined
+  ) {
+    super(message);
+    this.name = 'ImmutaError';
+  }
+}
+
+export interface FailedCall {
+  /** What the action was doing, e.g. "Getting the cleanup script". */
+  readonly step: string;
+  readonly method: string;
+  /** The path as sent, prefix included. */
+  readonly path: string;
+  /** The HTTP status, or undefined when no response came. */
+  readonly status?: number;
+  /** Why no response came (timeout, reset), when none did. */
+  readonly cause?: string;
+  /** Immuta's own `message`, when the body had one. */
+  readonly immutaMessage?: string;
+  /** What the user can do about it. */
+  readonly hint?: string;
+}
+
+export function describeFailure(call: FailedCall): string {
+  const answer =
+    call.status === undefined
+      ? `got no response (${call.cause ?? 'unknown network error'})`
+      : `answered ${call.status}${STATUS_TEXT[call.status] ? ` ${STATUS_TEXT[call.status]}` : ''}`;
+  const parts = [`${call.step} failed: ${call.method} ${call.path} ${answer}.`];
+  if (call.immutaMessage) parts.push(`Immuta said: ${call.immutaMessage}`);
+  if (call.hint) parts.push(call.hint);
+  return parts.join(' ');
+}
+
+export function immutaError(call: FailedCall): ImmutaError {
+  return new ImmutaError(describeFailure(call), call.status);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout'
+};
