@@ -1,8 +1,9 @@
 import type { Config } from './inputs.js';
 import type { ImmutaClient } from './immuta/client.js';
 import { ImmutaError } from './immuta/errors.js';
-import type { ConnectionInfo } from './immuta/responses.js';
+import { hasNoScript, type ConnectionInfo } from './immuta/responses.js';
 import type { KeptScript } from './keep-script.js';
+import { lineCount } from './report.js';
 
 export type Status = 'deregistered' | 'dry-run' | 'already-absent';
 
@@ -113,6 +114,11 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
       kept
     );
   }
+  if (deletion.childCount === undefined && !deletion.confirmedByLookup) {
+    log.warning(
+      `Immuta deleted host '${key}' but its answer did not say how many child objects went with it; child-count is empty.`
+    );
+  }
   return {
     ...about,
     status: 'deregistered',
@@ -155,15 +161,6 @@ export function integrationFor(
     );
   }
   return given;
-}
-
-/** AWS Lake Formation hosts have no cleanup script (Immuta's docs: go straight to the delete). */
-export function hasNoScript(technology: string | undefined): boolean {
-  return technology !== undefined && /lake\s*formation/i.test(technology);
-}
-
-function lineCount(script: string): number {
-  return script.split('\n').filter((line) => line.trim() !== '').length;
 }
 
 function absent(

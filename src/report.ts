@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import type { Outcome } from './deregister.js';
-import { hasNoScript } from './deregister.js';
+import { hasNoScript } from './immuta/responses.js';
 import type { IfMissing } from './inputs.js';
 
 /** How much of the script the summary shows; the whole script is in the file and artifact. */
@@ -104,8 +104,13 @@ function deletedCell(outcome: Outcome): string {
     : `yes, with ${outcome.childCount} child object${outcome.childCount === 1 ? '' : 's'}`;
 }
 
+/** Lines as a person counts them: a final line break does not start another. */
+export function lineCount(script: string): number {
+  return script.replace(/\r?\n$/, '').split('\n').length;
+}
+
 function scriptBlock(script: string): string {
-  const lines = script.split('\n').length;
+  const lines = lineCount(script);
   const shown =
     script.length > SUMMARY_SCRIPT_LIMIT
       ? `${script.slice(0, SUMMARY_SCRIPT_LIMIT)}\n-- … truncated: ${script.length - SUMMARY_SCRIPT_LIMIT} more characters are in the file and the artifact`

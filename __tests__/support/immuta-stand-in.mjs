@@ -81,7 +81,7 @@ export async function startImmutaStandIn(options = {}) {
     const body = await readBody(req);
     const rawPath = req.url.split('?')[0];
     const path = rawPath.startsWith(prefix) ? rawPath.slice(prefix.length) : undefined;
-    const entry = { method: req.method, rawPath, path, headers: req.headers, body };
+    const entry = { method: req.method, rawPath, path, headers: req.headers, body, at: Date.now() };
     requests.push(entry);
 
     const fault = path === undefined ? undefined : takeFault(faults, req.method, path);

@@ -138,3 +138,8 @@ export function parseDeleteResult(body: string): DeleteResult {
   const match = /["']?childCount["']?\s*:\s*["']?(\d+)/.exec(body);
   return { childCount: match ? integer(match[1]) : undefined };
 }
+
+/** AWS Lake Formation hosts have no cleanup script (Immuta's docs: go straight to the delete). */
+export function hasNoScript(technology: string | undefined): boolean {
+  return technology !== undefined && /lake\s*formation/i.test(technology);
+}

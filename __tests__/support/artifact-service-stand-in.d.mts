@@ -1,0 +1,27 @@
+export declare const RUN_BACKEND_ID: string;
+export declare const JOB_BACKEND_ID: string;
+export declare function runtimeToken(run?: string, job?: string): string;
+
+export interface StoredArtifact {
+  workflow_run_backend_id: string;
+  workflow_job_run_backend_id: string;
+  name: string;
+  expires_at?: string;
+  finalized: boolean;
+  database_id?: string;
+  size?: string;
+  hash?: string;
+}
+
+export interface ArtifactService {
+  url: string;
+  calls: { method: string; request: Record<string, unknown> }[];
+  artifacts: StoredArtifact[];
+  zipOf(name: string): Buffer | undefined;
+  env(run?: string, job?: string): { ACTIONS_RUNTIME_TOKEN: string; ACTIONS_RESULTS_URL: string };
+  close(): Promise<void>;
+}
+
+export declare function startArtifactService(options?: {
+  faults?: { CreateArtifact?: number; FinalizeArtifact?: number; ListArtifacts?: number; DeleteArtifact?: number; blob?: number };
+}): Promise<ArtifactService>;

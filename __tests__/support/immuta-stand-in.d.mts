@@ -1,0 +1,70 @@
+export declare const DEFAULT_API_KEY: string;
+export declare const DEFAULT_TOKEN: string;
+
+export interface Host {
+  nativeIntegrationId: number | string | undefined;
+  technology: string;
+  hostname: string;
+  childCount: number;
+  state?: string;
+}
+
+export interface Integration {
+  status: string;
+  type: string;
+  script?: string;
+}
+
+export interface State {
+  hosts: Record<string, Host>;
+  integrations: Record<string, Integration>;
+}
+
+export interface RecordedRequest {
+  method: string;
+  rawPath: string;
+  /** Below the prefix; undefined when the request missed the prefix. */
+  path: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface Fault {
+  method?: string;
+  path?: string | RegExp;
+  times?: number;
+  status?: number;
+  body?: string;
+  headers?: Record<string, string>;
+  reset?: boolean;
+  hang?: boolean;
+  resetAfterHandling?: boolean;
+  delayMs?: number;
+}
+
+export interface StandInOptions {
+  prefix?: string;
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  apiKey?: string;
+  token?: string;
+  state?: State;
+  scriptShape?: 'json-string' | 'json-object' | 'sql-field' | 'text';
+  deleteShape?: 'schema' | 'object-path' | 'docs-example' | 'unreadable';
+  permissions?: { script?: boolean; delete?: boolean };
+}
+
+export interface ImmutaStandIn {
+  url: string;
+  apiKey: string;
+  token: string;
+  state: State;
+  requests: (RecordedRequest & { at: number })[];
+  sent(method: string, path?: string | RegExp): RecordedRequest[];
+  fault(spec: Fault): void;
+  close(): Promise<void>;
+}
+
+export declare function startImmutaStandIn(options?: StandInOptions): Promise<ImmutaStandIn>;
+export declare function defaultState(): State;
+export declare function snowflakeScript(integrationId: number): string;
+export declare function databricksScript(integrationId: number): string;

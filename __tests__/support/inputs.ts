@@ -1,0 +1,19 @@
+/** The inputs a minimal workflow step gives, aimed at a stand-in; tests add or override the rest. */
+export function stepInputs(
+  immuta: { url: string; apiKey: string },
+  extra: Record<string, string> = {}
+): Record<string, string> {
+  return {
+    'immuta-url': immuta.url,
+    'api-key': immuta.apiKey,
+    'connection-key': 'snowflake-prod',
+    'allow-insecure-http': 'true',
+    'upload-artifact': 'false',
+    ...extra
+  };
+}
+
+/** Methods and paths below the prefix, in the order Immuta saw them. */
+export function trail(immuta: { requests: { method: string; path?: string }[] }): string[] {
+  return immuta.requests.map((r) => `${r.method} ${r.path}`);
+}

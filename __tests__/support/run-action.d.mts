@@ -1,0 +1,26 @@
+export declare const ROOT: string;
+export declare const DIST: string;
+
+export interface ActionRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together. */
+  log: string;
+  outputs: Record<string, string>;
+  summary: string;
+  runnerTemp: string;
+  dir: string;
+  /** ::error:: annotations, unescaped. */
+  errors: string[];
+  warnings: string[];
+}
+
+export declare function runAction(options?: {
+  inputs?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  entry?: string;
+}): Promise<ActionRun>;
+
+export declare function parseOutputs(text: string): Record<string, string>;

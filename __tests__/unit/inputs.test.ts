@@ -1,0 +1,136 @@
+import { describe, expect, it } from '@jest/globals';
+import * as path from 'node:path';
+import { parseInputs, readConfig, InputError } from '../../src/inputs.js';
+
+const base = {
+  'immuta-url': 'https://acme.immuta.com',
+  'api-key': 'secret-key',
+  'connection-key': 'snowflake-prod'
+};
+
+function parse(overrides: Record<string, string> = {}, env = { RUNNER_TEMP: '/runner/temp' }) {
+  const values: Record<string, string> = { ...base, ...overrides };
+  return parseInputs((name) => values[name] ?? '', env);
+}
+
+function errorOf(overrides: Record<string, string>): InputError {
+  try {
+    parse(overrides);
+  } catch (error) {
+    if (error instanceof InputError) return error;
+    throw error;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('parseInputs', () => {
+  it('fills the documented defaults', () => {
+    const config = parse();
+    expect(config).toEqual({
+      immutaUrl: 'https://acme.immuta.com',
+      apiKey: 'secret-key',
+      connectionKey: 'snowflake-prod',
+      integrationId: undefined,
+      authMethod: 'api-key',
+      dryRun: false,
+      ifMissing: 'error',
+      uploadArtifact: true,
+      artifactName: 'immuta-cleanup-script-snowflake-prod',
+      retentionDays: undefined,
+      scriptPath: path.resolve('/runner/temp/immuta-cleanup-snowflake-prod.sql'),
+      timeoutMs: 30_000,
+      maxAttempts: 3,
+      caCertificate: undefined
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('keeps a path prefix and drops trailing slashes', () => {
+    expect(parse({ 'immuta-url': 'https://x.example/immuta/' }).immutaUrl).toBe(
+      'https://x.example/immuta'
+    );
+    expect(parse({ 'immuta-url': 'https://x.example///' }).immutaUrl).toBe('https://x.example');
+  });
+
+  it('reads every optional input', () => {
+    const config = parse({
+      'integration-id': '12',
+      'auth-method': 'TOKEN',
+      'dry-run': 'True',
+      'if-missing': 'warn',
+      'upload-artifact': 'false',
+      'artifact-name': 'cleanup',
+      'retention-days': '7',
+      'script-path': '/tmp/x/cleanup.sql',
+      'timeout-seconds': '5',
+      'max-attempts': '1',
+      'ca-certificate': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      'allow-insecure-http': 'false'
+    });
+    expect(config).toMatchObject({
+      integrationId: 12,
+      authMethod: 'token',
+      dryRun: true,
+      ifMissing: 'warn',
+      uploadArtifact: false,
+      artifactName: 'cleanup',
+      retentionDays: 7,
+      scriptPath: '/tmp/x/cleanup.sql',
+      timeoutMs: 5000,
+      maxAttempts: 1
+    });
+    expect(config.caCertificate).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('sanitises the default names from a key with awkward characters', () => {
+    const config = parse({ 'connection-key': 'acme/prod: "main"' });
+    expect(config.artifactName).toBe('immuta-cleanup-script-acme-prod- -main-');
+    expect(path.basename(config.scriptPath)).toBe('immuta-cleanup-acme_prod___main_.sql');
+  });
+
+  it.each([
+    [{ 'api-key': '' }, 'api-key', /is required/],
+    [{ 'connection-key': '' }, 'connection-key', /is required/],
+    [{ 'connection-key': 'a\nb' }, 'connection-key', /control character/],
+    [{ 'immuta-url': '' }, 'immuta-url', /is required/],
+    [{ 'immuta-url': 'acme.immuta.com' }, 'immuta-url', /absolute URL/],
+    [{ 'immuta-url': 'http://acme.immuta.com' }, 'immuta-url', /allow-insecure-http: true/],
+    [{ 'immuta-url': 'ftp://acme.immuta.com' }, 'immuta-url', /must use https/],
+    [{ 'immuta-url': 'https://u:p@acme.immuta.com' }, 'immuta-url', /user name or password/],
+    [{ 'immuta-url': 'https://acme.immuta.com/?a=1' }, 'immuta-url', /query/],
+    [{ 'integration-id': '0' }, 'integration-id', /whole number of 1 or more/],
+    [{ 'integration-id': '1.5' }, 'integration-id', /whole number/],
+    [{ 'integration-id': 'abc' }, 'integration-id', /"abc"/],
+    [{ 'auth-method': 'bearer' }, 'auth-method', /one of api-key, token/],
+    [{ 'dry-run': 'yes' }, 'dry-run', /true or false/],
+    [{ 'if-missing': 'skip' }, 'if-missing', /one of error, warn, ignore/],
+    [{ 'upload-artifact': '1' }, 'upload-artifact', /true or false/],
+    [{ 'artifact-name': 'a/b' }, 'artifact-name', /"\/"/],
+    [{ 'retention-days': '91' }, 'retention-days', /from 1 to 90/],
+    [{ 'timeout-seconds': '0' }, 'timeout-seconds', /from 1 to 600/],
+    [{ 'max-attempts': '-1' }, 'max-attempts', /from 1 to 10/],
+    [{ 'ca-certificate': '/etc/ssl/ca.pem' }, 'ca-certificate', /PEM/],
+    [{ 'allow-insecure-http': 'on' }, 'allow-insecure-http', /true or false/]
+  ])('rejects %j, naming %s', (overrides, input, detail) => {
+    const error = errorOf(overrides);
+    expect(error.input).toBe(input);
+    expect(error.message).toContain(`'${input}'`);
+    expect(error.message).toMatch(detail);
+    expect(error.message).not.toContain('secret-key');
+  });
+
+  it('allows http:// only when asked to', () => {
+    expect(parse({ 'immuta-url': 'http://127.0.0.1:8080', 'allow-insecure-http': 'true' }).immutaUrl).toBe(
+      'http://127.0.0.1:8080'
+    );
+  });
+});
+
+describe('readConfig', () => {
+  it('masks the API key before any input is checked', () => {
+    const masked: string[] = [];
+    const values: Record<string, string> = { ...base, 'dry-run': 'maybe' };
+    expect(() => readConfig((n) => values[n] ?? '', (s) => masked.push(s), {})).toThrow(InputError);
+    expect(masked).toEqual(['secret-key']);
+  });
+});

@@ -1,0 +1,132 @@
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ArtifactClient } from '@actions/artifact';
+
+// @actions/core is mocked so the outputs and warnings can be read back without a runner.
+const outputs: Record<string, string> = {};
+const warnings: string[] = [];
+jest.unstable_mockModule('@actions/core', () => ({
+  setOutput: (name: string, value: string) => (outputs[name] = value),
+  info: () => undefined,
+  warning: (message: string) => warnings.push(message)
+}));
+const { keepScript, artifactUnavailable, artifactUrlFor, MAX_OUTPUT_BYTES } = await import(
+  '../../src/keep-script.js'
+);
+
+const run = {
+  serverUrl: 'https://github.com',
+  hasRuntimeToken: true,
+  repository: 'acme/repo',
+  runId: '77'
+};
+
+function fakeArtifacts(existing: string[] = [], failUpload?: Error) {
+  const calls: string[] = [];
+  const client = {
+    deleteArtifact: async (name: string) => {
+      calls.push(`delete ${name}`);
+      if (!existing.includes(name)) {
+        const error = new Error(`Artifact not found for name: ${name}`);
+        error.name = 'ArtifactNotFoundError';
+        throw error;
+      }
+      return { id: 1 };
+    },
+    uploadArtifact: async (name: string, files: string[], root: string, options?: { retentionDays?: number }) => {
+      calls.push(`upload ${name} ${files.map((f) => path.relative(root, f)).join(',')} ${options?.retentionDays}`);
+      if (failUpload) throw failUpload;
+      return { id: 555, size: 10 };
+    }
+  } as unknown as ArtifactClient;
+  return { client, calls };
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'keep-'));
+  for (const k of Object.keys(outputs)) delete outputs[k];
+  warnings.length = 0;
+});
+
+function config(overrides = {}) {
+  return {
+    scriptPath: path.join(dir, 'nested', 'cleanup.sql'),
+    uploadArtifact: true,
+    artifactName: 'immuta-cleanup-script-k',
+    retentionDays: 3,
+    ...overrides
+  };
+}
+
+describe('keepScript', () => {
+  it('writes the file, sets the outputs and uploads the artifact', async () => {
+    const { client, calls } = fakeArtifacts();
+    const kept = await keepScript('DROP USER X;\n', config(), client, run);
+    expect(await fs.readFile(config().scriptPath, 'utf8')).toBe('DROP USER X;\n');
+    expect(outputs).toEqual({
+      'script-path': config().scriptPath,
+      script: 'DROP USER X;\n',
+      'artifact-id': '555',
+      'artifact-url': 'https://github.com/acme/repo/actions/runs/77/artifacts/555'
+    });
+    expect(calls).toEqual(['delete immuta-cleanup-script-k', 'upload immuta-cleanup-script-k cleanup.sql 3']);
+    expect(kept.artifactId).toBe(555);
+  });
+
+  it('replaces an artifact of the same name left by an earlier attempt', async () => {
+    const { client, calls } = fakeArtifacts(['immuta-cleanup-script-k']);
+    await keepScript('x', config(), client, run);
+    expect(calls[0]).toBe('delete immuta-cleanup-script-k');
+    expect(calls[1]).toMatch(/^upload/);
+  });
+
+  it('fails with the way out when the upload fails, keeping the file', async () => {
+    const { client } = fakeArtifacts([], new Error('Failed to CreateArtifact: boom'));
+    await expect(keepScript('x', config(), client, run)).rejects.toThrow(
+      /artifact 'immuta-cleanup-script-k' failed: Failed to CreateArtifact: boom\. Nothing was deleted; the script is saved at .*set upload-artifact: false/
+    );
+    expect(await fs.readFile(config().scriptPath, 'utf8')).toBe('x');
+  });
+
+  it('skips the artifact when upload-artifact is false', async () => {
+    const { client, calls } = fakeArtifacts();
+    const kept = await keepScript('x', config({ uploadArtifact: false }), client, run);
+    expect(calls).toEqual([]);
+    expect(kept.artifactId).toBeUndefined();
+    expect(outputs['artifact-id']).toBeUndefined();
+  });
+
+  it('leaves a script over the output limit out of the output, with a warning', async () => {
+    const big = 'y'.repeat(MAX_OUTPUT_BYTES + 1);
+    const kept = await keepScript(big, config({ uploadArtifact: false }), fakeArtifacts().client, run);
+    expect(kept.inOutput).toBe(false);
+    expect(outputs.script).toBeUndefined();
+    expect(warnings[0]).toMatch(/over GitHub's 1 MB limit/);
+    expect((await fs.stat(config().scriptPath)).size).toBe(big.length);
+  });
+
+  it('says what to do when the file cannot be written', async () => {
+    const blocker = path.join(dir, 'file');
+    await fs.writeFile(blocker, '');
+    await expect(
+      keepScript('x', config({ scriptPath: path.join(blocker, 'x.sql') }), fakeArtifacts().client, run)
+    ).rejects.toThrow(/Saving the cleanup script to .* failed.*Nothing was deleted\. Set script-path/);
+  });
+});
+
+describe('artifactUnavailable', () => {
+  it('recognises GitHub Enterprise Server and a missing runner token', () => {
+    expect(artifactUnavailable(run)).toBeUndefined();
+    expect(artifactUnavailable({ ...run, serverUrl: 'https://acme.ghe.com' })).toBeUndefined();
+    expect(artifactUnavailable({ ...run, serverUrl: 'https://github.acme.internal' })).toMatch(
+      /GitHub Enterprise Server/
+    );
+    expect(artifactUnavailable({ ...run, hasRuntimeToken: false })).toMatch(/ACTIONS_RUNTIME_TOKEN/);
+  });
+  it('builds no link outside a run', () => {
+    expect(artifactUrlFor({ ...run, runId: undefined }, 1)).toBeUndefined();
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Outcome } from '../../src/deregister.js';
+import { lineCount, nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/report.js';
+
+const outcome: Outcome = {
+  status: 'deregistered',
+  connectionKey: 'snowflake-prod',
+  deleted: true,
+  integrationId: 1,
+  technology: 'Snowflake',
+  hostname: 'acme.snowflakecomputing.com',
+  childCount: 42,
+  script: 'DROP DATABASE IF EXISTS IMMUTA;\n',
+  kept: {
+    path: '/tmp/immuta-cleanup-snowflake-prod.sql',
+    inOutput: true,
+    artifactId: 99,
+    artifactUrl: 'https://github.com/acme/repo/actions/runs/1/artifacts/99'
+  },
+  objectState: undefined,
+  absentBecause: undefined
+};
+
+describe('summaryMarkdown', () => {
+  it('shows host, integration, status, count, artifact link and the script', () => {
+    const md = summaryMarkdown(outcome);
+    expect(md).toContain('| Host | `snowflake-prod` (Snowflake, acme.snowflakecomputing.com) |');
+    expect(md).toContain('| Integration | 1 |');
+    expect(md).toContain('| Deleted | yes, with 42 child objects |');
+    expect(md).toContain('[99](https://github.com/acme/repo/actions/runs/1/artifacts/99)');
+    expect(md).toContain('<details><summary>Cleanup script (1 line)</summary>');
+    expect(md).toContain('```sql\nDROP DATABASE IF EXISTS IMMUTA;\n```');
+    expect(md).toMatch(/in Snowflake as a user with ACCOUNTADMIN/);
+  });
+
+  it('fences a script holding backticks so it cannot break out', () => {
+    const md = summaryMarkdown({ ...outcome, script: 'SELECT ```x```;' });
+    expect(md).toContain('````sql\nSELECT ```x```;\n````');
+  });
+
+  it('escapes pipes in table cells', () => {
+    expect(summaryMarkdown({ ...outcome, connectionKey: 'a|b' })).toContain('`a\\|b`');
+  });
+
+  it('truncates a huge script and says where the rest is', () => {
+    const md = summaryMarkdown({ ...outcome, script: 'x'.repeat(SUMMARY_SCRIPT_LIMIT + 10) });
+    expect(md).toContain('truncated: 10 more characters are in the file and the artifact');
+    expect(md.length).toBeLessThan(SUMMARY_SCRIPT_LIMIT + 2000);
+  });
+
+  it('says a dry run deleted nothing', () => {
+    const md = summaryMarkdown({ ...outcome, status: 'dry-run', deleted: false, childCount: undefined, objectState: 'active' });
+    expect(md).toContain('## Immuta: Dry run: host');
+    expect(md).toContain('| Deleted | no |');
+    expect(md).toContain('| State in Immuta | active |');
+    expect(md).toContain('Run again with `dry-run: false`');
+  });
+
+  it('reports an unknown child count as unknown', () => {
+    expect(summaryMarkdown({ ...outcome, childCount: undefined })).toContain('yes (child count unknown)');
+  });
+});
+
+describe('nextStep', () => {
+  it('names the platform where the script runs', () => {
+    expect(nextStep({ ...outcome, technology: 'Databricks' })).toMatch(/Databricks as a metastore admin/);
+    expect(nextStep({ ...outcome, technology: 'Other' })).toMatch(/as a privileged user/);
+  });
+  it('says Lake Formation needs nothing more', () => {
+    expect(nextStep({ ...outcome, technology: 'AWS Lake Formation', script: undefined, kept: undefined })).toMatch(
+      /no cleanup script/
+    );
+  });
+  it('points an already-absent host at the earlier run', () => {
+    expect(nextStep({ ...outcome, status: 'already-absent', script: undefined, kept: undefined })).toMatch(
+      /earlier run/
+    );
+  });
+});
+
+describe('lineCount', () => {
+  it('does not count the final line break as a line', () => {
+    expect(lineCount('a\nb\n')).toBe(2);
+    expect(lineCount('a\r\nb')).toBe(2);
+  });
+});
