@@ -17,3 +17,11 @@ export function stepInputs(
 export function trail(immuta: { requests: { method: string; path?: string }[] }): string[] {
   return immuta.requests.map((r) => `${r.method} ${r.path}`);
 }
+
+/** The log with the runner's mask registrations taken out: what a reader of the log would see. */
+export function visibleLog(log: string): string {
+  return log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+}

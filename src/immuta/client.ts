@@ -68,7 +68,11 @@ export type DeleteOutcome = DeleteResult & {
 
 /** No HTTP answer came: a timeout, a reset, a refused connection. */
 class NoResponse extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** The certificate was refused: trying again cannot help. */
+    readonly untrusted = false
+  ) {
     super(reason);
   }
 }
@@ -82,6 +86,8 @@ const PERMISSION = {
 
 export class ImmutaClient {
   private authorization: string;
+  /** Every secret this client holds, scrubbed from any text it passes on from a response. */
+  private readonly secrets: string[];
   private readonly policy: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
@@ -89,6 +95,7 @@ export class ImmutaClient {
 
   constructor(private readonly options: ClientOptions) {
     this.authorization = options.apiKey;
+    this.secrets = [options.apiKey];
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry, maxAttempts: options.maxAttempts };
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
@@ -120,6 +127,7 @@ export class ImmutaClient {
       });
     }
     this.options.maskSecret(token);
+    this.secrets.push(token);
     this.authorization = `Bearer ${token}`;
   }
 
@@ -223,7 +231,7 @@ export class ImmutaClient {
       throw immutaError({
         ...this.describe(call),
         status: response.status,
-        hint: `The answer could not be read: ${error.message}`
+        hint: `The answer could not be read: ${this.redact(error.message)}`
       });
     }
   }
@@ -232,10 +240,15 @@ export class ImmutaClient {
     const failed: FailedCall = {
       ...this.describe(call),
       status: response.status,
-      immutaMessage: immutaMessage(response.body) ?? (excerpt(response.body) || undefined),
+      immutaMessage: this.redact(immutaMessage(response.body) ?? excerpt(response.body)) || undefined,
       hint: extraHint ?? this.hintFor(call, response.status)
     };
     return immutaError(failed);
+  }
+
+  /** A server or proxy may echo the credentials it was sent; never pass them on. */
+  private redact(text: string): string {
+    return this.secrets.reduce((t, secret) => t.split(secret).join('***'), text);
   }
 
   private hintFor(call: Call, status: number): string | undefined {
@@ -283,6 +296,13 @@ export class ImmutaClient {
       } catch (error) {
         if (!(error instanceof NoResponse)) throw error;
         reason = `got no response (${error.reason})`;
+        if (error.untrusted) {
+          throw immutaError({
+            ...this.describe(call),
+            cause: error.reason,
+            hint: "The tenant's TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate."
+          });
+        }
         this.options.log.debug(
           `${call.method} ${path} -> no response: ${error.reason} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
         );
@@ -333,7 +353,7 @@ export class ImmutaClient {
       if (signal.aborted) {
         throw new NoResponse(`timed out after ${this.options.timeoutMs / 1000} s`);
       }
-      throw new NoResponse(networkCause(error));
+      throw new NoResponse(networkCause(error), isCertificateError(error));
     }
   }
 }
@@ -351,4 +371,14 @@ function networkCause(error: unknown): string {
   return typeof code === 'string' && !source.message.includes(code)
     ? `${code}: ${source.message}`
     : source.message;
+}
+
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/;
+
+function isCertificateError(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CERTIFICATE_ERRORS.test(code)) return true;
+  }
+  return false;
 }

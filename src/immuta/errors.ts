@@ -31,9 +31,13 @@ export function describeFailure(call: FailedCall): string {
       ? `got no response (${call.cause ?? 'unknown network error'})`
       : `answered ${call.status}${STATUS_TEXT[call.status] ? ` ${STATUS_TEXT[call.status]}` : ''}`;
   const parts = [`${call.step} failed: ${call.method} ${call.path} ${answer}.`];
-  if (call.immutaMessage) parts.push(`Immuta said: ${call.immutaMessage}`);
+  if (call.immutaMessage) parts.push(`Immuta said: ${sentence(call.immutaMessage)}`);
   if (call.hint) parts.push(call.hint);
   return parts.join(' ');
+}
+
+function sentence(text: string): string {
+  return /[.!?…]$/.test(text) ? text : `${text}.`;
 }
 
 export function immutaError(call: FailedCall): ImmutaError {
