@@ -84,7 +84,9 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
       }
       throw error;
     }
-    log.info(`Got the cleanup script for integration ${integrationId} (${lineCount(script)} lines).`);
+    log.info(
+      `Got the cleanup script for integration ${integrationId} (${lineCount(script)} lines).`
+    );
   }
   const kept = script === undefined ? undefined : await deps.keepScript(script);
 

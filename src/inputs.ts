@@ -72,7 +72,7 @@ const MAX_RETENTION_DAYS = 90;
 export function parseInputs(read: InputReader, env: Environment = {}): Config {
   const apiKey = required(read, Inputs.ApiKey);
   const connectionKey = required(read, Inputs.ConnectionKey);
-  if (/[\u0000-\u001f\u007f]/.test(connectionKey)) {
+  if ([...connectionKey].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
     throw new InputError(
       Inputs.ConnectionKey,
       'contains a control character (a line break or tab?). Give the connection key exactly as Immuta shows it.'
@@ -115,7 +115,7 @@ export function parseInputs(read: InputReader, env: Environment = {}): Config {
 function required(read: InputReader, name: string): string {
   const value = read(name);
   if (!value) {
-    throw new InputError(name, 'is required but was empty. Set it in the step\'s `with:` block.');
+    throw new InputError(name, "is required but was empty. Set it in the step's `with:` block.");
   }
   return value;
 }
@@ -156,7 +156,10 @@ function optionalInteger(
   if (value === '') return undefined;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `a whole number of ${min} or more` : `a whole number from ${min} to ${max}`;
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? `a whole number of ${min} or more`
+        : `a whole number from ${min} to ${max}`;
     throw new InputError(name, `must be ${range}, but was ${JSON.stringify(value)}.`);
   }
   return n;
@@ -179,10 +182,7 @@ function baseUrl(value: string, allowInsecureHttp: boolean): string {
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InputError(
-      Inputs.ImmutaUrl,
-      `must use https://, but uses ${url.protocol}//.`
-    );
+    throw new InputError(Inputs.ImmutaUrl, `must use https://, but uses ${url.protocol}//.`);
   }
   if (url.username || url.password) {
     throw new InputError(
@@ -193,7 +193,7 @@ function baseUrl(value: string, allowInsecureHttp: boolean): string {
   if (url.search || url.hash) {
     throw new InputError(
       Inputs.ImmutaUrl,
-      'must not carry a query (?) or fragment (#). Give the tenant\'s base URL, with its path prefix if it has one.'
+      "must not carry a query (?) or fragment (#). Give the tenant's base URL, with its path prefix if it has one."
     );
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
@@ -204,7 +204,7 @@ function pem(value: string): string | undefined {
   if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value)) {
     throw new InputError(
       Inputs.CaCertificate,
-      'must hold one or more PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----). Pass the certificate\'s text, for example from a secret, not a file path.'
+      "must hold one or more PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----). Pass the certificate's text, for example from a secret, not a file path."
     );
   }
   return value;

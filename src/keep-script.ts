@@ -97,7 +97,8 @@ async function writeScriptFile(file: string, script: string): Promise<void> {
     await fs.writeFile(file, script, { encoding: 'utf8', mode: 0o600 });
   } catch (error) {
     throw new Error(
-      `Saving the cleanup script to ${file} failed: ${errorText(error)}. Nothing was deleted. Set script-path to a writable location.`
+      `Saving the cleanup script to ${file} failed: ${errorText(error)}. Nothing was deleted. Set script-path to a writable location.`,
+      { cause: error }
     );
   }
 }

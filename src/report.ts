@@ -39,7 +39,10 @@ export function headline(outcome: Outcome): string {
 export function summaryMarkdown(outcome: Outcome): string {
   const rows: [string, string][] = [
     ['Host', hostCell(outcome)],
-    ['Integration', outcome.integrationId === undefined ? 'unknown' : String(outcome.integrationId)],
+    [
+      'Integration',
+      outcome.integrationId === undefined ? 'unknown' : String(outcome.integrationId)
+    ],
     ['Status', `\`${outcome.status}\``],
     ['Deleted', deletedCell(outcome)]
   ];
@@ -72,7 +75,9 @@ export function summaryMarkdown(outcome: Outcome): string {
 }
 
 /** What the user does after this step: Immuta's third step, run by a privileged user. */
-export function nextStep(outcome: Pick<Outcome, 'status' | 'technology' | 'script' | 'kept'>): string {
+export function nextStep(
+  outcome: Pick<Outcome, 'status' | 'technology' | 'script' | 'kept'>
+): string {
   if (outcome.status === 'already-absent' && outcome.script === undefined) {
     return 'Nothing was deleted. If an earlier run deleted the host, run the cleanup script that run kept (its artifact or file), if that was not done yet.';
   }
@@ -85,7 +90,7 @@ export function nextStep(outcome: Pick<Outcome, 'status' | 'technology' | 'scrip
   const run = /databricks/i.test(outcome.technology ?? '')
     ? `Run the cleanup script${where} in Databricks as a metastore admin, in a SQL warehouse or notebook, to remove what Immuta created there.`
     : /snowflake/i.test(outcome.technology ?? '')
-      ? `Run the cleanup script${where} in Snowflake as a user with ACCOUNTADMIN, for example with \`snow sql -x -f "$SCRIPT_PATH" --enable-templating NONE\` in a later step, to remove what Immuta created there.`
+      ? `Run the cleanup script${where} in Snowflake as a user with ACCOUNTADMIN, for example in a later step with \`snow sql -x -f "$SCRIPT_PATH" --enable-templating NONE\`, SCRIPT_PATH being this step's script-path output, to remove what Immuta created there.`
       : `Run the cleanup script${where} in the data platform as a privileged user, to remove what Immuta created there.`;
   return outcome.status === 'dry-run'
     ? `Dry run: nothing was deleted. Run again with \`dry-run: false\` to delete the host; then: ${run}`

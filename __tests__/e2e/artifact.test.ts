@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
-import { startImmutaStandIn, snowflakeScript, databricksScript } from '../support/immuta-stand-in.mjs';
+import {
+  startImmutaStandIn,
+  snowflakeScript,
+  databricksScript
+} from '../support/immuta-stand-in.mjs';
 import { startArtifactService } from '../support/artifact-service-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
 import { stepInputs } from '../support/inputs.js';
@@ -35,7 +39,9 @@ describe('the cleanup script as a workflow artifact', () => {
     );
     const files = unzip(service.zipOf(NAME)!);
     expect([...files.keys()]).toEqual(['immuta-cleanup-snowflake-prod.sql']);
-    expect(files.get('immuta-cleanup-snowflake-prod.sql')!.toString('utf8')).toBe(snowflakeScript(1));
+    expect(files.get('immuta-cleanup-snowflake-prod.sql')!.toString('utf8')).toBe(
+      snowflakeScript(1)
+    );
     const days = (Date.parse(stored.expires_at!) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(4.9);
     expect(days).toBeLessThanOrEqual(5);
@@ -50,11 +56,17 @@ describe('the cleanup script as a workflow artifact', () => {
     service = await startArtifactService();
     // The first attempt kept the script, then failed at the delete.
     immuta.fault({ method: 'DELETE', status: 500, body: '{"message":"database busy"}' });
-    const first = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }), env: service.env() });
+    const first = await runAction({
+      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
+      env: service.env()
+    });
     expect(first.code).toBe(1);
     expect(service.artifacts.filter((a) => a.name === NAME)).toHaveLength(1);
 
-    const second = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }), env: service.env() });
+    const second = await runAction({
+      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
+      env: service.env()
+    });
     expect(second.code).toBe(0);
     expect(second.outputs.status).toBe('deregistered');
     expect(service.calls.map((c) => c.method)).toContain('DeleteArtifact');
@@ -69,7 +81,10 @@ describe('the cleanup script as a workflow artifact', () => {
     service = await startArtifactService();
     const [a, b] = await Promise.all(
       ['snowflake-prod', 'databricks-uc'].map((key) =>
-        runAction({ inputs: stepInputs(immuta!, { 'upload-artifact': 'true', 'connection-key': key }), env: service!.env() })
+        runAction({
+          inputs: stepInputs(immuta!, { 'upload-artifact': 'true', 'connection-key': key }),
+          env: service!.env()
+        })
       )
     );
     expect([a.code, b.code]).toEqual([0, 0]);
@@ -77,9 +92,11 @@ describe('the cleanup script as a workflow artifact', () => {
       'immuta-cleanup-script-databricks-uc',
       NAME
     ]);
-    expect(unzip(service.zipOf('immuta-cleanup-script-databricks-uc')!).get('immuta-cleanup-databricks-uc.sql')!.toString()).toBe(
-      databricksScript(2)
-    );
+    expect(
+      unzip(service.zipOf('immuta-cleanup-script-databricks-uc')!)
+        .get('immuta-cleanup-databricks-uc.sql')!
+        .toString()
+    ).toBe(databricksScript(2));
   });
 });
 
@@ -87,7 +104,9 @@ describe('when the artifact cannot be kept, nothing is deleted', () => {
   async function expectNoDelete(run: Awaited<ReturnType<typeof runAction>>, why: RegExp) {
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(why);
-    expect(run.errors.at(-1)).toMatch(/Nothing was deleted; the script is saved at .*set upload-artifact: false/);
+    expect(run.errors.at(-1)).toMatch(
+      /Nothing was deleted; the script is saved at .*set upload-artifact: false/
+    );
     expect(immuta!.sent('DELETE')).toHaveLength(0);
     expect(await fs.readFile(run.outputs['script-path'], 'utf8')).toBe(snowflakeScript(1));
     expect(run.outputs.script).toBe(snowflakeScript(1));
@@ -96,15 +115,27 @@ describe('when the artifact cannot be kept, nothing is deleted', () => {
   it('the results service refuses CreateArtifact', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ faults: { CreateArtifact: 403 } });
-    const run = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }), env: service.env() });
-    await expectNoDelete(run, /Failed to CreateArtifact: Received non-retryable error: Failed request: \(403\)/);
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
+      env: service.env()
+    });
+    await expectNoDelete(
+      run,
+      /Failed to CreateArtifact: Received non-retryable error: Failed request: \(403\)/
+    );
   });
 
   it('the blob store refuses the upload', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ faults: { blob: 403 } });
-    const run = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }), env: service.env() });
-    await expectNoDelete(run, /Uploading the cleanup script as artifact 'immuta-cleanup-script-snowflake-prod' failed/);
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
+      env: service.env()
+    });
+    await expectNoDelete(
+      run,
+      /Uploading the cleanup script as artifact 'immuta-cleanup-script-snowflake-prod' failed/
+    );
   });
 
   it('GitHub Enterprise Server fails up front', async () => {
@@ -114,7 +145,10 @@ describe('when the artifact cannot be kept, nothing is deleted', () => {
       inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
       env: { ...service.env(), GITHUB_SERVER_URL: 'https://github.acme-corp.internal' }
     });
-    await expectNoDelete(run, /looks like GitHub Enterprise Server \(https:\/\/github\.acme-corp\.internal\), where artifacts v2\+ are not available/);
+    await expectNoDelete(
+      run,
+      /looks like GitHub Enterprise Server \(https:\/\/github\.acme-corp\.internal\), where artifacts v2\+ are not available/
+    );
     expect(service.calls).toEqual([]);
   });
 

@@ -62,14 +62,18 @@ describe('deregistering a host', () => {
     expect(`${auth.method} ${auth.path}`).toBe('POST /bim/apikey/authenticate');
     expect(JSON.parse(auth.body)).toEqual({ apikey: immuta.apiKey });
     expect(auth.headers.authorization).toBeUndefined();
-    expect(rest.map((r) => r.headers.authorization)).toEqual(Array(3).fill(`Bearer ${immuta.token}`));
+    expect(rest.map((r) => r.headers.authorization)).toEqual(
+      Array(3).fill(`Bearer ${immuta.token}`)
+    );
     expect(run.stdout).toContain(`::add-mask::${immuta.token}`);
   });
 
   it('sends the raw key as Authorization with the default auth-method', async () => {
     immuta = await startImmutaStandIn();
     await runAction({ inputs: stepInputs(immuta) });
-    expect(immuta.requests.map((r) => r.headers.authorization)).toEqual(Array(3).fill(immuta.apiKey));
+    expect(immuta.requests.map((r) => r.headers.authorization)).toEqual(
+      Array(3).fill(immuta.apiKey)
+    );
   });
 
   it('dry run keeps the script and describes the host but sends no DELETE', async () => {
@@ -90,7 +94,9 @@ describe('deregistering a host', () => {
 
   it('goes straight to the delete for an AWS Lake Formation host, which has no script', async () => {
     immuta = await startImmutaStandIn();
-    const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': 'lake-formation' }) });
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'connection-key': 'lake-formation' })
+    });
     expect(run.code).toBe(0);
     expect(trail(immuta)).toEqual([
       'GET /data/connection/lake-formation',
@@ -103,7 +109,9 @@ describe('deregistering a host', () => {
 
   it('tells a Databricks user to run the script in Databricks', async () => {
     immuta = await startImmutaStandIn();
-    const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': 'databricks-uc' }) });
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'connection-key': 'databricks-uc' })
+    });
     expect(run.code).toBe(0);
     expect(run.outputs['integration-id']).toBe('2');
     expect(run.summary).toMatch(/in Databricks as a metastore admin/);
@@ -172,16 +180,27 @@ describe('reading the responses Immuta documents', () => {
     immuta = await startImmutaStandIn({ deleteShape: 'unreadable' });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(0);
-    expect(run.outputs).toMatchObject({ deleted: 'true', 'child-count': '', status: 'deregistered' });
+    expect(run.outputs).toMatchObject({
+      deleted: 'true',
+      'child-count': '',
+      status: 'deregistered'
+    });
     expect(run.warnings.join('\n')).toMatch(/did not say how many child objects/);
   });
 
   it('fails on a script body it cannot read, showing the body, and deletes nothing', async () => {
     immuta = await startImmutaStandIn();
-    immuta.fault({ method: 'POST', path: '/integrations/1/scripts/delete', status: 200, body: '{"ok":true}' });
+    immuta.fault({
+      method: 'POST',
+      path: '/integrations/1/scripts/delete',
+      status: 200,
+      body: '{"ok":true}'
+    });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/Getting the cleanup script failed: POST \/integrations\/1\/scripts\/delete answered 200.*\{"ok":true\}/);
+    expect(run.errors[0]).toMatch(
+      /Getting the cleanup script failed: POST \/integrations\/1\/scripts\/delete answered 200.*\{"ok":true\}/
+    );
     expect(immuta.sent('DELETE')).toHaveLength(0);
   });
 

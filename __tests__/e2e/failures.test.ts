@@ -15,7 +15,12 @@ const CONNECTION = '/data/connection/snowflake-prod';
 describe('when Immuta refuses', () => {
   it('a script failure sends no DELETE', async () => {
     immuta = await startImmutaStandIn();
-    immuta.fault({ method: 'POST', path: SCRIPT, status: 500, body: '{"statusCode":500,"message":"Script generation failed"}' });
+    immuta.fault({
+      method: 'POST',
+      path: SCRIPT,
+      status: 500,
+      body: '{"statusCode":500,"message":"Script generation failed"}'
+    });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(1);
     expect(run.errors[0]).toBe(
@@ -29,7 +34,9 @@ describe('when Immuta refuses', () => {
     immuta = await startImmutaStandIn({ permissions: { script: false } });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/^Getting the cleanup script failed: POST \/integrations\/1\/scripts\/delete answered 403 Forbidden\./);
+    expect(run.errors[0]).toMatch(
+      /^Getting the cleanup script failed: POST \/integrations\/1\/scripts\/delete answered 403 Forbidden\./
+    );
     expect(run.errors[0]).toMatch(/needs the APPLICATION_ADMIN permission/);
     expect(immuta.sent('DELETE')).toHaveLength(0);
   });
@@ -38,7 +45,9 @@ describe('when Immuta refuses', () => {
     immuta = await startImmutaStandIn({ permissions: { delete: false } });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/^Deleting the host failed: DELETE \/data\/object\/snowflake-prod answered 403 Forbidden\./);
+    expect(run.errors[0]).toMatch(
+      /^Deleting the host failed: DELETE \/data\/object\/snowflake-prod answered 403 Forbidden\./
+    );
     expect(run.errors[0]).toMatch(/INFRASTRUCTURE_ADMIN permission, or DATA_OWNER on this host/);
     expect(await fs.readFile(run.outputs['script-path'], 'utf8')).toBe(snowflakeScript(1));
     expect(run.outputs.script).toBe(snowflakeScript(1));
@@ -48,16 +57,22 @@ describe('when Immuta refuses', () => {
     immuta = await startImmutaStandIn();
     const run = await runAction({ inputs: stepInputs(immuta, { 'api-key': 'wrong-key-123' }) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/^Looking up the host failed: GET \/data\/connection\/snowflake-prod answered 401 Unauthorized\..*Immuta refused the API key/);
+    expect(run.errors[0]).toMatch(
+      /^Looking up the host failed: GET \/data\/connection\/snowflake-prod answered 401 Unauthorized\..*Immuta refused the API key/
+    );
     expect(visibleLog(run.log)).not.toContain('wrong-key-123');
     expect(run.stdout).toContain('::add-mask::wrong-key-123');
   });
 
   it('401 at the token exchange says the key was refused', async () => {
     immuta = await startImmutaStandIn();
-    const run = await runAction({ inputs: stepInputs(immuta, { 'api-key': 'wrong-key-123', 'auth-method': 'token' }) });
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'api-key': 'wrong-key-123', 'auth-method': 'token' })
+    });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/^Exchanging the API key for a token failed: POST \/bim\/apikey\/authenticate answered 401/);
+    expect(run.errors[0]).toMatch(
+      /^Exchanging the API key for a token failed: POST \/bim\/apikey\/authenticate answered 401/
+    );
     expect(trail(immuta)).toEqual(['POST /bim/apikey/authenticate']);
   });
 
@@ -66,8 +81,12 @@ describe('when Immuta refuses', () => {
     immuta.state.integrations[1].status = 'editing';
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/answered 409 Conflict\. Immuta said: Unable to edit integration with ID 1 in current state editing\./);
-    expect(run.errors[0]).toMatch(/The integration is in state 'editing'.*wait until it is 'enabled'/);
+    expect(run.errors[0]).toMatch(
+      /answered 409 Conflict\. Immuta said: Unable to edit integration with ID 1 in current state editing\./
+    );
+    expect(run.errors[0]).toMatch(
+      /The integration is in state 'editing'.*wait until it is 'enabled'/
+    );
     expect(immuta.sent('DELETE')).toHaveLength(0);
   });
 
@@ -76,16 +95,25 @@ describe('when Immuta refuses', () => {
     delete immuta.state.integrations[1];
     const run = await runAction({ inputs: stepInputs(immuta, { 'if-missing': 'warn' }) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/answered 404 Not Found\. Immuta said: No Integration found with ID 1\. Immuta has no integration with ID 1\./);
+    expect(run.errors[0]).toMatch(
+      /answered 404 Not Found\. Immuta said: No Integration found with ID 1\. Immuta has no integration with ID 1\./
+    );
     expect(immuta.sent('DELETE')).toHaveLength(0);
   });
 
-  it('shows Immuta\'s message for any other status', async () => {
+  it("shows Immuta's message for any other status", async () => {
     immuta = await startImmutaStandIn();
-    immuta.fault({ method: 'GET', path: CONNECTION, status: 418, body: '{"message":"I am a teapot"}' });
+    immuta.fault({
+      method: 'GET',
+      path: CONNECTION,
+      status: 418,
+      body: '{"message":"I am a teapot"}'
+    });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toBe('Looking up the host failed: GET /data/connection/snowflake-prod answered 418. Immuta said: I am a teapot.');
+    expect(run.errors[0]).toBe(
+      'Looking up the host failed: GET /data/connection/snowflake-prod answered 418. Immuta said: I am a teapot.'
+    );
   });
 });
 
@@ -94,22 +122,32 @@ describe('a host that is already gone', () => {
     immuta = await startImmutaStandIn();
     const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': 'retired' }) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/GET \/data\/connection\/retired answered 404 Not Found, so Immuta has no host 'retired'.*set if-missing: warn or if-missing: ignore/);
+    expect(run.errors[0]).toMatch(
+      /GET \/data\/connection\/retired answered 404 Not Found, so Immuta has no host 'retired'.*set if-missing: warn or if-missing: ignore/
+    );
     expect(trail(immuta)).toEqual(['GET /data/connection/retired']);
   });
 
   it('succeeds with a warning under if-missing: warn', async () => {
     immuta = await startImmutaStandIn();
-    const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': 'retired', 'if-missing': 'warn' }) });
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'connection-key': 'retired', 'if-missing': 'warn' })
+    });
     expect(run.code).toBe(0);
     expect(run.warnings[0]).toMatch(/Immuta has no host 'retired'/);
-    expect(run.outputs).toMatchObject({ status: 'already-absent', deleted: 'false', 'child-count': '' });
+    expect(run.outputs).toMatchObject({
+      status: 'already-absent',
+      deleted: 'false',
+      'child-count': ''
+    });
     expect(run.summary).toContain("Host 'retired' was already gone from Immuta");
   });
 
   it('succeeds silently under if-missing: ignore', async () => {
     immuta = await startImmutaStandIn();
-    const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': 'retired', 'if-missing': 'ignore' }) });
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'connection-key': 'retired', 'if-missing': 'ignore' })
+    });
     expect(run.code).toBe(0);
     expect(run.warnings).toEqual([]);
     expect(run.errors).toEqual([]);
@@ -118,11 +156,20 @@ describe('a host that is already gone', () => {
 
   it('follows if-missing when the script endpoint and the host both answer 404 (a re-run)', async () => {
     immuta = await startImmutaStandIn();
-    immuta.fault({ method: 'POST', path: SCRIPT, status: 404, body: '{"message":"No Integration found with ID 1."}' });
+    immuta.fault({
+      method: 'POST',
+      path: SCRIPT,
+      status: 404,
+      body: '{"message":"No Integration found with ID 1."}'
+    });
     immuta.fault({ method: 'GET', path: OBJECT, status: 404 });
     const run = await runAction({ inputs: stepInputs(immuta, { 'if-missing': 'warn' }) });
     expect(run.code).toBe(0);
-    expect(run.outputs).toMatchObject({ status: 'already-absent', deleted: 'false', 'integration-id': '1' });
+    expect(run.outputs).toMatchObject({
+      status: 'already-absent',
+      deleted: 'false',
+      'integration-id': '1'
+    });
     expect(run.warnings[0]).toMatch(/host 'snowflake-prod' is gone from Immuta/);
     expect(immuta.sent('DELETE')).toHaveLength(0);
   });
@@ -135,7 +182,9 @@ describe('retries', () => {
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(0);
     expect(immuta.sent('GET', CONNECTION)).toHaveLength(2);
-    expect(run.log).toMatch(/GET \/data\/connection\/snowflake-prod answered 503; trying again in \d\.\d s \(attempt 2 of 3\)/);
+    expect(run.log).toMatch(
+      /GET \/data\/connection\/snowflake-prod answered 503; trying again in \d\.\d s \(attempt 2 of 3\)/
+    );
   });
 
   it('retries a connection reset on the script request', async () => {
@@ -177,9 +226,13 @@ describe('retries', () => {
   it('reports a timeout with the step, method and path', async () => {
     immuta = await startImmutaStandIn();
     immuta.fault({ method: 'GET', path: CONNECTION, hang: true });
-    const run = await runAction({ inputs: stepInputs(immuta, { 'timeout-seconds': '1', 'max-attempts': '1' }) });
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'timeout-seconds': '1', 'max-attempts': '1' })
+    });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/^Looking up the host failed: GET \/data\/connection\/snowflake-prod got no response \(timed out after 1 s\)\..*raise timeout-seconds/);
+    expect(run.errors[0]).toMatch(
+      /^Looking up the host failed: GET \/data\/connection\/snowflake-prod got no response \(timed out after 1 s\)\..*raise timeout-seconds/
+    );
   });
 
   it('looks before re-sending a DELETE whose answer was lost, and reports the host deregistered', async () => {
@@ -187,8 +240,15 @@ describe('retries', () => {
     immuta.fault({ method: 'DELETE', path: OBJECT, resetAfterHandling: true });
     const run = await runAction({ inputs: stepInputs(immuta) });
     expect(run.code).toBe(0);
-    expect(trail(immuta).slice(2)).toEqual(['DELETE /data/object/snowflake-prod', 'GET /data/object/snowflake-prod']);
-    expect(run.outputs).toMatchObject({ status: 'deregistered', deleted: 'true', 'child-count': '' });
+    expect(trail(immuta).slice(2)).toEqual([
+      'DELETE /data/object/snowflake-prod',
+      'GET /data/object/snowflake-prod'
+    ]);
+    expect(run.outputs).toMatchObject({
+      status: 'deregistered',
+      deleted: 'true',
+      'child-count': ''
+    });
     expect(run.log).toMatch(/that attempt deleted it/);
   });
 

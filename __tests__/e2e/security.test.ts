@@ -64,20 +64,29 @@ describe('secrets', () => {
 
 describe('TLS with a private CA', () => {
   it('trusts the tenant when ca-certificate holds its CA', async () => {
-    immuta = await startImmutaStandIn({ tls: { key: await read('server.key'), cert: await read('server.pem') } });
+    immuta = await startImmutaStandIn({
+      tls: { key: await read('server.key'), cert: await read('server.pem') }
+    });
     expect(immuta.url).toMatch(/^https:/);
     const run = await runAction({
-      inputs: stepInputs(immuta, { 'allow-insecure-http': 'false', 'ca-certificate': await read('ca.pem') })
+      inputs: stepInputs(immuta, {
+        'allow-insecure-http': 'false',
+        'ca-certificate': await read('ca.pem')
+      })
     });
     expect(run.code).toBe(0);
     expect(run.outputs.status).toBe('deregistered');
   });
 
   it('refuses it without ca-certificate, saying how to trust it, without retrying', async () => {
-    immuta = await startImmutaStandIn({ tls: { key: await read('server.key'), cert: await read('server.pem') } });
+    immuta = await startImmutaStandIn({
+      tls: { key: await read('server.key'), cert: await read('server.pem') }
+    });
     const run = await runAction({ inputs: stepInputs(immuta, { 'allow-insecure-http': 'false' }) });
     expect(run.code).toBe(1);
-    expect(run.errors[0]).toMatch(/^Looking up the host failed: GET \/data\/connection\/snowflake-prod got no response \(.*certificate.*\)\./i);
+    expect(run.errors[0]).toMatch(
+      /^Looking up the host failed: GET \/data\/connection\/snowflake-prod got no response \(.*certificate.*\)\./i
+    );
     expect(run.errors[0]).toMatch(/pass that CA's PEM in ca-certificate/);
     expect(immuta.requests).toHaveLength(0);
     expect(run.log).not.toMatch(/trying again/);
@@ -119,10 +128,15 @@ describe('proxies', () => {
   });
 
   it('goes through HTTPS_PROXY to an https tenant, trusting the private CA inside the tunnel', async () => {
-    immuta = await startImmutaStandIn({ tls: { key: await read('server.key'), cert: await read('server.pem') } });
+    immuta = await startImmutaStandIn({
+      tls: { key: await read('server.key'), cert: await read('server.pem') }
+    });
     const proxy = await startProxy();
     const run = await runAction({
-      inputs: stepInputs(immuta, { 'allow-insecure-http': 'false', 'ca-certificate': await read('ca.pem') }),
+      inputs: stepInputs(immuta, {
+        'allow-insecure-http': 'false',
+        'ca-certificate': await read('ca.pem')
+      }),
       env: { HTTPS_PROXY: proxy.url }
     });
     expect(run.code).toBe(0);

@@ -23,5 +23,11 @@ export interface ArtifactService {
 }
 
 export declare function startArtifactService(options?: {
-  faults?: { CreateArtifact?: number; FinalizeArtifact?: number; ListArtifacts?: number; DeleteArtifact?: number; blob?: number };
+  faults?: {
+    CreateArtifact?: number;
+    FinalizeArtifact?: number;
+    ListArtifacts?: number;
+    DeleteArtifact?: number;
+    blob?: number;
+  };
 }): Promise<ArtifactService>;

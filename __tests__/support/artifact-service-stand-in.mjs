@@ -44,7 +44,11 @@ export async function startArtifactService({ faults = {} } = {}) {
     switch (method) {
       case 'CreateArtifact': {
         if (artifacts.some((a) => inRun(a) && a.name === request.name)) {
-          return twirpError(res, 409, 'an artifact with this name already exists on the workflow run');
+          return twirpError(
+            res,
+            409,
+            'an artifact with this name already exists on the workflow run'
+          );
         }
         const blobPath = `/blob/actions-results/${request.workflow_run_backend_id}/${encodeURIComponent(request.name)}.zip`;
         artifacts.push({ ...request, finalized: false, blobPath });
@@ -56,12 +60,19 @@ export async function startArtifactService({ faults = {} } = {}) {
       case 'FinalizeArtifact': {
         const artifact = artifacts.find((a) => inRun(a) && a.name === request.name && !a.finalized);
         if (!artifact) return twirpError(res, 404, 'no such artifact');
-        Object.assign(artifact, { finalized: true, size: request.size, hash: request.hash, database_id: String(nextId++) });
+        Object.assign(artifact, {
+          finalized: true,
+          size: request.size,
+          hash: request.hash,
+          database_id: String(nextId++)
+        });
         return json(res, { ok: true, artifact_id: artifact.database_id });
       }
       case 'ListArtifacts': {
         const found = artifacts.filter(
-          (a) => a.finalized && a.workflow_run_backend_id === request.workflow_run_backend_id &&
+          (a) =>
+            a.finalized &&
+            a.workflow_run_backend_id === request.workflow_run_backend_id &&
             (request.name_filter === undefined || a.name === request.name_filter)
         );
         return json(res, {
@@ -89,8 +100,13 @@ export async function startArtifactService({ faults = {} } = {}) {
 
   function blob(req, url, body, res) {
     if (faults.blob) {
-      res.writeHead(faults.blob, { 'x-ms-error-code': 'AuthorizationFailure', 'content-type': 'application/xml' });
-      return res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationFailure</Code><Message>refused</Message></Error>');
+      res.writeHead(faults.blob, {
+        'x-ms-error-code': 'AuthorizationFailure',
+        'content-type': 'application/xml'
+      });
+      return res.end(
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationFailure</Code><Message>refused</Message></Error>'
+      );
     }
     const entry = blobs.get(url.pathname) ?? { blocks: new Map(), content: undefined };
     blobs.set(url.pathname, entry);
@@ -98,7 +114,9 @@ export async function startArtifactService({ faults = {} } = {}) {
     if (req.method === 'PUT' && comp === 'block') {
       entry.blocks.set(url.searchParams.get('blockid'), body);
     } else if (req.method === 'PUT' && comp === 'blocklist') {
-      const ids = [...body.toString('utf8').matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]*)</g)].map((m) => m[1]);
+      const ids = [
+        ...body.toString('utf8').matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]*)</g)
+      ].map((m) => m[1]);
       entry.content = Buffer.concat(ids.map((id) => entry.blocks.get(id) ?? Buffer.alloc(0)));
     } else if (req.method === 'PUT') {
       entry.content = body;
@@ -131,7 +149,11 @@ export async function startArtifactService({ faults = {} } = {}) {
     env(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
       return { ACTIONS_RUNTIME_TOKEN: runtimeToken(run, job), ACTIONS_RESULTS_URL: `${origin()}/` };
     },
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); })
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })
   };
 }
 

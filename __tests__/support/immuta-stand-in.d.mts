@@ -43,6 +43,7 @@ export interface Fault {
 }
 
 export interface StandInOptions {
+  port?: number;
   prefix?: string;
   tls?: { key: string | Buffer; cert: string | Buffer };
   apiKey?: string;

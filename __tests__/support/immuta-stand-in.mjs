@@ -13,7 +13,7 @@ export function snowflakeScript(integrationId) {
     'DROP DATABASE IF EXISTS IMMUTA_SYSTEM;',
     'DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT;',
     'DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE;',
-    "REVOKE ROLE IMMUTA_SNOWFLAKE_ROLE FROM USER \"ops@example.com\";",
+    'REVOKE ROLE IMMUTA_SNOWFLAKE_ROLE FROM USER "ops@example.com";',
     'EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$;',
     ''
   ].join('\n');
@@ -58,7 +58,7 @@ export function defaultState() {
 }
 
 /**
- * Starts the stand-in on 127.0.0.1.
+ * Starts the stand-in on 127.0.0.1 (port: options.port, or any free one).
  * options: prefix ('' or '/immuta'), tls ({key, cert}) for HTTPS, apiKey, token, state (hosts and
  * integrations), scriptShape ('json-string' | 'json-object' | 'text' | 'sql-field'),
  * deleteShape ('schema' | 'object-path' | 'docs-example' | 'unreadable'),
@@ -89,7 +89,12 @@ export async function startImmutaStandIn(options = {}) {
     if (fault?.hang) return; // never answer: the client must time out
     if (fault?.reset) return req.socket.destroy();
     if (fault?.status) {
-      return send(res, fault.status, fault.body ?? boom(fault.status, 'Injected fault'), fault.headers);
+      return send(
+        res,
+        fault.status,
+        fault.body ?? boom(fault.status, 'Injected fault'),
+        fault.headers
+      );
     }
     const answer = route(req.method, path, req.headers, body);
     if (fault?.resetAfterHandling) return req.socket.destroy(); // the work is done, the answer lost
@@ -102,7 +107,8 @@ export async function startImmutaStandIn(options = {}) {
 
     if (method === 'POST' && path === '/bim/apikey/authenticate') {
       const sent = safeJson(body);
-      if (!sent || sent.apikey !== apiKey) return { status: 401, body: boom(401, 'Invalid API key') };
+      if (!sent || sent.apikey !== apiKey)
+        return { status: 401, body: boom(401, 'Invalid API key') };
       return { status: 200, body: JSON.stringify({ authenticated: true, token }) };
     }
     const auth = headers.authorization;
@@ -136,7 +142,10 @@ export async function startImmutaStandIn(options = {}) {
       }
       if (segments[1] === 'object' && method === 'DELETE') {
         if (!permissions.delete) {
-          return { status: 403, body: boom(403, 'User does not have permission to delete this object.') };
+          return {
+            status: 403,
+            body: boom(403, 'User does not have permission to delete this object.')
+          };
         }
         delete state.hosts[segments[2]];
         delete state.integrations[host.nativeIntegrationId];
@@ -150,16 +159,29 @@ export async function startImmutaStandIn(options = {}) {
         return { status: 404, body: boom(404, `No Integration found with ID ${segments[1]}.`) };
       }
       if (method === 'GET' && segments.length === 2) {
-        return { status: 200, body: JSON.stringify({ id: segments[1], status: integration.status, type: integration.type }) };
+        return {
+          status: 200,
+          body: JSON.stringify({
+            id: segments[1],
+            status: integration.status,
+            type: integration.type
+          })
+        };
       }
       if (method === 'POST' && segments[2] === 'scripts' && segments[3] === 'delete') {
         if (!permissions.script) {
-          return { status: 403, body: boom(403, 'User does not have permission APPLICATION_ADMIN.') };
+          return {
+            status: 403,
+            body: boom(403, 'User does not have permission APPLICATION_ADMIN.')
+          };
         }
         if (integration.status !== 'enabled') {
           return {
             status: 409,
-            body: boom(409, `Unable to edit integration with ID ${segments[1]} in current state ${integration.status}.`)
+            body: boom(
+              409,
+              `Unable to edit integration with ID ${segments[1]} in current state ${integration.status}.`
+            )
           };
         }
         return scriptAnswer(options.scriptShape, integration.script ?? '');
@@ -179,7 +201,10 @@ export async function startImmutaStandIn(options = {}) {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address();
   const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
 
@@ -192,7 +217,10 @@ export async function startImmutaStandIn(options = {}) {
     /** Requests made with this method (and path, when given, below the prefix). */
     sent(method, path) {
       return requests.filter(
-        (r) => r.method === method && (path === undefined || (path instanceof RegExp ? path.test(r.path ?? '') : r.path === path))
+        (r) =>
+          r.method === method &&
+          (path === undefined ||
+            (path instanceof RegExp ? path.test(r.path ?? '') : r.path === path))
       );
     },
     fault(spec) {
@@ -224,7 +252,11 @@ function scriptAnswer(shape = 'json-string', script) {
     case 'sql-field':
       return { status: 200, body: JSON.stringify({ sql: script }) };
     case 'text':
-      return { status: 200, body: script, headers: { 'content-type': 'text/plain; charset=utf-8' } };
+      return {
+        status: 200,
+        body: script,
+        headers: { 'content-type': 'text/plain; charset=utf-8' }
+      };
     default:
       return { status: 200, body: JSON.stringify(script) };
   }

@@ -2,6 +2,7 @@
 // INPUT_* variables, outputs and the job summary written to the files the runner names.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
  * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings }.
  */
 export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, entry = DIST } = {}) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'immuta-action-'));
+  const dir = await fs.mkdtemp(path.join(runsRoot(), 'run-'));
   const runnerTemp = path.join(dir, 'runner-temp');
   const workspace = path.join(dir, 'workspace');
   await fs.mkdir(runnerTemp);
@@ -42,7 +43,8 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
     ...env
   });
   for (const [name, value] of Object.entries(inputs)) {
-    if (value !== undefined) childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value);
+    if (value !== undefined)
+      childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value);
   }
 
   const child = spawn(process.execPath, [entry], { env: childEnv, cwd: workspace });
@@ -68,6 +70,16 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
     errors: commands(stdout, 'error'),
     warnings: commands(stdout, 'warning')
   };
+}
+
+let root;
+/** One folder for this process's runs, removed when the process exits. */
+function runsRoot() {
+  if (!root) {
+    root = mkdtempSync(path.join(os.tmpdir(), 'immuta-action-'));
+    process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return root;
 }
 
 /** The runner's GITHUB_OUTPUT file: `name<<DELIMITER\nvalue\nDELIMITER` blocks. */

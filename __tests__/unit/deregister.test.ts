@@ -20,9 +20,9 @@ describe('integrationFor', () => {
   });
   it('asks for integration-id when Immuta names none', () => {
     const bare = { ...host, nativeIntegrationId: undefined };
-    expect(() => integrationFor({ integrationId: undefined, connectionKey: 'k' }, bare, log)).toThrow(
-      /Set integration-id/
-    );
+    expect(() =>
+      integrationFor({ integrationId: undefined, connectionKey: 'k' }, bare, log)
+    ).toThrow(/Set integration-id/);
     expect(integrationFor({ integrationId: 9, connectionKey: 'k' }, bare, log)).toBe(9);
     expect(warnings.join()).toMatch(/cannot be checked/);
   });

@@ -120,9 +120,9 @@ describe('parseInputs', () => {
   });
 
   it('allows http:// only when asked to', () => {
-    expect(parse({ 'immuta-url': 'http://127.0.0.1:8080', 'allow-insecure-http': 'true' }).immutaUrl).toBe(
-      'http://127.0.0.1:8080'
-    );
+    expect(
+      parse({ 'immuta-url': 'http://127.0.0.1:8080', 'allow-insecure-http': 'true' }).immutaUrl
+    ).toBe('http://127.0.0.1:8080');
   });
 });
 
@@ -130,7 +130,13 @@ describe('readConfig', () => {
   it('masks the API key before any input is checked', () => {
     const masked: string[] = [];
     const values: Record<string, string> = { ...base, 'dry-run': 'maybe' };
-    expect(() => readConfig((n) => values[n] ?? '', (s) => masked.push(s), {})).toThrow(InputError);
+    expect(() =>
+      readConfig(
+        (n) => values[n] ?? '',
+        (s) => masked.push(s),
+        {}
+      )
+    ).toThrow(InputError);
     expect(masked).toEqual(['secret-key']);
   });
 });

@@ -12,9 +12,8 @@ jest.unstable_mockModule('@actions/core', () => ({
   info: () => undefined,
   warning: (message: string) => warnings.push(message)
 }));
-const { keepScript, artifactUnavailable, artifactUrlFor, MAX_OUTPUT_BYTES } = await import(
-  '../../src/keep-script.js'
-);
+const { keepScript, artifactUnavailable, artifactUrlFor, MAX_OUTPUT_BYTES } =
+  await import('../../src/keep-script.js');
 
 const run = {
   serverUrl: 'https://github.com',
@@ -35,8 +34,15 @@ function fakeArtifacts(existing: string[] = [], failUpload?: Error) {
       }
       return { id: 1 };
     },
-    uploadArtifact: async (name: string, files: string[], root: string, options?: { retentionDays?: number }) => {
-      calls.push(`upload ${name} ${files.map((f) => path.relative(root, f)).join(',')} ${options?.retentionDays}`);
+    uploadArtifact: async (
+      name: string,
+      files: string[],
+      root: string,
+      options?: { retentionDays?: number }
+    ) => {
+      calls.push(
+        `upload ${name} ${files.map((f) => path.relative(root, f)).join(',')} ${options?.retentionDays}`
+      );
       if (failUpload) throw failUpload;
       return { id: 555, size: 10 };
     }
@@ -72,7 +78,10 @@ describe('keepScript', () => {
       'artifact-id': '555',
       'artifact-url': 'https://github.com/acme/repo/actions/runs/77/artifacts/555'
     });
-    expect(calls).toEqual(['delete immuta-cleanup-script-k', 'upload immuta-cleanup-script-k cleanup.sql 3']);
+    expect(calls).toEqual([
+      'delete immuta-cleanup-script-k',
+      'upload immuta-cleanup-script-k cleanup.sql 3'
+    ]);
     expect(kept.artifactId).toBe(555);
   });
 
@@ -101,7 +110,12 @@ describe('keepScript', () => {
 
   it('leaves a script over the output limit out of the output, with a warning', async () => {
     const big = 'y'.repeat(MAX_OUTPUT_BYTES + 1);
-    const kept = await keepScript(big, config({ uploadArtifact: false }), fakeArtifacts().client, run);
+    const kept = await keepScript(
+      big,
+      config({ uploadArtifact: false }),
+      fakeArtifacts().client,
+      run
+    );
     expect(kept.inOutput).toBe(false);
     expect(outputs.script).toBeUndefined();
     expect(warnings[0]).toMatch(/over GitHub's 1 MB limit/);
@@ -112,8 +126,15 @@ describe('keepScript', () => {
     const blocker = path.join(dir, 'file');
     await fs.writeFile(blocker, '');
     await expect(
-      keepScript('x', config({ scriptPath: path.join(blocker, 'x.sql') }), fakeArtifacts().client, run)
-    ).rejects.toThrow(/Saving the cleanup script to .* failed.*Nothing was deleted\. Set script-path/);
+      keepScript(
+        'x',
+        config({ scriptPath: path.join(blocker, 'x.sql') }),
+        fakeArtifacts().client,
+        run
+      )
+    ).rejects.toThrow(
+      /Saving the cleanup script to .* failed.*Nothing was deleted\. Set script-path/
+    );
   });
 });
 
@@ -124,7 +145,9 @@ describe('artifactUnavailable', () => {
     expect(artifactUnavailable({ ...run, serverUrl: 'https://github.acme.internal' })).toMatch(
       /GitHub Enterprise Server/
     );
-    expect(artifactUnavailable({ ...run, hasRuntimeToken: false })).toMatch(/ACTIONS_RUNTIME_TOKEN/);
+    expect(artifactUnavailable({ ...run, hasRuntimeToken: false })).toMatch(
+      /ACTIONS_RUNTIME_TOKEN/
+    );
   });
   it('builds no link outside a run', () => {
     expect(artifactUrlFor({ ...run, runId: undefined }, 1)).toBeUndefined();

@@ -14,7 +14,9 @@ describe('pathSegment', () => {
 
 describe('default names', () => {
   it('replaces what artifact names refuse', () => {
-    expect(artifactNameFor('a:b|c*d?e<f>g"h\\i/j')).toBe('immuta-cleanup-script-a-b-c-d-e-f-g-h-i-j');
+    expect(artifactNameFor('a:b|c*d?e<f>g"h\\i/j')).toBe(
+      'immuta-cleanup-script-a-b-c-d-e-f-g-h-i-j'
+    );
   });
   it('gives a portable script file name', () => {
     expect(scriptFileNameFor('Prod DB/é')).toBe('immuta-cleanup-Prod_DB__.sql');

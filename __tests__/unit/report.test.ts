@@ -49,7 +49,13 @@ describe('summaryMarkdown', () => {
   });
 
   it('says a dry run deleted nothing', () => {
-    const md = summaryMarkdown({ ...outcome, status: 'dry-run', deleted: false, childCount: undefined, objectState: 'active' });
+    const md = summaryMarkdown({
+      ...outcome,
+      status: 'dry-run',
+      deleted: false,
+      childCount: undefined,
+      objectState: 'active'
+    });
     expect(md).toContain('## Immuta: Dry run: host');
     expect(md).toContain('| Deleted | no |');
     expect(md).toContain('| State in Immuta | active |');
@@ -57,24 +63,28 @@ describe('summaryMarkdown', () => {
   });
 
   it('reports an unknown child count as unknown', () => {
-    expect(summaryMarkdown({ ...outcome, childCount: undefined })).toContain('yes (child count unknown)');
+    expect(summaryMarkdown({ ...outcome, childCount: undefined })).toContain(
+      'yes (child count unknown)'
+    );
   });
 });
 
 describe('nextStep', () => {
   it('names the platform where the script runs', () => {
-    expect(nextStep({ ...outcome, technology: 'Databricks' })).toMatch(/Databricks as a metastore admin/);
+    expect(nextStep({ ...outcome, technology: 'Databricks' })).toMatch(
+      /Databricks as a metastore admin/
+    );
     expect(nextStep({ ...outcome, technology: 'Other' })).toMatch(/as a privileged user/);
   });
   it('says Lake Formation needs nothing more', () => {
-    expect(nextStep({ ...outcome, technology: 'AWS Lake Formation', script: undefined, kept: undefined })).toMatch(
-      /no cleanup script/
-    );
+    expect(
+      nextStep({ ...outcome, technology: 'AWS Lake Formation', script: undefined, kept: undefined })
+    ).toMatch(/no cleanup script/);
   });
   it('points an already-absent host at the earlier run', () => {
-    expect(nextStep({ ...outcome, status: 'already-absent', script: undefined, kept: undefined })).toMatch(
-      /earlier run/
-    );
+    expect(
+      nextStep({ ...outcome, status: 'already-absent', script: undefined, kept: undefined })
+    ).toMatch(/earlier run/);
   });
 });
 

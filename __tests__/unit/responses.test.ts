@@ -44,7 +44,11 @@ describe('parseDeleteResult', () => {
   it.each([
     ['the schema', '{"connectionKey":"k","childCount":5}', 5],
     ['objectPath as an array', '{"objectPath":["k"],"childCount":12}', 12],
-    ["the docs' single-quoted example", `{"objectPath": ['yourConnectionKey'], "childCount": 5}`, 5],
+    [
+      "the docs' single-quoted example",
+      `{"objectPath": ['yourConnectionKey'], "childCount": 5}`,
+      5
+    ],
     ['a numeric string', '{"childCount":"3"}', 3],
     ['zero children', '{"childCount":0}', 0]
   ])('reads childCount from %s', (_shape, body, count) => {
@@ -79,9 +83,11 @@ describe('parseConnection', () => {
 
 describe('small readers', () => {
   it("reads Immuta's message from a Boom body", () => {
-    expect(immutaMessage('{"statusCode":404,"error":"Not Found","message":"No Integration found with ID 5."}')).toBe(
-      'No Integration found with ID 5.'
-    );
+    expect(
+      immutaMessage(
+        '{"statusCode":404,"error":"Not Found","message":"No Integration found with ID 5."}'
+      )
+    ).toBe('No Integration found with ID 5.');
     expect(immutaMessage('{"error":"Forbidden"}')).toBe('Forbidden');
     expect(immutaMessage('plain')).toBeUndefined();
   });

@@ -78,10 +78,11 @@ class NoResponse extends Error {
 }
 
 const PERMISSION = {
-  script: 'The API key\'s user needs the APPLICATION_ADMIN permission in Immuta to generate the cleanup script.',
+  script:
+    "The API key's user needs the APPLICATION_ADMIN permission in Immuta to generate the cleanup script.",
   delete:
-    'The API key\'s user needs the INFRASTRUCTURE_ADMIN permission, or DATA_OWNER on this host, to delete it.',
-  read: 'The API key\'s user needs permission to see this host (INFRASTRUCTURE_ADMIN or DATA_OWNER on it).'
+    "The API key's user needs the INFRASTRUCTURE_ADMIN permission, or DATA_OWNER on this host, to delete it.",
+  read: "The API key's user needs permission to see this host (INFRASTRUCTURE_ADMIN or DATA_OWNER on it)."
 };
 
 export class ImmutaClient {
@@ -240,7 +241,8 @@ export class ImmutaClient {
     const failed: FailedCall = {
       ...this.describe(call),
       status: response.status,
-      immutaMessage: this.redact(immutaMessage(response.body) ?? excerpt(response.body)) || undefined,
+      immutaMessage:
+        this.redact(immutaMessage(response.body) ?? excerpt(response.body)) || undefined,
       hint: extraHint ?? this.hintFor(call, response.status)
     };
     return immutaError(failed);
@@ -332,7 +334,8 @@ export class ImmutaClient {
       'user-agent': 'immuta-deregister-host'
     };
     if (call.authenticated !== false) headers.authorization = this.authorization;
-    if (call.body !== undefined || call.method === 'POST') headers['content-type'] = 'application/json';
+    if (call.body !== undefined || call.method === 'POST')
+      headers['content-type'] = 'application/json';
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     try {
       const response = await request(this.options.baseUrl + call.path, {

@@ -1,0 +1,69 @@
+// `npm run demo`: the bundled action, end to end, against the loopback Immuta stand-in the tests
+// use (and a stand-in for GitHub's artifact service), printed the way a workflow run shows it.
+import { startImmutaStandIn } from '../__tests__/support/immuta-stand-in.mjs';
+import { startArtifactService } from '../__tests__/support/artifact-service-stand-in.mjs';
+import { runAction } from '../__tests__/support/run-action.mjs';
+
+const immuta = await startImmutaStandIn({ prefix: '/immuta' });
+const artifacts = await startArtifactService();
+try {
+  const inputs = {
+    'immuta-url': immuta.url,
+    'api-key': immuta.apiKey,
+    'connection-key': 'snowflake-prod',
+    'allow-insecure-http': 'true', // the stand-in listens on plain http://127.0.0.1
+    'retention-days': '7'
+  };
+  heading('Workflow step');
+  console.log(
+    [
+      '- uses: immuta-deregister-host@v1',
+      '  with:',
+      `    immuta-url: ${immuta.url}`,
+      '    api-key: ${{ secrets.IMMUTA_API_KEY }}',
+      '    connection-key: snowflake-prod',
+      '    allow-insecure-http: true',
+      '    retention-days: 7'
+    ].join('\n')
+  );
+
+  const run = await runAction({ inputs, env: artifacts.env() });
+
+  heading('Step log (as the runner shows it)');
+  console.log(asRunnerShows(run.log, [immuta.apiKey, immuta.token]));
+  heading('Requests Immuta received');
+  for (const r of immuta.requests) console.log(`${r.method} ${r.rawPath}`);
+  heading('Step outputs');
+  for (const [name, value] of Object.entries(run.outputs)) {
+    const lines = value.trimEnd().split('\n');
+    const shown = lines.length > 1 ? `${lines[0]} … (${lines.length} lines)` : value;
+    console.log(`${name}: ${shown}`);
+  }
+  heading('Job summary (Markdown)');
+  console.log(run.summary);
+  heading(run.code === 0 ? 'Step succeeded' : `Step failed (exit code ${run.code})`);
+  process.exitCode = run.code ?? 1;
+} finally {
+  await immuta.close();
+  await artifacts.close();
+}
+
+function heading(text) {
+  console.log(`\n── ${text} ${'─'.repeat(Math.max(0, 70 - text.length))}`);
+}
+
+/** Hides mask and debug commands, renders annotations, and masks secrets, as the runner does. */
+function asRunnerShows(log, secrets) {
+  return log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::') && !line.startsWith('::debug::'))
+    .map((line) =>
+      line.replace(
+        /^::(error|warning|notice)[^:]*::/,
+        (_, kind) => `${kind[0].toUpperCase()}${kind.slice(1)}: `
+      )
+    )
+    .map((line) => secrets.reduce((l, s) => l.split(s).join('***'), line))
+    .join('\n')
+    .trim();
+}
