@@ -1,11 +1,15 @@
 // `npm run demo`: the bundled action, end to end, against the loopback Immuta stand-in the tests
 // use (and a stand-in for GitHub's artifact service), printed the way a workflow run shows it.
 import { startImmutaStandIn } from '../__tests__/support/immuta-stand-in.mjs';
-import { startArtifactService } from '../__tests__/support/artifact-service-stand-in.mjs';
+import {
+  startArtifactService,
+  startAzurite
+} from '../__tests__/support/artifact-service-stand-in.mjs';
 import { runAction } from '../__tests__/support/run-action.mjs';
 
 const immuta = await startImmutaStandIn({ prefix: '/immuta' });
-const artifacts = await startArtifactService();
+const azurite = await startAzurite();
+const artifacts = await startArtifactService({ azurite });
 try {
   const inputs = {
     'immuta-url': immuta.url,
@@ -46,6 +50,7 @@ try {
 } finally {
   await immuta.close();
   await artifacts.close();
+  await azurite.stop();
 }
 
 function heading(text) {

@@ -18,7 +18,15 @@ export async function report(outcome: Outcome, ifMissing: IfMissing): Promise<vo
     else core.info(`${outcome.absentBecause}.`);
   }
   core.info(line);
-  await core.summary.addRaw(summaryMarkdown(outcome), true).write();
+  try {
+    await core.summary.addRaw(summaryMarkdown(outcome), true).write();
+  } catch (error) {
+    // The host is already deleted and the outputs set: a summary that cannot be written must
+    // not turn that into a failed step.
+    core.warning(
+      `The job summary could not be written: ${error instanceof Error ? error.message : String(error)}`
+    );
+  }
 }
 
 export function headline(outcome: Outcome): string {

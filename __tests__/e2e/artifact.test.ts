@@ -1,19 +1,24 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import {
   startImmutaStandIn,
   snowflakeScript,
   databricksScript
 } from '../support/immuta-stand-in.mjs';
-import { startArtifactService } from '../support/artifact-service-stand-in.mjs';
-import { runAction } from '../support/run-action.mjs';
+import { startArtifactService, startAzurite } from '../support/artifact-service-stand-in.mjs';
+import { runAction, type ActionRun } from '../support/run-action.mjs';
 import { stepInputs } from '../support/inputs.js';
 import { unzip } from '../support/unzip.js';
 
 type StandIn = Awaited<ReturnType<typeof startImmutaStandIn>>;
 type Service = Awaited<ReturnType<typeof startArtifactService>>;
+type Azurite = Awaited<ReturnType<typeof startAzurite>>;
+
+let azurite: Azurite;
 let immuta: StandIn | undefined;
 let service: Service | undefined;
+beforeAll(async () => (azurite = await startAzurite()), 60_000);
+afterAll(async () => azurite?.stop());
 afterEach(async () => {
   await immuta?.close();
   await service?.close();
@@ -21,27 +26,31 @@ afterEach(async () => {
 });
 
 const NAME = 'immuta-cleanup-script-snowflake-prod';
+const withArtifact = (extra: Record<string, string> = {}) =>
+  stepInputs(immuta!, { 'upload-artifact': 'true', ...extra });
 
-describe('the cleanup script as a workflow artifact', () => {
-  it('uploads the script before the delete and links it', async () => {
+describe('the cleanup script lands in the blob store as an artifact', () => {
+  it('uploads a zip holding the script byte for byte, before the delete, and links it', async () => {
     immuta = await startImmutaStandIn();
-    service = await startArtifactService();
+    service = await startArtifactService({ azurite });
     const run = await runAction({
-      inputs: stepInputs(immuta, { 'upload-artifact': 'true', 'retention-days': '5' }),
+      inputs: withArtifact({ 'retention-days': '5' }),
       env: service.env()
     });
     expect(run.code).toBe(0);
+
     const stored = service.artifacts.find((a) => a.name === NAME)!;
     expect(stored.finalized).toBe(true);
     expect(run.outputs['artifact-id']).toBe(stored.database_id);
     expect(run.outputs['artifact-url']).toBe(
       `https://github.com/acme/data-platform/actions/runs/4242/artifacts/${stored.database_id}`
     );
-    const files = unzip(service.zipOf(NAME)!);
+    const zip = (await service.zipOf(NAME))!;
+    expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+    const files = unzip(zip);
     expect([...files.keys()]).toEqual(['immuta-cleanup-snowflake-prod.sql']);
-    expect(files.get('immuta-cleanup-snowflake-prod.sql')!.toString('utf8')).toBe(
-      snowflakeScript(1)
-    );
+    expect(files.get('immuta-cleanup-snowflake-prod.sql')).toEqual(Buffer.from(snowflakeScript(1)));
+
     const days = (Date.parse(stored.expires_at!) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(4.9);
     expect(days).toBeLessThanOrEqual(5);
@@ -51,22 +60,25 @@ describe('the cleanup script as a workflow artifact', () => {
     );
   });
 
+  it('keeps the repository default retention when retention-days is empty', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const run = await runAction({ inputs: withArtifact(), env: service.env() });
+    expect(run.code).toBe(0);
+    expect(service.artifacts[0].expires_at).toBeUndefined();
+  });
+
   it('replaces an artifact of the same name from an earlier attempt, then deletes', async () => {
     immuta = await startImmutaStandIn();
-    service = await startArtifactService();
+    service = await startArtifactService({ azurite });
     // The first attempt kept the script, then failed at the delete.
     immuta.fault({ method: 'DELETE', status: 500, body: '{"message":"database busy"}' });
-    const first = await runAction({
-      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
-      env: service.env()
-    });
+    const first = await runAction({ inputs: withArtifact(), env: service.env() });
     expect(first.code).toBe(1);
+    expect(first.errors[0]).toMatch(/^Deleting the host failed/);
     expect(service.artifacts.filter((a) => a.name === NAME)).toHaveLength(1);
 
-    const second = await runAction({
-      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
-      env: service.env()
-    });
+    const second = await runAction({ inputs: withArtifact(), env: service.env() });
     expect(second.code).toBe(0);
     expect(second.outputs.status).toBe('deregistered');
     expect(service.calls.map((c) => c.method)).toContain('DeleteArtifact');
@@ -74,75 +86,75 @@ describe('the cleanup script as a workflow artifact', () => {
     expect(left).toHaveLength(1);
     expect(second.outputs['artifact-id']).toBe(left[0].database_id);
     expect(second.outputs['artifact-id']).not.toBe(first.outputs['artifact-id']);
+    expect(
+      unzip((await service.zipOf(NAME))!)
+        .get('immuta-cleanup-snowflake-prod.sql')!
+        .toString()
+    ).toBe(snowflakeScript(1));
   });
 
   it('gives each host of a matrix its own artifact in the same run', async () => {
     immuta = await startImmutaStandIn();
-    service = await startArtifactService();
-    const [a, b] = await Promise.all(
-      ['snowflake-prod', 'databricks-uc'].map((key) =>
+    service = await startArtifactService({ azurite });
+    const runs = await Promise.all(
+      ['snowflake-prod', 'databricks-uc'].map((key, job) =>
         runAction({
-          inputs: stepInputs(immuta!, { 'upload-artifact': 'true', 'connection-key': key }),
-          env: service!.env()
+          inputs: withArtifact({ 'connection-key': key }),
+          // Matrix jobs share the run and differ in the job.
+          env: { ...service!.env(undefined, `matrix-job-${job}`) }
         })
       )
     );
-    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(runs.map((r) => r.code)).toEqual([0, 0]);
     expect(service.artifacts.map((x) => x.name).sort()).toEqual([
       'immuta-cleanup-script-databricks-uc',
       NAME
     ]);
-    expect(
-      unzip(service.zipOf('immuta-cleanup-script-databricks-uc')!)
-        .get('immuta-cleanup-databricks-uc.sql')!
-        .toString()
-    ).toBe(databricksScript(2));
+    const databricks = unzip((await service.zipOf('immuta-cleanup-script-databricks-uc'))!);
+    expect(databricks.get('immuta-cleanup-databricks-uc.sql')!.toString()).toBe(
+      databricksScript(2)
+    );
+    expect(await service.blobNames()).toHaveLength(2);
   });
 });
 
-describe('when the artifact cannot be kept, nothing is deleted', () => {
-  async function expectNoDelete(run: Awaited<ReturnType<typeof runAction>>, why: RegExp) {
+describe('when the artifact cannot be kept, nothing is deleted and the file stays', () => {
+  async function expectNoDelete(run: ActionRun, why: RegExp) {
     expect(run.code).toBe(1);
-    expect(run.errors.at(-1)).toMatch(why);
-    expect(run.errors.at(-1)).toMatch(
+    const error = run.errors.at(-1);
+    expect(error).toMatch(why);
+    expect(error).toMatch(
       /Nothing was deleted; the script is saved at .*set upload-artifact: false/
     );
     expect(immuta!.sent('DELETE')).toHaveLength(0);
+    expect(immuta!.state.hosts['snowflake-prod']).toBeDefined();
     expect(await fs.readFile(run.outputs['script-path'], 'utf8')).toBe(snowflakeScript(1));
-    expect(run.outputs.script).toBe(snowflakeScript(1));
   }
 
-  it('the results service refuses CreateArtifact', async () => {
+  it('the results service answers 5xx until the client gives up', async () => {
     immuta = await startImmutaStandIn();
-    service = await startArtifactService({ faults: { CreateArtifact: 403 } });
-    const run = await runAction({
-      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
-      env: service.env()
-    });
-    await expectNoDelete(
-      run,
-      /Failed to CreateArtifact: Received non-retryable error: Failed request: \(403\)/
-    );
-  });
+    service = await startArtifactService({ azurite, faults: { CreateArtifact: 500 } });
+    const run = await runAction({ inputs: withArtifact(), env: service.env() });
+    await expectNoDelete(run, /Failed to CreateArtifact: Failed to make request after 5 attempts/);
+    expect(service.calls.filter((c) => c.method === 'CreateArtifact')).toHaveLength(5);
+  }, 90_000);
 
   it('the blob store refuses the upload', async () => {
     immuta = await startImmutaStandIn();
-    service = await startArtifactService({ faults: { blob: 403 } });
-    const run = await runAction({
-      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
-      env: service.env()
-    });
+    service = await startArtifactService({ azurite, faults: { blob: 'refuse' } });
+    const run = await runAction({ inputs: withArtifact(), env: service.env() });
     await expectNoDelete(
       run,
-      /Uploading the cleanup script as artifact 'immuta-cleanup-script-snowflake-prod' failed/
+      /Uploading the cleanup script as artifact 'immuta-cleanup-script-snowflake-prod' failed: .*(authenticat|signature|403)/i
     );
+    expect(service.calls.map((c) => c.method)).not.toContain('FinalizeArtifact');
   });
 
-  it('GitHub Enterprise Server fails up front', async () => {
+  it('GitHub Enterprise Server fails up front, telling the user to set upload-artifact: false', async () => {
     immuta = await startImmutaStandIn();
-    service = await startArtifactService();
+    service = await startArtifactService({ azurite });
     const run = await runAction({
-      inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
+      inputs: withArtifact(),
       env: { ...service.env(), GITHUB_SERVER_URL: 'https://github.acme-corp.internal' }
     });
     await expectNoDelete(
@@ -155,6 +167,9 @@ describe('when the artifact cannot be kept, nothing is deleted', () => {
   it('outside a runner, with no runtime token', async () => {
     immuta = await startImmutaStandIn();
     const run = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }) });
-    await expectNoDelete(run, /ACTIONS_RUNTIME_TOKEN is not set/);
+    await expectNoDelete(
+      run,
+      /ACTIONS_RUNTIME_TOKEN is not set: artifact uploads work only inside a GitHub Actions runner/
+    );
   });
 });

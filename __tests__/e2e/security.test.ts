@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { startImmutaStandIn } from '../support/immuta-stand-in.mjs';
-import { startArtifactService } from '../support/artifact-service-stand-in.mjs';
+import { startArtifactService, startAzurite } from '../support/artifact-service-stand-in.mjs';
 import { runAction, ROOT } from '../support/run-action.mjs';
 import { stepInputs, visibleLog } from '../support/inputs.js';
 import { unzip } from '../support/unzip.js';
@@ -24,7 +24,9 @@ const read = (name: string) => fs.readFile(path.join(tls, name), 'utf8');
 describe('secrets', () => {
   it('the key and token appear nowhere but in mask commands, also with RUNNER_DEBUG=1', async () => {
     immuta = await startImmutaStandIn();
-    const artifacts = await startArtifactService();
+    const azurite = await startAzurite();
+    closers.push(() => azurite.stop());
+    const artifacts = await startArtifactService({ azurite });
     closers.push(() => artifacts.close());
     const run = await runAction({
       inputs: stepInputs(immuta, { 'auth-method': 'token', 'upload-artifact': 'true' }),
@@ -35,7 +37,7 @@ describe('secrets', () => {
     expect(run.stdout).toContain(`::add-mask::${immuta.token}`);
     // The key is masked before the first line that could log anything.
     expect(run.stdout.split('\n')[0]).toBe(`::add-mask::${immuta.apiKey}`);
-    const zip = artifacts.zipOf('immuta-cleanup-script-snowflake-prod')!;
+    const zip = (await artifacts.zipOf('immuta-cleanup-script-snowflake-prod'))!;
     const everything = [
       visibleLog(run.log),
       JSON.stringify(run.outputs),

@@ -1,6 +1,17 @@
+import type { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+
 export declare const RUN_BACKEND_ID: string;
 export declare const JOB_BACKEND_ID: string;
 export declare function runtimeToken(run?: string, job?: string): string;
+
+export interface Azurite {
+  url: string;
+  credential: StorageSharedKeyCredential;
+  blobs: BlobServiceClient;
+  stop(): Promise<void>;
+}
+
+export declare function startAzurite(): Promise<Azurite>;
 
 export interface StoredArtifact {
   workflow_run_backend_id: string;
@@ -8,6 +19,7 @@ export interface StoredArtifact {
   name: string;
   expires_at?: string;
   finalized: boolean;
+  blobName: string;
   database_id?: string;
   size?: string;
   hash?: string;
@@ -15,19 +27,21 @@ export interface StoredArtifact {
 
 export interface ArtifactService {
   url: string;
-  calls: { method: string; request: Record<string, unknown> }[];
+  calls: { method: string; request: Record<string, unknown>; authorization?: string }[];
   artifacts: StoredArtifact[];
-  zipOf(name: string): Buffer | undefined;
+  zipOf(name: string): Promise<Buffer | undefined>;
+  blobNames(): Promise<string[]>;
   env(run?: string, job?: string): { ACTIONS_RUNTIME_TOKEN: string; ACTIONS_RESULTS_URL: string };
   close(): Promise<void>;
 }
 
-export declare function startArtifactService(options?: {
+export declare function startArtifactService(options: {
+  azurite: Azurite;
   faults?: {
     CreateArtifact?: number;
     FinalizeArtifact?: number;
     ListArtifacts?: number;
     DeleteArtifact?: number;
-    blob?: number;
+    blob?: 'refuse';
   };
 }): Promise<ArtifactService>;

@@ -1,11 +1,28 @@
-// A loopback stand-in for the GitHub Actions results service that @actions/artifact talks to (its
-// twirp JSON RPCs) and for the blob store it uploads to (block upload and commit), so the real
-// artifact client runs unchanged inside the tests and the demo.
+// The artifact back end that @actions/artifact talks to, on loopback: a small fake of the GitHub
+// Actions results service (its twirp JSON RPCs) in front of Azurite, Microsoft's Azure Storage
+// emulator, as the real blob store. The real artifact client runs unchanged against them, so a
+// test can read back, from the blob store's side, exactly what a user would download.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters
+} from '@azure/storage-blob';
 
 const SERVICE = '/twirp/github.actions.results.api.v1.ArtifactService/';
 export const RUN_BACKEND_ID = 'run-backend-7d1c';
 export const JOB_BACKEND_ID = 'job-backend-3e9a';
+
+// Azurite's published development account: not a secret, the same on every Azurite.
+const ACCOUNT = 'devstoreaccount1';
+const ACCOUNT_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 /** An unsigned JWT like the runner's: the client only decodes the `scp` claim. */
 export function runtimeToken(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
@@ -14,52 +31,137 @@ export function runtimeToken(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
 }
 
 /**
- * Starts the stand-in. faults: { CreateArtifact: status, FinalizeArtifact: status, blob: status }
- * answer that status (with a twirp error body) instead of doing the work.
+ * Starts Azurite's blob service on 127.0.0.1, in memory, with telemetry off (it would otherwise
+ * reach out to the internet). Resolves once it listens; stop() ends the process.
  */
-export async function startArtifactService({ faults = {} } = {}) {
+export async function startAzurite() {
+  const main = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('azurite/package.json')),
+    'dist/src/blob/main.js'
+  );
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'azurite-'));
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--inMemoryPersistence',
+      '--extentMemoryLimit',
+      '256',
+      '--disableTelemetry',
+      '--silent',
+      '--skipApiVersionCheck',
+      '--loose'
+    ],
+    { cwd, stdio: ['ignore', 'pipe', 'pipe'] }
+  );
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  let log = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start:\n${log}`)), 30_000);
+    const read = (chunk) => {
+      log += chunk;
+      const m = /successfully listens on (http:\/\/[\d.]+:\d+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited with ${code}:\n${log}`));
+    });
+  });
+  const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY);
+  const blobs = new BlobServiceClient(`${url}/${ACCOUNT}`, credential);
+  return {
+    url,
+    credential,
+    blobs,
+    async stop() {
+      process.off('exit', killOnExit);
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  };
+}
+
+/**
+ * Starts the results-service fake in front of an Azurite from startAzurite().
+ * faults: { CreateArtifact, FinalizeArtifact, ListArtifacts, DeleteArtifact }: answer that HTTP
+ * status (with a twirp error body) instead of doing the work; blob: 'refuse' hands out an upload
+ * URL whose signature the blob store rejects.
+ */
+export async function startArtifactService({ azurite, faults = {} }) {
+  // A container of its own, so services sharing one Azurite never see each other's blobs.
+  const containerName = `actions-results-${Math.random().toString(36).slice(2, 10)}`;
+  const container = azurite.blobs.getContainerClient(containerName);
+  await container.createIfNotExists();
   const artifacts = [];
-  const blobs = new Map();
   const calls = [];
-  let nextId = 1000;
+  let nextId = 1000 + Math.floor(Math.random() * 1000) * 10;
 
   const server = http.createServer(async (req, res) => {
     const body = await readBody(req);
     const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname.startsWith(SERVICE)) {
-      const method = url.pathname.slice(SERVICE.length);
-      const request = JSON.parse(body.toString('utf8') || '{}');
-      calls.push({ method, request });
-      if (faults[method]) return twirpError(res, faults[method], `injected ${method} failure`);
-      return rpc(method, request, res);
+    if (req.method !== 'POST' || !url.pathname.startsWith(SERVICE))
+      return twirpError(res, 404, 'not found');
+    const method = url.pathname.slice(SERVICE.length);
+    const request = JSON.parse(body || '{}');
+    calls.push({ method, request, authorization: req.headers.authorization });
+    if (faults[method]) return twirpError(res, faults[method], `injected ${method} failure`);
+    try {
+      await rpc(method, request, res);
+    } catch (error) {
+      twirpError(res, 500, String(error?.message ?? error));
     }
-    if (url.pathname.startsWith('/blob/')) return blob(req, url, body, res);
-    res.writeHead(404).end();
   });
 
-  function rpc(method, request, res) {
-    const inRun = (a) =>
+  async function rpc(method, request, res) {
+    const sameJob = (a) =>
       a.workflow_run_backend_id === request.workflow_run_backend_id &&
       a.workflow_job_run_backend_id === request.workflow_job_run_backend_id;
     switch (method) {
       case 'CreateArtifact': {
-        if (artifacts.some((a) => inRun(a) && a.name === request.name)) {
+        if (artifacts.some((a) => sameJob(a) && a.name === request.name)) {
           return twirpError(
             res,
             409,
             'an artifact with this name already exists on the workflow run'
           );
         }
-        const blobPath = `/blob/actions-results/${request.workflow_run_backend_id}/${encodeURIComponent(request.name)}.zip`;
-        artifacts.push({ ...request, finalized: false, blobPath });
+        const blobName = `${request.workflow_run_backend_id}/${request.workflow_job_run_backend_id}/${request.name}.zip`;
+        artifacts.push({ ...request, finalized: false, blobName });
         return json(res, {
           ok: true,
-          signed_upload_url: `${origin()}${blobPath}?sv=2023-11-03&sig=stand-in-signature`
+          signed_upload_url: uploadUrl(blobName, faults.blob === 'refuse')
         });
       }
       case 'FinalizeArtifact': {
-        const artifact = artifacts.find((a) => inRun(a) && a.name === request.name && !a.finalized);
+        const artifact = artifacts.find(
+          (a) => sameJob(a) && a.name === request.name && !a.finalized
+        );
         if (!artifact) return twirpError(res, 404, 'no such artifact');
+        const properties = await container.getBlobClient(artifact.blobName).getProperties();
+        if (String(properties.contentLength) !== String(request.size)) {
+          return twirpError(
+            res,
+            400,
+            `size ${request.size} does not match the blob's ${properties.contentLength}`
+          );
+        }
         Object.assign(artifact, {
           finalized: true,
           size: request.size,
@@ -87,10 +189,10 @@ export async function startArtifactService({ faults = {} } = {}) {
         });
       }
       case 'DeleteArtifact': {
-        const index = artifacts.findIndex((a) => inRun(a) && a.name === request.name);
+        const index = artifacts.findIndex((a) => sameJob(a) && a.name === request.name);
         if (index === -1) return twirpError(res, 404, 'artifact not found');
         const [removed] = artifacts.splice(index, 1);
-        blobs.delete(removed.blobPath);
+        await container.getBlobClient(removed.blobName).deleteIfExists();
         return json(res, { ok: true, artifact_id: removed.database_id });
       }
       default:
@@ -98,56 +200,48 @@ export async function startArtifactService({ faults = {} } = {}) {
     }
   }
 
-  function blob(req, url, body, res) {
-    if (faults.blob) {
-      res.writeHead(faults.blob, {
-        'x-ms-error-code': 'AuthorizationFailure',
-        'content-type': 'application/xml'
-      });
-      return res.end(
-        '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationFailure</Code><Message>refused</Message></Error>'
-      );
-    }
-    const entry = blobs.get(url.pathname) ?? { blocks: new Map(), content: undefined };
-    blobs.set(url.pathname, entry);
-    const comp = url.searchParams.get('comp');
-    if (req.method === 'PUT' && comp === 'block') {
-      entry.blocks.set(url.searchParams.get('blockid'), body);
-    } else if (req.method === 'PUT' && comp === 'blocklist') {
-      const ids = [
-        ...body.toString('utf8').matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]*)</g)
-      ].map((m) => m[1]);
-      entry.content = Buffer.concat(ids.map((id) => entry.blocks.get(id) ?? Buffer.alloc(0)));
-    } else if (req.method === 'PUT') {
-      entry.content = body;
-    } else {
-      res.writeHead(405).end();
-      return;
-    }
-    res.writeHead(201, {
-      'x-ms-request-id': `req-${Date.now()}`,
-      'x-ms-version': '2023-11-03',
-      'x-ms-request-server-encrypted': 'true',
-      etag: '"0x8D0000000000000"',
-      'last-modified': new Date().toUTCString()
-    });
-    res.end();
+  /** A write-only SAS URL for one blob, as the real service hands out; a bad one when refusing. */
+  function uploadUrl(blobName, refuse) {
+    const credential = refuse
+      ? new StorageSharedKeyCredential(
+          ACCOUNT,
+          Buffer.from('not-the-account-key').toString('base64')
+        )
+      : azurite.credential;
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName,
+        blobName,
+        permissions: BlobSASPermissions.parse('cw'),
+        expiresOn: new Date(Date.now() + 3600_000)
+      },
+      credential
+    );
+    return `${container.getBlockBlobClient(blobName).url}?${sas.toString()}`;
   }
 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = () => `http://127.0.0.1:${server.address().port}`;
+  const origin = `http://127.0.0.1:${server.address().port}`;
 
   return {
-    url: origin(),
+    url: origin,
     calls,
     artifacts,
-    /** The committed bytes of an artifact's zip, by artifact name. */
-    zipOf(name) {
+    /** The artifact's zip as the blob store holds it, by artifact name; undefined when absent. */
+    async zipOf(name) {
       const artifact = artifacts.find((a) => a.name === name);
-      return artifact ? blobs.get(artifact.blobPath)?.content : undefined;
+      if (!artifact) return undefined;
+      const blob = container.getBlobClient(artifact.blobName);
+      return (await blob.exists()) ? blob.downloadToBuffer() : undefined;
+    },
+    /** Names of the blobs in the store. */
+    async blobNames() {
+      const names = [];
+      for await (const item of container.listBlobsFlat()) names.push(item.name);
+      return names;
     },
     env(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
-      return { ACTIONS_RUNTIME_TOKEN: runtimeToken(run, job), ACTIONS_RESULTS_URL: `${origin()}/` };
+      return { ACTIONS_RUNTIME_TOKEN: runtimeToken(run, job), ACTIONS_RESULTS_URL: `${origin}/` };
     },
     close: () =>
       new Promise((resolve) => {
@@ -163,15 +257,17 @@ function json(res, value) {
 }
 
 function twirpError(res, status, msg) {
+  const code =
+    { 400: 'invalid_argument', 404: 'not_found', 409: 'already_exists' }[status] ?? 'internal';
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ code: status === 404 ? 'not_found' : 'internal', msg }));
+  res.end(JSON.stringify({ code, msg }));
 }
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

@@ -1,0 +1,112 @@
+import { describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { parse } from 'yaml';
+import { Inputs, parseInputs } from '../../src/inputs.js';
+import { ROOT } from '../support/run-action.mjs';
+import { renderReadme } from '../../scripts/readme.mjs';
+
+interface ActionYml {
+  name: string;
+  description: string;
+  branding: { icon: string; color: string };
+  inputs: Record<string, { description: string; required?: boolean; default?: string }>;
+  outputs: Record<string, { description: string }>;
+  runs: { using: string; main: string };
+}
+
+const action = parse(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as ActionYml;
+const sources = fs
+  .readdirSync(path.join(ROOT, 'src'), { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => fs.readFileSync(path.join(ROOT, 'src', f), 'utf8'))
+  .join('\n');
+const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const GITHUB_COLORS = [
+  'white',
+  'black',
+  'yellow',
+  'blue',
+  'green',
+  'orange',
+  'red',
+  'purple',
+  'gray-dark'
+];
+
+describe('action.yml', () => {
+  it('declares exactly the inputs the code reads', () => {
+    expect(Object.keys(action.inputs).sort()).toEqual(Object.values(Inputs).sort());
+    // Inputs are read only through the Inputs names, never by a stray literal.
+    expect(sources).not.toMatch(/getInput\(\s*['"`]/);
+  });
+
+  it('declares exactly the outputs the code sets', () => {
+    const set = new Set([...sources.matchAll(/setOutput\(\s*'([^']+)'/g)].map((m) => m[1]));
+    expect([...set].sort()).toEqual(Object.keys(action.outputs).sort());
+  });
+
+  it('describes every input and output, with kebab-case names', () => {
+    for (const [name, spec] of [
+      ...Object.entries(action.inputs),
+      ...Object.entries(action.outputs)
+    ]) {
+      expect(name).toMatch(KEBAB);
+      expect(spec.description?.trim().length).toBeGreaterThan(10);
+    }
+  });
+
+  it('gives every boolean input a default of true or false', () => {
+    const booleans = [...sources.matchAll(/boolean\(read, Inputs\.(\w+)/g)].map(
+      (m) => Inputs[m[1] as keyof typeof Inputs]
+    );
+    expect(booleans.sort()).toEqual(['allow-insecure-http', 'dry-run', 'upload-artifact']);
+    for (const name of booleans) expect(['true', 'false']).toContain(action.inputs[name].default);
+  });
+
+  it('states the same defaults as the code applies', () => {
+    const required = { 'immuta-url': 'https://x.example', 'api-key': 'k', 'connection-key': 'c' };
+    const fromYml = (name: string) =>
+      required[name as keyof typeof required] ?? action.inputs[name]?.default ?? '';
+    const fromNothing = (name: string) => required[name as keyof typeof required] ?? '';
+    const env = { RUNNER_TEMP: '/runner/temp' };
+    expect(parseInputs(fromYml, env)).toEqual(parseInputs(fromNothing, env));
+    for (const name of Object.keys(required)) expect(action.inputs[name].required).toBe(true);
+  });
+
+  it('runs the bundle on node24 with valid branding', () => {
+    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
+    expect(fs.existsSync(path.join(ROOT, action.runs.main))).toBe(true);
+    const feather = createRequire(import.meta.url)('feather-icons') as {
+      icons: Record<string, unknown>;
+    };
+    expect(Object.keys(feather.icons)).toContain(action.branding.icon);
+    expect(GITHUB_COLORS).toContain(action.branding.color);
+    expect(action.name.length).toBeGreaterThan(0);
+    expect(action.description.length).toBeLessThanOrEqual(200);
+  });
+
+  it('is tested on the Node major it names', () => {
+    expect(`node${process.versions.node.split('.')[0]}`).toBe(action.runs.using);
+  });
+});
+
+describe('README', () => {
+  it("holds action.yml's inputs and outputs tables and the example workflows as they are", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(renderReadme(readme)).toBe(readme);
+    for (const file of fs.readdirSync(path.join(ROOT, 'examples'))) {
+      expect(readme).toContain(`<!-- example: examples/${file} -->`);
+    }
+  });
+
+  it('gives the commands CI runs', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const ci = fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8');
+    for (const command of ['npm ci', 'npm run demo', 'npm test']) expect(readme).toContain(command);
+    expect(ci).toMatch(/^npm ci/m);
+    expect(ci).toMatch(/^npm test$/m);
+  });
+});
