@@ -9,6 +9,8 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }]
   },
+  globalSetup: '<rootDir>/__tests__/support/global-setup.mjs',
+  globalTeardown: '<rootDir>/__tests__/support/global-teardown.mjs',
   testTimeout: 60000,
   verbose: true
 };

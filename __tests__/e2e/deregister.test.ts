@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import { startImmutaStandIn, snowflakeScript } from '../support/immuta-stand-in.mjs';
-import { runAction } from '../support/run-action.mjs';
+import { runAction, scratchDir } from '../support/run-action.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
 
 type StandIn = Awaited<ReturnType<typeof startImmutaStandIn>>;
@@ -146,7 +146,7 @@ describe('deregistering a host', () => {
 
   it('writes the script where script-path says, making folders as needed', async () => {
     immuta = await startImmutaStandIn();
-    const target = `${await fs.mkdtemp('/tmp/script-path-')}/a/b/cleanup.sql`;
+    const target = `${await fs.mkdtemp(`${scratchDir()}/script-path-`)}/a/b/cleanup.sql`;
     const run = await runAction({ inputs: stepInputs(immuta, { 'script-path': target }) });
     expect(run.code).toBe(0);
     expect(run.outputs['script-path']).toBe(target);

@@ -24,3 +24,6 @@ export declare function runAction(options?: {
 }): Promise<ActionRun>;
 
 export declare function parseOutputs(text: string): Record<string, string>;
+
+/** The folder runs keep their files in; removed at the end of the test run or process. */
+export declare function scratchDir(): string;

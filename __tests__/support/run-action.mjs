@@ -19,7 +19,7 @@ const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
  * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings }.
  */
 export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, entry = DIST } = {}) {
-  const dir = await fs.mkdtemp(path.join(runsRoot(), 'run-'));
+  const dir = await fs.mkdtemp(path.join(scratchDir(), 'run-'));
   const runnerTemp = path.join(dir, 'runner-temp');
   const workspace = path.join(dir, 'workspace');
   await fs.mkdir(runnerTemp);
@@ -73,8 +73,12 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
 }
 
 let root;
-/** One folder for this process's runs, removed when the process exits. */
-function runsRoot() {
+/**
+ * Where runs keep their files: the test run's scratch folder when jest set one up, else a folder
+ * of this process's, removed when it exits (the demo and the local-action script).
+ */
+export function scratchDir() {
+  if (process.env.IMMUTA_TEST_TMP) return process.env.IMMUTA_TEST_TMP;
   if (!root) {
     root = mkdtempSync(path.join(os.tmpdir(), 'immuta-action-'));
     process.on('exit', () => rmSync(root, { recursive: true, force: true }));

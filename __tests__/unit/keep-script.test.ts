@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ArtifactClient } from '@actions/artifact';
+import { scratchDir } from '../support/run-action.mjs';
 
 // @actions/core is mocked so the outputs and warnings can be read back without a runner.
 const outputs: Record<string, string> = {};
@@ -52,7 +52,7 @@ function fakeArtifacts(existing: string[] = [], failUpload?: Error) {
 
 let dir: string;
 beforeEach(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'keep-'));
+  dir = await fs.mkdtemp(path.join(scratchDir(), 'keep-'));
   for (const k of Object.keys(outputs)) delete outputs[k];
   warnings.length = 0;
 });
