@@ -60,50 +60,27 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
   }
   const integrationId = integrationFor(config, host, log);
   deps.onIntegration(integrationId);
-  const about = { integrationId, technology: host.technology, hostname: host.hostname };
+  const known = { integrationId, technology: host.technology, hostname: host.hostname };
 
-  // Step 1: the cleanup script, kept before anything is deleted.
-  let script: string | undefined;
-  if (hasNoScript(host.technology)) {
-    log.info(
-      `Host '${key}' is an AWS Lake Formation host: Immuta makes no cleanup script for it, so there is nothing to keep.`
-    );
-  } else {
-    try {
-      script = await immuta.getDeleteScript(integrationId);
-    } catch (error) {
-      // A re-run after an earlier attempt deleted the host: the integration is gone with it.
-      if (error instanceof ImmutaError && error.status === 404) {
-        if ((await immuta.getObject(key)) === undefined) {
-          return absent(
-            config,
-            `Getting the cleanup script found nothing: the script endpoint and GET ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' is gone from Immuta`,
-            about
-          );
-        }
-      }
-      throw error;
-    }
-    log.info(
-      `Got the cleanup script for integration ${integrationId} (${lineCount(script)} lines).`
+  // Step 1: the cleanup script, kept every way asked for before anything is deleted.
+  const script = await cleanupScript(immuta, key, integrationId, host.technology, log);
+  if (script === HOST_GONE) {
+    return absent(
+      config,
+      `Getting the cleanup script found nothing: the script endpoint and GET ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' is gone from Immuta`,
+      known
     );
   }
   const kept = script === undefined ? undefined : await deps.keepScript(script);
+  const done = { ...known, ...NOTHING_YET, connectionKey: key, script, kept };
 
-  // Step 2: delete the host, or on a dry run only describe it.
+  // Step 2: delete the host; a dry run only describes it.
   if (config.dryRun) {
     const object = await immuta.getObject(key);
-    log.info(`Dry run: host '${key}' was not deleted.`);
     return {
-      ...about,
+      ...done,
       status: 'dry-run',
-      connectionKey: key,
-      deleted: false,
-      childCount: undefined,
-      script,
-      kept,
-      objectState: object?.state ?? (object === undefined ? 'absent' : undefined),
-      absentBecause: undefined
+      objectState: object?.state ?? (object ? undefined : 'absent')
     };
   }
   const deletion = await immuta.deleteObject(key);
@@ -111,7 +88,7 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
     return absent(
       config,
       `Deleting the host found nothing: DELETE ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' was gone before the delete`,
-      about,
+      known,
       script,
       kept
     );
@@ -121,18 +98,46 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
       `Immuta deleted host '${key}' but its answer did not say how many child objects went with it; child-count is empty.`
     );
   }
-  return {
-    ...about,
-    status: 'deregistered',
-    connectionKey: key,
-    deleted: true,
-    childCount: deletion.childCount,
-    script,
-    kept,
-    objectState: undefined,
-    absentBecause: undefined
-  };
+  return { ...done, status: 'deregistered', deleted: true, childCount: deletion.childCount };
 }
+
+const HOST_GONE = Symbol('host gone');
+
+/** The script, undefined for a host that has none, or HOST_GONE when the host went with it. */
+async function cleanupScript(
+  immuta: ImmutaClient,
+  key: string,
+  integrationId: number,
+  technology: string | undefined,
+  log: FlowDependencies['log']
+): Promise<string | undefined | typeof HOST_GONE> {
+  if (hasNoScript(technology)) {
+    log.info(
+      `Host '${key}' is an AWS Lake Formation host: Immuta makes no cleanup script for it, so there is nothing to keep.`
+    );
+    return undefined;
+  }
+  try {
+    const script = await immuta.getDeleteScript(integrationId);
+    log.info(
+      `Got the cleanup script for integration ${integrationId} (${lineCount(script)} lines).`
+    );
+    return script;
+  } catch (error) {
+    // A re-run after an earlier attempt deleted the host: the integration is gone with it.
+    const notFound = error instanceof ImmutaError && error.status === 404;
+    if (notFound && (await immuta.getObject(key)) === undefined) return HOST_GONE;
+    throw error;
+  }
+}
+
+/** The outcome's fields before the delete says otherwise. */
+const NOTHING_YET = {
+  deleted: false,
+  childCount: undefined,
+  objectState: undefined,
+  absentBecause: undefined
+} as const;
 
 /** The integration behind the host; a given integration-id must match it. */
 export function integrationFor(
@@ -168,7 +173,7 @@ export function integrationFor(
 function absent(
   config: Config,
   because: string,
-  about: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'> = {
+  known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'> = {
     integrationId: undefined,
     technology: undefined,
     hostname: undefined
@@ -182,14 +187,12 @@ function absent(
     );
   }
   return {
-    ...about,
+    ...known,
+    ...NOTHING_YET,
     status: 'already-absent',
     connectionKey: config.connectionKey,
-    deleted: false,
-    childCount: undefined,
     script,
     kept,
-    objectState: undefined,
     absentBecause: because
   };
 }
