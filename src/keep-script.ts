@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { ArtifactClient } from '@actions/artifact';
 import type { Config } from './inputs.js';
+import { errorText } from './error-text.js';
 
 /** GitHub refuses a step output over 1 MB; stay under it with room to spare. */
 export const MAX_OUTPUT_BYTES = 1_000_000;
@@ -138,8 +139,4 @@ function uploadFailed(
   return new Error(
     `Uploading the cleanup script as artifact '${config.artifactName}' failed: ${why}. Nothing was deleted; the script is saved at ${config.scriptPath} (${Buffer.byteLength(script, 'utf8')} bytes). If the file and the 'script' output are enough, set upload-artifact: false.`
   );
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

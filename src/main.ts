@@ -6,7 +6,8 @@ import { readConfig } from './inputs.js';
 import { createDispatcher } from './http/dispatcher.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister } from './deregister.js';
-import { keepScript, errorText, type RunContext } from './keep-script.js';
+import { keepScript, type RunContext } from './keep-script.js';
+import { errorText } from './error-text.js';
 import { report } from './report.js';
 
 export async function run(): Promise<void> {

@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import type { Outcome } from './deregister.js';
 import { hasNoScript } from './immuta/responses.js';
 import type { IfMissing } from './inputs.js';
+import { errorText } from './error-text.js';
 
 /** How much of the script the summary shows; the whole script is in the file and artifact. */
 export const SUMMARY_SCRIPT_LIMIT = 64 * 1024;
@@ -23,9 +24,7 @@ export async function report(outcome: Outcome, ifMissing: IfMissing): Promise<vo
   } catch (error) {
     // The host is already deleted and the outputs set: a summary that cannot be written must
     // not turn that into a failed step.
-    core.warning(
-      `The job summary could not be written: ${error instanceof Error ? error.message : String(error)}`
-    );
+    core.warning(`The job summary could not be written: ${errorText(error)}`);
   }
 }
 

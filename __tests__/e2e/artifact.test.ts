@@ -3,16 +3,18 @@ import * as fs from 'node:fs/promises';
 import {
   startImmutaStandIn,
   snowflakeScript,
-  databricksScript
+  databricksScript,
+  type ImmutaStandIn as StandIn
 } from '../support/immuta-stand-in.mjs';
-import { startArtifactService, startAzurite } from '../support/artifact-service-stand-in.mjs';
+import {
+  startArtifactService,
+  startAzurite,
+  type ArtifactService as Service,
+  type Azurite
+} from '../support/artifact-service-stand-in.mjs';
 import { runAction, type ActionRun } from '../support/run-action.mjs';
 import { stepInputs } from '../support/inputs.js';
 import { unzip } from '../support/unzip.js';
-
-type StandIn = Awaited<ReturnType<typeof startImmutaStandIn>>;
-type Service = Awaited<ReturnType<typeof startArtifactService>>;
-type Azurite = Awaited<ReturnType<typeof startAzurite>>;
 
 let azurite: Azurite;
 let immuta: StandIn | undefined;

@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
-import { startImmutaStandIn, snowflakeScript } from '../support/immuta-stand-in.mjs';
+import {
+  startImmutaStandIn,
+  snowflakeScript,
+  type ImmutaStandIn as StandIn
+} from '../support/immuta-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
 import { stepInputs, trail, visibleLog } from '../support/inputs.js';
 
-type StandIn = Awaited<ReturnType<typeof startImmutaStandIn>>;
 let immuta: StandIn;
 afterEach(async () => immuta?.close());
 

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startImmutaStandIn } from '../support/immuta-stand-in.mjs';
+import { startImmutaStandIn, type ImmutaStandIn as StandIn } from '../support/immuta-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
 import { stepInputs } from '../support/inputs.js';
 
-type StandIn = Awaited<ReturnType<typeof startImmutaStandIn>>;
 let immuta: StandIn;
 beforeAll(async () => (immuta = await startImmutaStandIn()));
 afterAll(async () => immuta.close());

@@ -3,13 +3,12 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { startImmutaStandIn } from '../support/immuta-stand-in.mjs';
+import { startImmutaStandIn, type ImmutaStandIn as StandIn } from '../support/immuta-stand-in.mjs';
 import { startArtifactService, startAzurite } from '../support/artifact-service-stand-in.mjs';
 import { runAction, ROOT } from '../support/run-action.mjs';
 import { stepInputs, visibleLog } from '../support/inputs.js';
 import { unzip } from '../support/unzip.js';
 
-type StandIn = Awaited<ReturnType<typeof startImmutaStandIn>>;
 let immuta: StandIn | undefined;
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

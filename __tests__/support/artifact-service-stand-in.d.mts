@@ -27,7 +27,7 @@ export interface StoredArtifact {
 
 export interface ArtifactService {
   url: string;
-  calls: { method: string; request: Record<string, unknown>; authorization?: string }[];
+  calls: { method: string; request: Record<string, unknown> }[];
   artifacts: StoredArtifact[];
   zipOf(name: string): Promise<Buffer | undefined>;
   blobNames(): Promise<string[]>;

@@ -10,7 +10,6 @@ export interface ActionRun {
   outputs: Record<string, string>;
   summary: string;
   runnerTemp: string;
-  dir: string;
   /** ::error:: annotations, unescaped. */
   errors: string[];
   warnings: string[];

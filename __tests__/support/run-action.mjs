@@ -66,7 +66,6 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
     outputs,
     summary,
     runnerTemp,
-    dir,
     errors: commands(stdout, 'error'),
     warnings: commands(stdout, 'warning')
   };

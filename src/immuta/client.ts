@@ -40,9 +40,6 @@ export interface ClientOptions {
   readonly log: Logger;
   /** Called with every secret the client learns (the token) before it is used. */
   readonly maskSecret: (secret: string) => void;
-  readonly retry?: Partial<Omit<RetryPolicy, 'maxAttempts'>>;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly random?: () => number;
 }
 
 interface Call {
@@ -90,16 +87,12 @@ export class ImmutaClient {
   /** Every secret this client holds, scrubbed from any text it passes on from a response. */
   private readonly secrets: string[];
   private readonly policy: RetryPolicy;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
   private readonly basePath: string;
 
   constructor(private readonly options: ClientOptions) {
     this.authorization = options.apiKey;
     this.secrets = [options.apiKey];
-    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry, maxAttempts: options.maxAttempts };
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.random = options.random ?? Math.random;
+    this.policy = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts };
     this.basePath = new URL(options.baseUrl).pathname.replace(/\/+$/, '');
   }
 
@@ -320,11 +313,11 @@ export class ImmutaClient {
         }
       }
       const retryAfterMs = parseRetryAfter(response?.retryAfter, Date.now());
-      const delay = delayBeforeRetry(attempt, this.policy, this.random(), retryAfterMs);
+      const delay = delayBeforeRetry(attempt, this.policy, Math.random(), retryAfterMs);
       this.options.log.info(
         `${call.method} ${path} ${reason}; trying again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${maxAttempts}).`
       );
-      await this.sleep(delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 
