@@ -3,26 +3,7 @@ import type { ImmutaClient } from './immuta/client.js';
 import { ImmutaError } from './immuta/errors.js';
 import { hasNoScript, type ConnectionInfo } from './immuta/responses.js';
 import type { KeptScript } from './keep-script.js';
-import { lineCount } from './report.js';
-
-export type Status = 'deregistered' | 'dry-run' | 'already-absent';
-
-export interface Outcome {
-  readonly status: Status;
-  readonly connectionKey: string;
-  readonly deleted: boolean;
-  readonly integrationId: number | undefined;
-  readonly technology: string | undefined;
-  readonly hostname: string | undefined;
-  /** Children deleted with the host; undefined when unknown or nothing was deleted. */
-  readonly childCount: number | undefined;
-  readonly script: string | undefined;
-  readonly kept: KeptScript | undefined;
-  /** The host's state as Immuta describes it, on a dry run. */
-  readonly objectState: string | undefined;
-  /** Why the host counts as absent, when it does. */
-  readonly absentBecause: string | undefined;
-}
+import { lineCount, type Outcome } from './outcome.js';
 
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;
@@ -30,6 +11,8 @@ export interface FlowDependencies {
   readonly keepScript: (script: string) => Promise<KeptScript>;
   /** Called as soon as the integration is known, so the output exists even if a later step fails. */
   readonly onIntegration: (integrationId: number) => void;
+  /** Called the moment the host is known deleted, so a later failure still reports it. */
+  readonly onDeleted: () => void;
   readonly log: { info(message: string): void; warning(message: string): void };
 }
 
@@ -83,7 +66,7 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
       objectState: object?.state ?? (object ? undefined : 'absent')
     };
   }
-  const deletion = await immuta.deleteObject(key);
+  const deletion = await deleteHost(immuta, key, kept);
   if (deletion === undefined) {
     return absent(
       config,
@@ -93,12 +76,31 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
       kept
     );
   }
-  if (deletion.childCount === undefined && !deletion.confirmedByLookup) {
+  if (deletion.unreadableAnswer !== undefined) {
+    log.warning(
+      `Immuta's answer to the delete of host '${key}' was not its usual answer (it came back as ${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted. child-count is empty.`
+    );
+  } else if (deletion.childCount === undefined && deletion.confirmedBy === 'answer') {
     log.warning(
       `Immuta deleted host '${key}' but its answer did not say how many child objects went with it; child-count is empty.`
     );
   }
+  deps.onDeleted();
   return { ...done, status: 'deregistered', deleted: true, childCount: deletion.childCount };
+}
+
+/** Step 2, and where the script is when it fails: the reader must not have to go looking. */
+async function deleteHost(immuta: ImmutaClient, key: string, kept: KeptScript | undefined) {
+  try {
+    return await immuta.deleteObject(key);
+  } catch (error) {
+    if (kept === undefined || !(error instanceof Error)) throw error;
+    const where = [`the file ${kept.path}`];
+    if (kept.artifactId !== undefined) where.push(`artifact ID ${kept.artifactId}`);
+    throw new Error(`${error.message} The cleanup script is kept: ${where.join(', ')}.`, {
+      cause: error
+    });
+  }
 }
 
 const HOST_GONE = Symbol('host gone');
@@ -125,7 +127,7 @@ async function cleanupScript(
     return script;
   } catch (error) {
     // A re-run after an earlier attempt deleted the host: the integration is gone with it.
-    const notFound = error instanceof ImmutaError && error.status === 404;
+    const notFound = error instanceof ImmutaError && error.notFound;
     if (notFound && (await immuta.getObject(key)) === undefined) return HOST_GONE;
     throw error;
   }

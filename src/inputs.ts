@@ -1,6 +1,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { artifactNameFor, scriptFileNameFor, INVALID_ARTIFACT_NAME_CHARACTERS } from './naming.js';
+import { unsendable } from './secrets.js';
+import { holdsLegacyCommand } from './escape.js';
 
 export const AUTH_METHODS = ['api-key', 'token'] as const;
 export const IF_MISSING = ['error', 'warn', 'ignore'] as const;
@@ -59,6 +61,7 @@ export type InputReader = (name: string) => string;
 
 export interface Environment {
   RUNNER_TEMP?: string;
+  NODE_TLS_REJECT_UNAUTHORIZED?: string;
 }
 
 const MAX_TIMEOUT_SECONDS = 600;
@@ -71,28 +74,56 @@ const MAX_RETENTION_DAYS = 90;
  */
 export function parseInputs(read: InputReader, env: Environment = {}): Config {
   const apiKey = required(read, Inputs.ApiKey);
+  const badKey = unsendable(apiKey);
+  if (badKey !== undefined) {
+    throw new InputError(
+      Inputs.ApiKey,
+      `${badKey}. Store the key in the secret exactly as Immuta shows it, on one line.`
+    );
+  }
   const connectionKey = required(read, Inputs.ConnectionKey);
-  if ([...connectionKey].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+  if (hasControlCharacter(connectionKey)) {
     throw new InputError(
       Inputs.ConnectionKey,
       'contains a control character (a line break or tab?). Give the connection key exactly as Immuta shows it.'
+    );
+  }
+  if (connectionKey === '.' || connectionKey === '..') {
+    throw new InputError(
+      Inputs.ConnectionKey,
+      `is ${JSON.stringify(connectionKey)}, which names a folder, not a host. Give the connection key exactly as Immuta shows it.`
     );
   }
   const allowInsecureHttp = boolean(read, Inputs.AllowInsecureHttp, false);
   const immutaUrl = baseUrl(required(read, Inputs.ImmutaUrl), allowInsecureHttp);
 
   const artifactName = read(Inputs.ArtifactName) || artifactNameFor(connectionKey);
-  const badCharacter = [...artifactName].find((c) => INVALID_ARTIFACT_NAME_CHARACTERS.includes(c));
+  const badCharacter = [...artifactName].find(
+    (c) => INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) || hasControlCharacter(c)
+  );
   if (badCharacter !== undefined) {
     throw new InputError(
       Inputs.ArtifactName,
-      `contains ${JSON.stringify(badCharacter)}, which artifact names may not hold. Leave out these characters: ${INVALID_ARTIFACT_NAME_CHARACTERS.map((c) => JSON.stringify(c)).join(' ')}.`
+      `contains ${JSON.stringify(badCharacter)}, which artifact names may not hold. Leave out control characters and these: ${INVALID_ARTIFACT_NAME_CHARACTERS.map((c) => JSON.stringify(c)).join(' ')}.`
     );
   }
 
+  if (holdsLegacyCommand(artifactName)) {
+    throw new InputError(
+      Inputs.ArtifactName,
+      "holds '##[', which the runner reads as a command when the artifact client logs the name. Choose a name without it."
+    );
+  }
+
+  const givenPath = read(Inputs.ScriptPath);
+  if (hasControlCharacter(givenPath)) {
+    throw new InputError(
+      Inputs.ScriptPath,
+      'contains a control character (a line break or tab?). Give one path on one line.'
+    );
+  }
   const scriptPath =
-    read(Inputs.ScriptPath) ||
-    path.join(env.RUNNER_TEMP || os.tmpdir(), scriptFileNameFor(connectionKey));
+    givenPath || path.join(env.RUNNER_TEMP || os.tmpdir(), scriptFileNameFor(connectionKey));
 
   return Object.freeze({
     immutaUrl,
@@ -110,6 +141,10 @@ export function parseInputs(read: InputReader, env: Environment = {}): Config {
     maxAttempts: optionalInteger(read, Inputs.MaxAttempts, 1, MAX_ATTEMPTS) ?? 3,
     caCertificate: pem(read(Inputs.CaCertificate))
   });
+}
+
+function hasControlCharacter(value: string): boolean {
+  return /\p{Cc}/u.test(value);
 }
 
 function required(read: InputReader, name: string): string {
@@ -219,4 +254,15 @@ export function readConfig(
   const apiKey = getInput(Inputs.ApiKey);
   if (apiKey) setSecret(apiKey);
   return parseInputs(getInput, env);
+}
+
+/** Settings in the runner's environment that weaken what the action promises, as warnings. */
+export function environmentWarnings(env: Environment): string[] {
+  const warnings: string[] = [];
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    warnings.push(
+      'NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment: Node accepts any TLS certificate, so anyone on the network path could pose as Immuta and receive the API key. Remove it, and pass a private CA in ca-certificate instead.'
+    );
+  }
+  return warnings;
 }

@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { ArtifactClient } from '@actions/artifact';
 import type { Config } from './inputs.js';
 import { errorText } from './error-text.js';
+import { log } from './log.js';
 
 /** GitHub refuses a step output over 1 MB; stay under it with room to spare. */
 export const MAX_OUTPUT_BYTES = 1_000_000;
@@ -68,7 +71,7 @@ export async function keepScript(
 ): Promise<KeptScript> {
   await writeScriptFile(config.scriptPath, script);
   core.setOutput('script-path', config.scriptPath);
-  core.info(`Saved the cleanup script to ${config.scriptPath}.`);
+  log.info(`Saved the cleanup script to ${config.scriptPath}.`);
 
   const inOutput = fitsInOutput(script);
   if (inOutput) {
@@ -88,15 +91,27 @@ export async function keepScript(
   const artifactUrl = artifactUrlFor(run, artifactId);
   core.setOutput('artifact-id', String(artifactId));
   core.setOutput('artifact-url', artifactUrl ?? '');
-  core.info(`Uploaded the cleanup script as artifact '${config.artifactName}' (ID ${artifactId}).`);
+  core.setOutput('artifact-name', config.artifactName);
+  log.info(`Uploaded the cleanup script as artifact '${config.artifactName}' (ID ${artifactId}).`);
   return { path: config.scriptPath, inOutput, artifactId, artifactUrl };
 }
 
+/**
+ * Writes the script to a new file beside the target and renames it into place: the file is never
+ * half-written, is 0600 whatever stood there before, and a symlink at the path is replaced, not
+ * followed to wherever it points.
+ */
 async function writeScriptFile(file: string, script: string): Promise<void> {
+  const temporary = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`
+  );
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, script, { encoding: 'utf8', mode: 0o600 });
+    await fs.writeFile(temporary, script, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
+    await fs.rename(temporary, file);
   } catch (error) {
+    await fs.rm(temporary, { force: true }).catch(() => undefined);
     throw new Error(
       `Saving the cleanup script to ${file} failed: ${errorText(error)}. Nothing was deleted. Set script-path to a writable location.`,
       { cause: error }
@@ -104,20 +119,29 @@ async function writeScriptFile(file: string, script: string): Promise<void> {
   }
 }
 
+type ArtifactConfig = Pick<Config, 'scriptPath' | 'artifactName' | 'retentionDays'>;
+
+/** Largest artifact worth downloading to compare: a cleanup script's zip is far smaller. */
+const MAX_COMPARED_ARTIFACT_BYTES = 32 * 1024 * 1024;
+
 async function uploadScript(
   artifacts: ArtifactClient,
-  config: Pick<Config, 'scriptPath' | 'artifactName' | 'retentionDays'>,
+  config: ArtifactConfig,
   script: string
 ): Promise<number> {
   try {
-    // A re-run of a job whose first attempt failed at the delete finds its own artifact: replace
-    // it, as upload-artifact's `overwrite: true` does, so re-runs converge.
-    await artifacts.deleteArtifact(config.artifactName).then(
-      () => core.info(`Replaced artifact '${config.artifactName}' left by an earlier attempt.`),
-      (error: unknown) => {
-        if ((error as Error | undefined)?.name !== 'ArtifactNotFoundError') throw error;
-      }
-    );
+    // A re-run of a job whose first attempt failed at the delete finds its own artifact. It is
+    // replaced only when it holds exactly this script: an artifact of the same name can be
+    // another job's, and deleting it could lose a script whose host is already gone.
+    const existing = await findArtifact(artifacts, config.artifactName);
+    if (existing !== undefined) {
+      const differs = await differsFrom(artifacts, existing, config, script);
+      if (differs !== undefined) throw new ArtifactCollision(config, differs);
+      await artifacts.deleteArtifact(config.artifactName);
+      log.info(
+        `Replaced artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt with this same script.`
+      );
+    }
     const response = await artifacts.uploadArtifact(
       config.artifactName,
       [config.scriptPath],
@@ -127,7 +151,67 @@ async function uploadScript(
     if (response.id === undefined) throw new Error('the artifact service returned no artifact ID');
     return response.id;
   } catch (error) {
+    if (error instanceof ArtifactCollision) throw uploadFailed(config, script, error.message);
+    // Two jobs racing for one name: the service refuses the second CreateArtifact.
+    if (/\(409\)|already exists/i.test(errorText(error))) {
+      throw uploadFailed(
+        config,
+        script,
+        new ArtifactCollision(config, 'another job of this run created it at the same moment')
+          .message
+      );
+    }
     throw uploadFailed(config, script, errorText(error));
+  }
+}
+
+class ArtifactCollision extends Error {
+  constructor(config: ArtifactConfig, why: string) {
+    super(
+      `an artifact named '${config.artifactName}' already exists in this workflow run and ${why}, so it may hold another host's script; it was left alone. Give this step an artifact-name of its own (for example '${config.artifactName}-2'), or leave artifact-name empty to use the name derived from the connection key`
+    );
+  }
+}
+
+async function findArtifact(
+  artifacts: ArtifactClient,
+  name: string
+): Promise<{ id: number; size: number } | undefined> {
+  try {
+    const { artifact } = await artifacts.getArtifact(name);
+    return { id: artifact.id, size: artifact.size };
+  } catch (error) {
+    if ((error as Error | undefined)?.name === 'ArtifactNotFoundError') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Why the artifact does not hold exactly this script (one file, this script's name and bytes),
+ * or undefined when it does. Only that proves it is this host's, left by an earlier attempt.
+ */
+async function differsFrom(
+  artifacts: ArtifactClient,
+  existing: { id: number; size: number },
+  config: ArtifactConfig,
+  script: string
+): Promise<string | undefined> {
+  if (existing.size > MAX_COMPARED_ARTIFACT_BYTES) return 'is far larger than a cleanup script';
+  const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'immuta-artifact-'));
+  try {
+    await artifacts.downloadArtifact(existing.id, { path: folder });
+    const files = await fs.readdir(folder, { recursive: true, withFileTypes: true });
+    const names = files
+      .filter((f) => !f.isDirectory())
+      .map((f) => path.relative(folder, path.join(f.parentPath, f.name)));
+    const expected = path.basename(config.scriptPath);
+    if (names.length !== 1 || names[0] !== expected) {
+      return `holds ${names.length === 1 ? `the file '${names[0]}'` : `${names.length} files`}, not this host's '${expected}' alone`;
+    }
+    const held = await fs.readFile(path.join(folder, expected));
+    return held.equals(Buffer.from(script, 'utf8')) ? undefined : 'holds a different script';
+  } finally {
+    await fs.rm(folder, { recursive: true, force: true });
   }
 }
 

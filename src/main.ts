@@ -2,22 +2,27 @@ import * as core from '@actions/core';
 import { context } from '@actions/github';
 import { DefaultArtifactClient } from '@actions/artifact';
 import type { Dispatcher } from 'undici';
-import { readConfig } from './inputs.js';
+import { environmentWarnings, readConfig } from './inputs.js';
 import { createDispatcher } from './http/dispatcher.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister } from './deregister.js';
 import { keepScript, type RunContext } from './keep-script.js';
 import { errorText } from './error-text.js';
-import { report } from './report.js';
+import { report, reportFailure } from './report.js';
+import { Secrets } from './secrets.js';
+import { log } from './log.js';
 
 export async function run(): Promise<void> {
   let dispatcher: Dispatcher | undefined;
+  const secrets = new Secrets((secret) => core.setSecret(secret));
+  let deleted = false;
   try {
     const config = readConfig(
       (name) => core.getInput(name),
-      (secret) => core.setSecret(secret),
+      (s) => secrets.add(s),
       process.env
     );
+    for (const warning of environmentWarnings(process.env)) log.warning(warning);
     dispatcher = createDispatcher(config);
     const immuta = new ImmutaClient({
       baseUrl: config.immutaUrl,
@@ -26,8 +31,8 @@ export async function run(): Promise<void> {
       timeoutMs: config.timeoutMs,
       maxAttempts: config.maxAttempts,
       dispatcher,
-      log: { debug: core.debug, info: core.info },
-      maskSecret: core.setSecret
+      log,
+      secrets
     });
     const artifacts = new DefaultArtifactClient();
 
@@ -35,12 +40,13 @@ export async function run(): Promise<void> {
       immuta,
       keepScript: (script) => keepScript(script, config, artifacts, runContext()),
       onIntegration: (id) => core.setOutput('integration-id', String(id)),
-      log: { info: core.info, warning: core.warning }
+      onDeleted: () => (deleted = true),
+      log
     });
 
-    await report(outcome, config.ifMissing);
+    await report(outcome, config.ifMissing, secrets);
   } catch (error) {
-    core.setFailed(errorText(error));
+    await reportFailure(secrets.redact(errorText(error)), deleted);
   } finally {
     await dispatcher?.close().catch(() => undefined);
   }

@@ -1,3 +1,5 @@
+import { isInvisible } from './escape.js';
+
 /** Characters that the artifact service refuses in a name (as @actions/artifact lists them). */
 export const INVALID_ARTIFACT_NAME_CHARACTERS: readonly string[] = [
   '"',
@@ -13,17 +15,37 @@ export const INVALID_ARTIFACT_NAME_CHARACTERS: readonly string[] = [
   '/'
 ];
 
-/** Default artifact name: one per host, so a matrix of hosts never collides. */
-export function artifactNameFor(connectionKey: string): string {
-  const safe = [...connectionKey]
-    .map((c) => (INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) ? '-' : c))
+/** Each character of `value` that `keep` refuses, and every '%', as %XX of its UTF-8 bytes. */
+function percentEncode(value: string, keep: (c: string) => boolean): string {
+  return [...value]
+    .map((c) =>
+      c !== '%' && keep(c)
+        ? c
+        : [...Buffer.from(c, 'utf8')]
+            .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
+            .join('')
+    )
     .join('');
+}
+
+/**
+ * Default artifact name, one per host. Percent-encoding (the '%' itself included) keeps it
+ * readable and gives different keys different names: `snow/prod` and `snow:prod` must never
+ * share an artifact, or one job's script could replace the other's. '#' and invisible
+ * characters are encoded too, because the artifact client logs the name as it is, and `##[` in
+ * a log line is a runner command.
+ */
+export function artifactNameFor(connectionKey: string): string {
+  const safe = percentEncode(
+    connectionKey,
+    (c) => !INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) && c !== '#' && !isInvisible(c)
+  );
   return `immuta-cleanup-script-${safe}`;
 }
 
-/** Default script file name: portable on every runner OS whatever the key holds. */
+/** Default script file name: portable on every runner OS, and different for different keys. */
 export function scriptFileNameFor(connectionKey: string): string {
-  return `immuta-cleanup-${connectionKey.replace(/[^A-Za-z0-9._-]/g, '_')}.sql`;
+  return `immuta-cleanup-${percentEncode(connectionKey, (c) => /^[A-Za-z0-9._-]$/.test(c))}.sql`;
 }
 
 /**

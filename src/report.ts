@@ -1,35 +1,76 @@
 import * as core from '@actions/core';
-import type { Outcome } from './deregister.js';
+import { lineCount, type Outcome } from './outcome.js';
 import { hasNoScript } from './immuta/responses.js';
 import type { IfMissing } from './inputs.js';
 import { errorText } from './error-text.js';
+import { markdownCode, markdownText } from './escape.js';
+import { log } from './log.js';
+import type { Secrets } from './secrets.js';
 
 /** How much of the script the summary shows; the whole script is in the file and artifact. */
 export const SUMMARY_SCRIPT_LIMIT = 64 * 1024;
 
 /** Sets the outcome's outputs, logs it and writes the job summary. */
-export async function report(outcome: Outcome, ifMissing: IfMissing): Promise<void> {
+/** What the summary needs of the run's secrets. */
+export type Redactor = Pick<Secrets, 'redactHead'>;
+
+const NO_SECRETS: Redactor = { redactHead: (head) => head };
+
+export async function report(
+  outcome: Outcome,
+  ifMissing: IfMissing,
+  redact: Redactor
+): Promise<void> {
   core.setOutput('deleted', String(outcome.deleted));
   core.setOutput('child-count', outcome.childCount === undefined ? '' : String(outcome.childCount));
   core.setOutput('status', outcome.status);
 
-  const line = headline(outcome);
   if (outcome.status === 'already-absent' && outcome.absentBecause) {
-    if (ifMissing === 'warn') core.warning(`${outcome.absentBecause}.`);
-    else core.info(`${outcome.absentBecause}.`);
+    if (ifMissing === 'warn') log.warning(`${outcome.absentBecause}.`);
+    else log.info(`${outcome.absentBecause}.`);
   }
-  core.info(line);
+  log.info(headline(outcome, (key) => `'${key}'`));
+  await writeSummary(summaryMarkdown(outcome, redact));
+}
+
+/**
+ * A failed step still says what it did: `status` is failed and `deleted` says whether this run
+ * deleted the host before the failure, so `if: failure()` steps can read both.
+ */
+export async function reportFailure(message: string, deleted: boolean): Promise<void> {
+  core.setOutput('status', 'failed');
+  core.setOutput('deleted', String(deleted));
+  core.setOutput('child-count', '');
+  core.setFailed(message);
+  await writeSummary(failureMarkdown(message, deleted));
+}
+
+async function writeSummary(markdown: string): Promise<void> {
   try {
-    await core.summary.addRaw(summaryMarkdown(outcome), true).write();
+    await core.summary.addRaw(markdown, true).write();
   } catch (error) {
-    // The host is already deleted and the outputs set: a summary that cannot be written must
-    // not turn that into a failed step.
-    core.warning(`The job summary could not be written: ${errorText(error)}`);
+    // The outcome is settled and the outputs set: a summary that cannot be written must not
+    // turn that into a failed step.
+    log.warning(`The job summary could not be written: ${errorText(error)}`);
   }
 }
 
-export function headline(outcome: Outcome): string {
-  const key = `'${outcome.connectionKey}'`;
+export function failureMarkdown(message: string, deleted: boolean): string {
+  return [
+    '## Immuta: the step failed',
+    '',
+    markdownText(message),
+    '',
+    deleted
+      ? 'The host **was deleted** in Immuta before the failure.'
+      : 'This step did not delete the host.',
+    ''
+  ].join('\n');
+}
+
+/** One sentence on what happened; `quote` renders the connection key for where it is shown. */
+export function headline(outcome: Outcome, quote: (key: string) => string): string {
+  const key = quote(outcome.connectionKey);
   switch (outcome.status) {
     case 'deregistered':
       return outcome.childCount === undefined
@@ -43,7 +84,7 @@ export function headline(outcome: Outcome): string {
 }
 
 /** The job summary, as Markdown. Pure, so every shape of outcome is tested without a runner. */
-export function summaryMarkdown(outcome: Outcome): string {
+export function summaryMarkdown(outcome: Outcome, redact: Redactor = NO_SECRETS): string {
   const rows: [string, string][] = [
     ['Host', hostCell(outcome)],
     [
@@ -53,9 +94,11 @@ export function summaryMarkdown(outcome: Outcome): string {
     ['Status', `\`${outcome.status}\``],
     ['Deleted', deletedCell(outcome)]
   ];
-  if (outcome.objectState !== undefined) rows.push(['State in Immuta', cell(outcome.objectState)]);
+  if (outcome.objectState !== undefined) {
+    rows.push(['State in Immuta', markdownText(outcome.objectState)]);
+  }
   if (outcome.kept) {
-    rows.push(['Script file', code(outcome.kept.path)]);
+    rows.push(['Script file', markdownCode(outcome.kept.path)]);
     if (outcome.kept.artifactId !== undefined) {
       rows.push([
         'Artifact',
@@ -67,7 +110,7 @@ export function summaryMarkdown(outcome: Outcome): string {
   }
 
   const parts = [
-    `## Immuta: ${headline(outcome)}`,
+    `## Immuta: ${headline(outcome, markdownCode)}`,
     '',
     '| | |',
     '|---|---|',
@@ -77,7 +120,7 @@ export function summaryMarkdown(outcome: Outcome): string {
     '',
     nextStep(outcome)
   ];
-  if (outcome.script !== undefined) parts.push('', scriptBlock(outcome.script));
+  if (outcome.script !== undefined) parts.push('', scriptBlock(outcome.script, redact));
   return parts.join('\n') + '\n';
 }
 
@@ -93,7 +136,7 @@ export function nextStep(
       ? 'AWS Lake Formation hosts have no cleanup script: nothing more to run.'
       : 'Immuta gave no cleanup script for this host.';
   }
-  const where = outcome.kept ? ` (saved at ${code(outcome.kept.path)})` : '';
+  const where = outcome.kept ? ` (saved at ${markdownCode(outcome.kept.path)})` : '';
   const run = /databricks/i.test(outcome.technology ?? '')
     ? `Run the cleanup script${where} in Databricks as a metastore admin, in a SQL warehouse or notebook, to remove what Immuta created there.`
     : /snowflake/i.test(outcome.technology ?? '')
@@ -106,7 +149,7 @@ export function nextStep(
 
 function hostCell(outcome: Outcome): string {
   const details = [outcome.technology, outcome.hostname].filter((d) => d !== undefined);
-  return `${code(outcome.connectionKey)}${details.length ? ` (${cell(details.join(', '))})` : ''}`;
+  return `${markdownCode(outcome.connectionKey)}${details.length ? ` (${markdownText(details.join(', '))})` : ''}`;
 }
 
 function deletedCell(outcome: Outcome): string {
@@ -116,17 +159,18 @@ function deletedCell(outcome: Outcome): string {
     : `yes, with ${outcome.childCount} child object${outcome.childCount === 1 ? '' : 's'}`;
 }
 
-/** Lines as a person counts them: a final line break does not start another. */
-export function lineCount(script: string): number {
-  return script.replace(/\r?\n$/, '').split('\n').length;
-}
-
-function scriptBlock(script: string): string {
+/**
+ * The script, or its head when it is long, as Immuta sent it but for any secret a hostile server
+ * put in it. Only the shown part is redacted; `redactHead` drops the end of a cut head, where a
+ * secret could have been split.
+ */
+function scriptBlock(script: string, redact: Redactor): string {
   const lines = lineCount(script);
-  const shown =
-    script.length > SUMMARY_SCRIPT_LIMIT
-      ? `${script.slice(0, SUMMARY_SCRIPT_LIMIT)}\n-- … truncated: ${script.length - SUMMARY_SCRIPT_LIMIT} more characters are in the file and the artifact`
-      : script;
+  const whole = script.length <= SUMMARY_SCRIPT_LIMIT;
+  const head = redact.redactHead(script.slice(0, SUMMARY_SCRIPT_LIMIT), whole);
+  const shown = whole
+    ? head
+    : `${head}\n-- … truncated: ${script.length - head.length} more characters are in the file and the artifact`;
   // A fence longer than any backtick run in the script, so the script cannot close it.
   const longest = Math.max(2, ...[...shown.matchAll(/`+/g)].map((m) => m[0].length));
   const fence = '`'.repeat(longest + 1);
@@ -139,16 +183,4 @@ function scriptBlock(script: string): string {
     '',
     '</details>'
   ].join('\n');
-}
-
-/** Text for a table cell: pipes would end the cell, line breaks the row. */
-function cell(value: string): string {
-  return value.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
-}
-
-function code(value: string): string {
-  const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
-  const ticks = '`'.repeat(longest + 1);
-  const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
-  return `${ticks}${pad}${cell(value)}${pad}${ticks}`;
 }

@@ -120,6 +120,100 @@ describe('the cleanup script lands in the blob store as an artifact', () => {
   });
 });
 
+describe("one job's artifact never destroys another's", () => {
+  it('keys that differ only in characters artifact names refuse get artifacts of their own', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const keys = ['snow/prod', 'snow:prod'];
+    immuta.state.hosts['snow/prod'] = { ...immuta.state.hosts['snowflake-prod'] };
+    immuta.state.hosts['snow:prod'] = { ...immuta.state.hosts['databricks-uc'] };
+    const runs = [];
+    for (const [job, key] of keys.entries()) {
+      runs.push(
+        await runAction({
+          inputs: withArtifact({ 'connection-key': key }),
+          env: service.env(undefined, `matrix-job-${job}`)
+        })
+      );
+    }
+    expect(runs.map((r) => r.code)).toEqual([0, 0]);
+    expect(runs.map((r) => r.outputs['artifact-name'])).toEqual([
+      'immuta-cleanup-script-snow%2Fprod',
+      'immuta-cleanup-script-snow%3Aprod'
+    ]);
+    const first = unzip((await service.zipOf('immuta-cleanup-script-snow%2Fprod'))!);
+    const second = unzip((await service.zipOf('immuta-cleanup-script-snow%3Aprod'))!);
+    expect(first.get('immuta-cleanup-snow%2Fprod.sql')!.toString()).toBe(snowflakeScript(1));
+    expect(second.get('immuta-cleanup-snow%3Aprod.sql')!.toString()).toBe(databricksScript(2));
+    expect(service.calls.map((c) => c.method)).not.toContain('DeleteArtifact');
+  });
+
+  it("a shared artifact-name fails the second job before its delete, and leaves the first job's script", async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const shared = { 'artifact-name': 'cleanup-scripts' };
+    const first = await runAction({
+      inputs: withArtifact({ ...shared, 'connection-key': 'snowflake-prod' }),
+      env: service.env(undefined, 'matrix-job-0')
+    });
+    expect(first.code).toBe(0);
+    const second = await runAction({
+      inputs: withArtifact({ ...shared, 'connection-key': 'databricks-uc' }),
+      env: service.env(undefined, 'matrix-job-1')
+    });
+    expect(second.code).toBe(1);
+    expect(second.errors.at(-1)).toMatch(
+      /^Uploading the cleanup script as artifact 'cleanup-scripts' failed: an artifact named 'cleanup-scripts' already exists in this workflow run and holds the file 'immuta-cleanup-snowflake-prod.sql', not this host's 'immuta-cleanup-databricks-uc.sql' alone, so it may hold another host's script; it was left alone\. Give this step an artifact-name of its own \(for example 'cleanup-scripts-2'\).*Nothing was deleted/
+    );
+    expect(immuta.state.hosts['databricks-uc']).toBeDefined();
+    expect(immuta.sent('DELETE', '/data/object/databricks-uc')).toHaveLength(0);
+    expect(service.calls.map((c) => c.method)).not.toContain('DeleteArtifact');
+    const kept = unzip((await service.zipOf('cleanup-scripts'))!);
+    expect(kept.get('immuta-cleanup-snowflake-prod.sql')!.toString()).toBe(snowflakeScript(1));
+    expect(second.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+  });
+
+  it('a script that changed since the earlier attempt is not replaced either', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    immuta.fault({ method: 'DELETE', status: 500, body: '{"message":"database busy"}' });
+    const first = await runAction({ inputs: withArtifact(), env: service.env() });
+    expect(first.code).toBe(1);
+    immuta.state.integrations[1].script = `${snowflakeScript(1)}DROP ROLE EXTRA;\n`;
+    const second = await runAction({ inputs: withArtifact(), env: service.env() });
+    expect(second.code).toBe(1);
+    expect(second.errors.at(-1)).toMatch(/holds a different script/);
+    expect(immuta.state.hosts['snowflake-prod']).toBeDefined();
+    expect(
+      unzip((await service.zipOf(NAME))!)
+        .get('immuta-cleanup-snowflake-prod.sql')!
+        .toString()
+    ).toBe(snowflakeScript(1));
+  });
+
+  it('gives a key holding a legacy runner command a default name that holds none', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const key = 'evil#\u200b#[add-mask]Uploaded';
+    immuta.state.hosts[key] = { ...immuta.state.hosts['snowflake-prod'] };
+    const run = await runAction({
+      inputs: withArtifact({ 'connection-key': key }),
+      env: service.env()
+    });
+    expect(run.code).toBe(0);
+    expect(run.outputs['artifact-name']).toBe(
+      'immuta-cleanup-script-evil%23%E2%80%8B%23[add-mask]Uploaded'
+    );
+    // The artifact client logs the name as it is: the name itself must be harmless.
+    const invisible = /[\p{Cc}\p{Cf}\p{Mn}\p{Default_Ignorable_Code_Point}]/gu;
+    const plain = run.stdout.split('\n').filter((l) => !l.startsWith('::'));
+    expect(plain.filter((l) => l.replace(invisible, '').includes('##['))).toEqual([]);
+    expect(plain).toContainEqual(
+      expect.stringContaining('Uploading artifact: immuta-cleanup-script-evil%23')
+    );
+  });
+});
+
 describe('when the artifact cannot be kept, nothing is deleted and the file stays', () => {
   async function expectNoDelete(run: ActionRun, why: RegExp) {
     expect(run.code).toBe(1);

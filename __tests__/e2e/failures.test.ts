@@ -143,7 +143,7 @@ describe('a host that is already gone', () => {
       deleted: 'false',
       'child-count': ''
     });
-    expect(run.summary).toContain("Host 'retired' was already gone from Immuta");
+    expect(run.summary).toContain('Host `retired` was already gone from Immuta');
   });
 
   it('succeeds silently under if-missing: ignore', async () => {

@@ -24,16 +24,27 @@ describe('bad input fails with a clear error and sends no request', () => {
     ['timeout-seconds', { 'timeout-seconds': '1.5' }, /from 1 to 600/],
     ['max-attempts', { 'max-attempts': '0' }, /from 1 to 10/],
     ['ca-certificate', { 'ca-certificate': 'ca.pem' }, /PEM certificates/],
-    ['allow-insecure-http', { 'allow-insecure-http': 'maybe' }, /true or false/]
+    ['allow-insecure-http', { 'allow-insecure-http': 'maybe' }, /true or false/],
+    ['api-key', { 'api-key': 'immuta-key\nsecond-line' }, /contains a control character/],
+    ['api-key', { 'api-key': 'immuta-key\u0007bell' }, /contains a control character/],
+    ['api-key', { 'api-key': 'immuta-clé-4f1e' }, /outside printable ASCII/],
+    ['connection-key', { 'connection-key': '..' }, /names a folder, not a host/],
+    ['connection-key', { 'connection-key': '.' }, /names a folder, not a host/],
+    ['script-path', { 'script-path': '/tmp/a.sql\n::set-output name=x::y' }, /control character/],
+    ['artifact-name', { 'artifact-name': 'name\u0001' }, /"\\u0001"/],
+    ['artifact-name', { 'artifact-name': 'scripts#\u200b#[add-mask]x' }, /holds '##\['/]
   ])('%s: %j', async (input, overrides, detail) => {
     const before = immuta.requests.length;
     const run = await runAction({ inputs: stepInputs(immuta, overrides) });
     expect(run.code).toBe(1);
     expect(run.errors).toHaveLength(1);
     expect(run.errors[0]).toContain(`Input '${input}'`);
+    // The key is masked, and is never part of the message about it.
+    expect(run.errors[0]).not.toContain('immuta-key');
     expect(run.errors[0]).toMatch(detail);
     expect(run.log).not.toMatch(/^\s+at /m);
-    expect(run.outputs).toEqual({});
+    // Outputs a later `if: failure()` step reads, and nothing else.
+    expect(run.outputs).toEqual({ status: 'failed', deleted: 'false', 'child-count': '' });
     expect(immuta.requests.length).toBe(before);
   });
 });

@@ -44,6 +44,10 @@ describe('npm run local-action (GitHub local-action on the TypeScript source)', 
     expect(run.stdout).toContain(
       `::error::Input 'dry-run' must be true or false, but was "maybe".`
     );
-    expect(reportedOutputs(run.stdout)).toEqual({});
+    expect(reportedOutputs(run.stdout)).toEqual({
+      status: 'failed',
+      deleted: 'false',
+      'child-count': ''
+    });
   });
 });

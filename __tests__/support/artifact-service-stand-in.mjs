@@ -100,7 +100,7 @@ export async function startAzurite() {
 
 /**
  * Starts the results-service fake in front of an Azurite from startAzurite().
- * faults: { CreateArtifact, FinalizeArtifact, ListArtifacts, DeleteArtifact }: answer that HTTP
+ * faults: { CreateArtifact, FinalizeArtifact, ListArtifacts, GetSignedArtifactURL, DeleteArtifact }: answer that HTTP
  * status (with a twirp error body) instead of doing the work; blob: 'refuse' hands out an upload
  * URL whose signature the blob store rejects.
  */
@@ -135,7 +135,9 @@ export async function startArtifactService({ azurite, faults = {} }) {
       a.workflow_job_run_backend_id === request.workflow_job_run_backend_id;
     switch (method) {
       case 'CreateArtifact': {
-        if (artifacts.some((a) => sameJob(a) && a.name === request.name)) {
+        // As the real service: a name is unique across the whole run, every job and attempt.
+        const sameRun = (a) => a.workflow_run_backend_id === request.workflow_run_backend_id;
+        if (artifacts.some((a) => sameRun(a) && a.name === request.name)) {
           return twirpError(
             res,
             409,
@@ -175,7 +177,8 @@ export async function startArtifactService({ azurite, faults = {} }) {
           (a) =>
             a.finalized &&
             a.workflow_run_backend_id === request.workflow_run_backend_id &&
-            (request.name_filter === undefined || a.name === request.name_filter)
+            (request.name_filter === undefined || a.name === request.name_filter) &&
+            (request.id_filter === undefined || a.database_id === String(request.id_filter))
         );
         return json(res, {
           artifacts: found.map((a) => ({
@@ -187,6 +190,13 @@ export async function startArtifactService({ azurite, faults = {} }) {
             created_at: new Date().toISOString()
           }))
         });
+      }
+      case 'GetSignedArtifactURL': {
+        const artifact = artifacts.find(
+          (a) => sameJob(a) && a.name === request.name && a.finalized
+        );
+        if (!artifact) return twirpError(res, 404, 'artifact not found');
+        return json(res, { signed_url: signedUrl(artifact.blobName, 'r') });
       }
       case 'DeleteArtifact': {
         const index = artifacts.findIndex((a) => sameJob(a) && a.name === request.name);
@@ -202,6 +212,10 @@ export async function startArtifactService({ azurite, faults = {} }) {
 
   /** A write-only SAS URL for one blob, as the real service hands out; a bad one when refusing. */
   function uploadUrl(blobName, refuse) {
+    return signedUrl(blobName, 'cw', refuse);
+  }
+
+  function signedUrl(blobName, permissions, refuse = false) {
     const credential = refuse
       ? new StorageSharedKeyCredential(
           ACCOUNT,
@@ -212,7 +226,7 @@ export async function startArtifactService({ azurite, faults = {} }) {
       {
         containerName,
         blobName,
-        permissions: BlobSASPermissions.parse('cw'),
+        permissions: BlobSASPermissions.parse(permissions),
         expiresOn: new Date(Date.now() + 3600_000)
       },
       credential

@@ -34,12 +34,19 @@ export interface Fault {
   path?: string | RegExp;
   times?: number;
   status?: number;
-  body?: string;
-  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** A header set to null is left out (no content type at all, say). */
+  headers?: Record<string, string | null>;
   reset?: boolean;
   hang?: boolean;
   resetAfterHandling?: boolean;
   delayMs?: number;
+  /** An answer (200 unless status says) whose chunked body never ends, sent as fast as read. */
+  endless?: boolean;
+  /** An answer (200 unless status says) whose body sends a byte every this many ms, forever. */
+  trickleMs?: number;
+  /** Carry the request out, then answer with this fault's status, body and headers. */
+  afterHandling?: boolean;
 }
 
 export interface StandInOptions {

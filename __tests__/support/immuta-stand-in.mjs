@@ -64,8 +64,12 @@ export function defaultState() {
  * deleteShape ('schema' | 'object-path' | 'docs-example' | 'unreadable'),
  * permissions ({script, delete}: false answers 403).
  * Faults are queued with fault({method, path, times, status, body, headers, reset, hang,
- * resetAfterHandling, delayMs}); path is a string or RegExp matched against the path below the
- * prefix, as sent.
+ * resetAfterHandling, delayMs, endless, trickleMs, afterHandling}); path is a string or RegExp
+ * matched against the path below the prefix, as sent. A header set to null is left out.
+ * endless: an answer (200 unless status says otherwise) whose chunked body never ends, as fast
+ * as the client reads. trickleMs: one whose body sends one byte every trickleMs, forever. afterHandling: the request is carried out,
+ * then the answer is replaced by the fault's status, body and headers (a proxy in the way).
+ * A request that misses the prefix gets what a web server in front would send: its HTML 404.
  */
 export async function startImmutaStandIn(options = {}) {
   const prefix = options.prefix ?? '';
@@ -88,7 +92,9 @@ export async function startImmutaStandIn(options = {}) {
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.hang) return; // never answer: the client must time out
     if (fault?.reset) return req.socket.destroy();
-    if (fault?.status) {
+    if (fault?.endless) return sendForever(res, fault.status, fault.headers, 0);
+    if (fault?.trickleMs) return sendForever(res, fault.status, fault.headers, fault.trickleMs);
+    if (fault?.status && !fault.afterHandling) {
       return send(
         res,
         fault.status,
@@ -98,11 +104,19 @@ export async function startImmutaStandIn(options = {}) {
     }
     const answer = route(req.method, path, req.headers, body);
     if (fault?.resetAfterHandling) return req.socket.destroy(); // the work is done, the answer lost
+    if (fault?.afterHandling) {
+      return send(
+        res,
+        fault.status ?? answer.status,
+        fault.body ?? answer.body,
+        fault.headers ?? answer.headers
+      );
+    }
     send(res, answer.status, answer.body, answer.headers);
   };
 
   function route(method, path, headers, body) {
-    if (path === undefined) return { status: 404, body: boom(404, 'Not Found') };
+    if (path === undefined) return NGINX_404;
     const segments = path.split('/').slice(1).map(decodeURIComponent);
 
     if (method === 'POST' && path === '/bim/apikey/authenticate') {
@@ -277,9 +291,41 @@ function boom(statusCode, message) {
   return JSON.stringify({ statusCode, error, message });
 }
 
+const NGINX_404 = {
+  status: 404,
+  body: '<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+  headers: { 'content-type': 'text/html' }
+};
+
 function send(res, status, body, headers = {}) {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.writeHead(status, present({ 'content-type': 'application/json; charset=utf-8', ...headers }));
   res.end(body);
+}
+
+function present(headers) {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([, v]) => v !== null && v !== undefined)
+  );
+}
+
+/** A body that never ends: as fast as the client reads, or a byte every `everyMs`. */
+function sendForever(res, status = 200, headers = {}, everyMs) {
+  res.writeHead(status, present({ 'content-type': 'text/plain', ...headers }));
+  const chunk = Buffer.alloc(64 * 1024, 'DROP TABLE T; ');
+  let timer;
+  const stop = () => clearTimeout(timer);
+  res.on('close', stop);
+  const pump = () => {
+    if (res.destroyed) return;
+    if (everyMs) {
+      res.write('-');
+      timer = setTimeout(pump, everyMs);
+      return;
+    }
+    while (res.write(chunk)) if (res.destroyed) return;
+    res.once('drain', pump);
+  };
+  pump();
 }
 
 function safeJson(text) {

@@ -13,6 +13,8 @@ export interface ActionRun {
   /** ::error:: annotations, unescaped. */
   errors: string[];
   warnings: string[];
+  /** Peak resident memory of the action's process; NaN unless measureMemory was set. */
+  peakRssMiB: number;
 }
 
 export declare function runAction(options?: {
@@ -20,6 +22,9 @@ export declare function runAction(options?: {
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
   entry?: string;
+  /** Use this folder as RUNNER_TEMP, for a test that prepares files there first. */
+  runnerTemp?: string;
+  measureMemory?: boolean;
 }): Promise<ActionRun>;
 
 export declare function parseOutputs(text: string): Record<string, string>;

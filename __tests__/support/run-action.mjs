@@ -5,10 +5,11 @@ import * as fs from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST = path.join(ROOT, 'dist', 'index.js');
+const PEAK_RSS = path.join(ROOT, '__tests__', 'support', 'peak-rss.mjs');
 
 /** Variables a runner sets that the action reads; nothing from the test's own environment leaks in. */
 const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
@@ -16,16 +17,27 @@ const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
 /**
  * inputs: { 'immuta-url': ..., ... } as the workflow's `with:` block.
  * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...).
- * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings }.
+ * runnerTemp: use this folder as RUNNER_TEMP (a test that prepares files there first).
+ * measureMemory: preload a hook that records the process's peak resident memory.
+ * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings, peakRssMiB },
+ * peakRssMiB being NaN unless measureMemory was set.
  */
-export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, entry = DIST } = {}) {
+export async function runAction({
+  inputs = {},
+  env = {},
+  timeoutMs = 120_000,
+  entry = DIST,
+  runnerTemp: givenRunnerTemp,
+  measureMemory = false
+} = {}) {
   const dir = await fs.mkdtemp(path.join(scratchDir(), 'run-'));
-  const runnerTemp = path.join(dir, 'runner-temp');
+  const runnerTemp = givenRunnerTemp ?? path.join(dir, 'runner-temp');
   const workspace = path.join(dir, 'workspace');
-  await fs.mkdir(runnerTemp);
+  await fs.mkdir(runnerTemp, { recursive: true });
   await fs.mkdir(workspace);
   const outputFile = path.join(dir, 'github-output');
   const summaryFile = path.join(dir, 'step-summary');
+  const rssFile = path.join(dir, 'peak-rss');
   await fs.writeFile(outputFile, '');
   await fs.writeFile(summaryFile, '');
 
@@ -40,6 +52,9 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_REPOSITORY: 'acme/data-platform',
     GITHUB_RUN_ID: '4242',
+    ...(measureMemory
+      ? { NODE_OPTIONS: `--import=${pathToFileURL(PEAK_RSS)}`, PEAK_RSS_FILE: rssFile }
+      : {}),
     ...env
   });
   for (const [name, value] of Object.entries(inputs)) {
@@ -57,6 +72,7 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
   clearTimeout(timer);
 
   const outputs = parseOutputs(await fs.readFile(outputFile, 'utf8'));
+  const peakRssKiB = Number(await fs.readFile(rssFile, 'utf8').catch(() => NaN));
   const summary = await fs.readFile(summaryFile, 'utf8');
   return {
     code,
@@ -67,7 +83,8 @@ export async function runAction({ inputs = {}, env = {}, timeoutMs = 120_000, en
     summary,
     runnerTemp,
     errors: commands(stdout, 'error'),
-    warnings: commands(stdout, 'warning')
+    warnings: commands(stdout, 'warning'),
+    peakRssMiB: peakRssKiB / 1024
   };
 }
 

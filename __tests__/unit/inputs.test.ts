@@ -84,8 +84,8 @@ describe('parseInputs', () => {
 
   it('sanitises the default names from a key with awkward characters', () => {
     const config = parse({ 'connection-key': 'acme/prod: "main"' });
-    expect(config.artifactName).toBe('immuta-cleanup-script-acme-prod- -main-');
-    expect(path.basename(config.scriptPath)).toBe('immuta-cleanup-acme_prod___main_.sql');
+    expect(config.artifactName).toBe('immuta-cleanup-script-acme%2Fprod%3A %22main%22');
+    expect(path.basename(config.scriptPath)).toBe('immuta-cleanup-acme%2Fprod%3A%20%22main%22.sql');
   });
 
   it.each([

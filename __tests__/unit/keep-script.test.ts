@@ -22,17 +22,35 @@ const run = {
   runId: '77'
 };
 
-function fakeArtifacts(existing: string[] = [], failUpload?: Error) {
+/** Artifacts already in the run, by name: the files each holds. */
+type Existing = Record<string, Record<string, string>>;
+
+function fakeArtifacts(existing: Existing = {}, failUpload?: Error) {
   const calls: string[] = [];
+  const ids = new Map(Object.keys(existing).map((name, i) => [name, 100 + i]));
+  const notFound = (name: string) => {
+    const error = new Error(`Artifact not found for name: ${name}`);
+    error.name = 'ArtifactNotFoundError';
+    return error;
+  };
   const client = {
+    getArtifact: async (name: string) => {
+      calls.push(`find ${name}`);
+      if (!existing[name]) throw notFound(name);
+      return { artifact: { name, id: ids.get(name)!, size: 10 } };
+    },
+    downloadArtifact: async (id: number, options: { path: string }) => {
+      calls.push(`download ${id}`);
+      const name = [...ids].find(([, i]) => i === id)![0];
+      for (const [file, text] of Object.entries(existing[name]!)) {
+        await fs.writeFile(path.join(options.path, file), text);
+      }
+      return { downloadPath: options.path };
+    },
     deleteArtifact: async (name: string) => {
       calls.push(`delete ${name}`);
-      if (!existing.includes(name)) {
-        const error = new Error(`Artifact not found for name: ${name}`);
-        error.name = 'ArtifactNotFoundError';
-        throw error;
-      }
-      return { id: 1 };
+      if (!existing[name]) throw notFound(name);
+      return { id: ids.get(name)! };
     },
     uploadArtifact: async (
       name: string,
@@ -76,24 +94,45 @@ describe('keepScript', () => {
       'script-path': config().scriptPath,
       script: 'DROP USER X;\n',
       'artifact-id': '555',
-      'artifact-url': 'https://github.com/acme/repo/actions/runs/77/artifacts/555'
+      'artifact-url': 'https://github.com/acme/repo/actions/runs/77/artifacts/555',
+      'artifact-name': 'immuta-cleanup-script-k'
     });
     expect(calls).toEqual([
-      'delete immuta-cleanup-script-k',
+      'find immuta-cleanup-script-k',
       'upload immuta-cleanup-script-k cleanup.sql 3'
     ]);
     expect(kept.artifactId).toBe(555);
   });
 
-  it('replaces an artifact of the same name left by an earlier attempt', async () => {
-    const { client, calls } = fakeArtifacts(['immuta-cleanup-script-k']);
+  it('replaces an artifact of the same name that holds exactly this script', async () => {
+    const { client, calls } = fakeArtifacts({ 'immuta-cleanup-script-k': { 'cleanup.sql': 'x' } });
     await keepScript('x', config(), client, run);
-    expect(calls[0]).toBe('delete immuta-cleanup-script-k');
-    expect(calls[1]).toMatch(/^upload/);
+    expect(calls).toEqual([
+      'find immuta-cleanup-script-k',
+      'download 100',
+      'delete immuta-cleanup-script-k',
+      'upload immuta-cleanup-script-k cleanup.sql 3'
+    ]);
   });
 
+  it.each([
+    ['a different script', { 'cleanup.sql': 'y' }, /holds a different script/],
+    ['another file', { 'other.sql': 'x' }, /holds the file 'other.sql', not this host's/],
+    ['more files', { 'cleanup.sql': 'x', 'b.sql': 'x' }, /holds 2 files/]
+  ])(
+    'leaves alone an artifact of the same name holding %s, and fails',
+    async (_what, files, why) => {
+      const { client, calls } = fakeArtifacts({ 'immuta-cleanup-script-k': files });
+      await expect(keepScript('x', config(), client, run)).rejects.toThrow(why);
+      await expect(keepScript('x', config(), client, run)).rejects.toThrow(
+        /already exists in this workflow run .* Give this step an artifact-name of its own .*Nothing was deleted/
+      );
+      expect(calls.filter((c) => /^(delete|upload)/.test(c))).toEqual([]);
+    }
+  );
+
   it('fails with the way out when the upload fails, keeping the file', async () => {
-    const { client } = fakeArtifacts([], new Error('Failed to CreateArtifact: boom'));
+    const { client } = fakeArtifacts({}, new Error('Failed to CreateArtifact: boom'));
     await expect(keepScript('x', config(), client, run)).rejects.toThrow(
       /artifact 'immuta-cleanup-script-k' failed: Failed to CreateArtifact: boom\. Nothing was deleted; the script is saved at .*set upload-artifact: false/
     );

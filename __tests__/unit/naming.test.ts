@@ -13,12 +13,19 @@ describe('pathSegment', () => {
 });
 
 describe('default names', () => {
-  it('replaces what artifact names refuse', () => {
-    expect(artifactNameFor('a:b|c*d?e<f>g"h\\i/j')).toBe(
-      'immuta-cleanup-script-a-b-c-d-e-f-g-h-i-j'
+  it('percent-encodes what artifact names refuse, and the percent sign itself', () => {
+    expect(artifactNameFor('a:b|c*d?e<f>g"h\\i/j%k')).toBe(
+      'immuta-cleanup-script-a%3Ab%7Cc%2Ad%3Fe%3Cf%3Eg%22h%5Ci%2Fj%25k'
     );
+    expect(artifactNameFor('snowflake-prod')).toBe('immuta-cleanup-script-snowflake-prod');
+  });
+  it('gives different keys different names, where replacing characters would not', () => {
+    const keys = ['snow/prod', 'snow:prod', 'snow-prod', 'snow%2Fprod', 'snow prod', 'snow_prod'];
+    expect(new Set(keys.map(artifactNameFor)).size).toBe(keys.length);
+    expect(new Set(keys.map(scriptFileNameFor)).size).toBe(keys.length);
   });
   it('gives a portable script file name', () => {
-    expect(scriptFileNameFor('Prod DB/é')).toBe('immuta-cleanup-Prod_DB__.sql');
+    expect(scriptFileNameFor('Prod DB/é')).toBe('immuta-cleanup-Prod%20DB%2F%C3%A9.sql');
+    expect(scriptFileNameFor('snowflake-prod')).toBe('immuta-cleanup-snowflake-prod.sql');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Outcome } from '../../src/deregister.js';
-import { lineCount, nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/report.js';
+import { lineCount, type Outcome } from '../../src/outcome.js';
+import { nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/report.js';
 
 const outcome: Outcome = {
   status: 'deregistered',
@@ -25,6 +25,7 @@ describe('summaryMarkdown', () => {
   it('shows host, integration, status, count, artifact link and the script', () => {
     const md = summaryMarkdown(outcome);
     expect(md).toContain('| Host | `snowflake-prod` (Snowflake, acme.snowflakecomputing.com) |');
+    expect(md).toContain('## Immuta: Deregistered host `snowflake-prod` and its 42 child objects.');
     expect(md).toContain('| Integration | 1 |');
     expect(md).toContain('| Deleted | yes, with 42 child objects |');
     expect(md).toContain('[99](https://github.com/acme/repo/actions/runs/1/artifacts/99)');

@@ -12,10 +12,18 @@ export const DEFAULT_RETRY_POLICY: Omit<RetryPolicy, 'maxAttempts'> = {
   maxDelayMs: 60_000
 };
 
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
+
+/** Answers that say nothing about whether the request was carried out: a gateway gave up on it. */
+const UNSETTLED_STATUSES: ReadonlySet<number> = new Set([408, 502, 503, 504]);
 
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUSES.has(status);
+}
+
+/** Whether the server may have acted on a request although this answer does not say so. */
+export function isUnsettledStatus(status: number): boolean {
+  return UNSETTLED_STATUSES.has(status);
 }
 
 /** Retry-After as milliseconds from `now`: delta-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -4,13 +4,24 @@ import {
   DEFAULT_RETRY_POLICY,
   delayBeforeRetry,
   isRetryableStatus,
+  isUnsettledStatus,
   parseRetryAfter,
   type RetryPolicy
 } from '../http/retry.js';
+import {
+  answerText,
+  compression,
+  formatBytes,
+  looksBinary,
+  readCapped,
+  type HttpAnswer
+} from '../http/body.js';
+import { excerpt } from '../escape.js';
+import { unsendable, type Secrets } from '../secrets.js';
 import { immutaError, type FailedCall } from './errors.js';
 import {
-  excerpt,
   immutaMessage,
+  isImmutaError,
   parseConnection,
   parseDeleteResult,
   parseIntegrationStatus,
@@ -19,7 +30,6 @@ import {
   parseToken,
   ResponseShapeError,
   type ConnectionInfo,
-  type DeleteResult,
   type ObjectInfo
 } from './responses.js';
 
@@ -38,9 +48,19 @@ export interface ClientOptions {
   readonly maxAttempts: number;
   readonly dispatcher: Dispatcher;
   readonly log: Logger;
-  /** Called with every secret the client learns (the token) before it is used. */
-  readonly maskSecret: (secret: string) => void;
+  /** Holds the API key; learns the token; redacts both from any text taken from an answer. */
+  readonly secrets: Secrets;
 }
+
+/**
+ * How much of an answer is read. A cleanup script of more than a few MB is not a cleanup script;
+ * Immuta's records are a few kB; an error answer is quoted, and its first kilobytes tell all.
+ */
+export const READ_LIMITS = {
+  script: 8 * 1024 * 1024,
+  record: 1024 * 1024,
+  error: 64 * 1024
+} as const;
 
 interface Call {
   readonly step: string;
@@ -49,21 +69,28 @@ interface Call {
   readonly path: string;
   readonly body?: string;
   readonly authenticated?: boolean;
+  /** The most a successful answer may hold; longer ones are refused. */
+  readonly limit?: number;
 }
 
-interface HttpResponse {
-  readonly status: number;
-  readonly body: string;
-  readonly contentType: string | undefined;
-  readonly retryAfter: string | undefined;
+/** How a deletion is known to have happened. */
+export type DeleteConfirmation =
+  /** Immuta's own answer to the DELETE. */
+  | 'answer'
+  /** A lookup after an attempt whose answer was lost or unreadable found the host gone. */
+  | 'lookup'
+  /** An attempt's answer was lost and the next one was told 404: that attempt deleted the host. */
+  | 'resend';
+
+export interface DeleteOutcome {
+  /** Children deleted with the host; undefined when Immuta's answer did not say. */
+  readonly childCount: number | undefined;
+  readonly confirmedBy: DeleteConfirmation;
+  /** What came back in place of Immuta's answer, when something else did. */
+  readonly unreadableAnswer: string | undefined;
 }
 
-export type DeleteOutcome = DeleteResult & {
-  /** The answer to an earlier attempt was lost; a lookup showed the host gone. */
-  readonly confirmedByLookup: boolean;
-};
-
-/** No HTTP answer came: a timeout, a reset, a refused connection. */
+/** No HTTP answer came: a timeout, a reset, a refused connection. Worth trying again. */
 class NoResponse extends Error {
   constructor(
     readonly reason: string,
@@ -74,6 +101,9 @@ class NoResponse extends Error {
   }
 }
 
+/** The exchange failed on this side (a request undici will not send, an answer it will not parse). */
+class LocalFailure extends Error {}
+
 const PERMISSION = {
   script:
     "The API key's user needs the APPLICATION_ADMIN permission in Immuta to generate the cleanup script.",
@@ -82,16 +112,19 @@ const PERMISSION = {
   read: "The API key's user needs permission to see this host (INFRASTRUCTURE_ADMIN or DATA_OWNER on it)."
 };
 
+/** How much of a body is looked at to quote its start. */
+const QUOTED_BYTES = 8 * 1024;
+
+const NOT_IMMUTA =
+  'A proxy, firewall, load balancer or sign-in page may have answered in place of Immuta.';
+
 export class ImmutaClient {
   private authorization: string;
-  /** Every secret this client holds, scrubbed from any text it passes on from a response. */
-  private readonly secrets: string[];
   private readonly policy: RetryPolicy;
   private readonly basePath: string;
 
   constructor(private readonly options: ClientOptions) {
     this.authorization = options.apiKey;
-    this.secrets = [options.apiKey];
     this.policy = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts };
     this.basePath = new URL(options.baseUrl).pathname.replace(/\/+$/, '');
   }
@@ -110,18 +143,27 @@ export class ImmutaClient {
       body: JSON.stringify({ apikey: this.options.apiKey }),
       authenticated: false
     };
-    const response = await this.send(call);
-    if (response.status !== 200 && response.status !== 201) throw this.failure(call, response);
-    const token = parseToken(response.body);
+    const answer = await this.send(call);
+    if (answer.status !== 200 && answer.status !== 201) throw this.failure(call, answer);
+    const token = answer.truncated ? undefined : parseToken(answer);
     if (token === undefined) {
       throw immutaError({
         ...this.describe(call),
-        status: response.status,
-        hint: 'The answer held no token. Check that immuta-url points at the Immuta tenant, or use auth-method: api-key.'
+        status: answer.status,
+        hint: `The answer held no token (it came back as ${this.describeAnswer(answer)}). Check that immuta-url points at the Immuta tenant, or use auth-method: api-key.`
       });
     }
-    this.options.maskSecret(token);
-    this.secrets.push(token);
+    // Checked before it is masked: masking a short token would blank ordinary words in the log.
+    const unusable =
+      unsendable(token) ?? (token.length < 8 ? 'is shorter than 8 characters' : undefined);
+    if (unusable !== undefined) {
+      throw immutaError({
+        ...this.describe(call),
+        status: answer.status,
+        hint: `The token in the answer ${unusable}, so it is not a token the action will send or can mask in the log. Check that immuta-url points at the Immuta tenant, or use auth-method: api-key.`
+      });
+    }
+    this.options.secrets.add(token);
     this.authorization = `Bearer ${token}`;
   }
 
@@ -132,23 +174,31 @@ export class ImmutaClient {
       method: 'GET',
       path: `/data/connection/${pathSegment(connectionKey)}`
     };
-    const response = await this.send(call);
-    if (response.status === 404) return undefined;
-    if (response.status !== 200) throw this.failure(call, response);
-    return this.read(call, response, parseConnection);
+    const answer = await this.send(call);
+    if (answer.status === 404) return this.notFound(call, answer);
+    if (answer.status !== 200) throw this.failure(call, answer);
+    const found = this.read(call, answer, "the host's record", (a) =>
+      parseConnection(a, connectionKey)
+    );
+    return {
+      nativeIntegrationId: found.nativeIntegrationId,
+      technology: this.serverText(found.technology),
+      hostname: this.serverText(found.hostname)
+    };
   }
 
-  /** The host's data object, or undefined when it is gone. */
+  /** The host's data object, or undefined when Immuta says it is gone. */
   async getObject(connectionKey: string, attempts?: number): Promise<ObjectInfo | undefined> {
     const call: Call = {
       step: 'Describing the host',
       method: 'GET',
       path: `/data/object/${pathSegment(connectionKey)}`
     };
-    const response = await this.send(call, { attempts });
-    if (response.status === 404) return undefined;
-    if (response.status !== 200) throw this.failure(call, response);
-    return parseObject(response.body);
+    const answer = await this.send(call, { attempts });
+    if (answer.status === 404) return this.notFound(call, answer);
+    if (answer.status !== 200) throw this.failure(call, answer);
+    const found = this.read(call, answer, "the host's data object", parseObject);
+    return { state: this.serverText(found.state), technology: this.serverText(found.technology) };
   }
 
   /** Step 1: the script that removes what Immuta created in the data platform. */
@@ -156,48 +206,104 @@ export class ImmutaClient {
     const call: Call = {
       step: 'Getting the cleanup script',
       method: 'POST',
-      path: `/integrations/${integrationId}/scripts/delete`
+      path: `/integrations/${integrationId}/scripts/delete`,
+      limit: READ_LIMITS.script
     };
-    const response = await this.send(call);
-    if (response.status !== 200 && response.status !== 201) {
-      throw this.failure(call, response, await this.scriptFailureHint(integrationId, response));
+    const answer = await this.send(call);
+    if (answer.status === 404 && !isImmutaError(answer)) throw this.notImmuta(call, answer);
+    if (answer.status !== 200 && answer.status !== 201) {
+      throw this.failure(call, answer, await this.scriptFailureHint(integrationId, answer));
     }
-    return this.read(call, response, (body) => parseScript(body, response.contentType));
+    return this.read(call, answer, 'a cleanup script', parseScript, 'Nothing was deleted.');
   }
 
-  /** Step 2: deletes the host and all its child objects. Undefined when it was already gone. */
+  /**
+   * Step 2: deletes the host and all its child objects. Undefined when Immuta says the host was
+   * already gone. Anything short of Immuta's own answer or a lookup that settles it is an error.
+   */
   async deleteObject(connectionKey: string): Promise<DeleteOutcome | undefined> {
     const call: Call = {
       step: 'Deleting the host',
       method: 'DELETE',
       path: `/data/object/${pathSegment(connectionKey)}`
     };
-    let confirmedByLookup = false;
-    // The DELETE is not idempotent in what it reports: an attempt whose answer was lost may have
-    // deleted the host, so look before sending it again.
-    const beforeResend = async (): Promise<HttpResponse | undefined> => {
-      const stillThere = await this.getObject(connectionKey, 1).catch(() => true);
-      if (stillThere !== undefined) return undefined;
-      confirmedByLookup = true;
-      this.options.log.info(
-        `The host is gone after an attempt whose answer was lost: that attempt deleted it.`
-      );
-      return { status: 200, body: '', contentType: undefined, retryAfter: undefined };
+    // An attempt whose answer was lost may have deleted the host; the DELETE is not idempotent in
+    // what it reports, so look before sending it again.
+    let lostAnswer = false;
+    let goneBeforeResend = false;
+    const beforeResend = async (previous: HttpAnswer | undefined): Promise<boolean> => {
+      if (previous !== undefined && !isUnsettledStatus(previous.status)) return false;
+      lostAnswer = true;
+      goneBeforeResend = (await this.hostState(connectionKey, 1)) === 'gone';
+      return goneBeforeResend;
     };
-    const response = await this.send(call, { beforeResend });
-    if (response.status === 404) return undefined;
-    if (response.status < 200 || response.status > 299) throw this.failure(call, response);
-    return { ...parseDeleteResult(response.body), confirmedByLookup };
+    const answer = await this.send(call, { beforeResend });
+    if (goneBeforeResend) {
+      this.options.log.info(
+        'The host is gone after an attempt whose answer was lost: that attempt deleted it.'
+      );
+      return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: undefined };
+    }
+    if (answer.status === 404) {
+      if (!isImmutaError(answer)) throw this.notImmuta(call, answer);
+      // The host was there when this run looked it up; a 404 after an unanswered DELETE is this
+      // run's own deletion, not a host that was already gone.
+      if (!lostAnswer) return undefined;
+      this.options.log.info(
+        'Immuta says the host is gone after an attempt whose answer was lost: that attempt deleted it.'
+      );
+      return { childCount: undefined, confirmedBy: 'resend', unreadableAnswer: undefined };
+    }
+    if (answer.status < 200 || answer.status > 299) throw this.failure(call, answer);
+    const result = answer.truncated ? undefined : parseDeleteResult(answer);
+    if (result !== undefined) {
+      return { childCount: result.childCount, confirmedBy: 'answer', unreadableAnswer: undefined };
+    }
+    return this.settleUnreadableDelete(call, connectionKey, answer);
+  }
+
+  /** A 2xx that is not Immuta's answer to a delete (a page, an error object): look the host up. */
+  private async settleUnreadableDelete(
+    call: Call,
+    connectionKey: string,
+    answer: HttpAnswer
+  ): Promise<DeleteOutcome> {
+    const seen = this.describeAnswer(answer);
+    const state = await this.hostState(connectionKey);
+    if (state === 'gone') {
+      return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: seen };
+    }
+    const settled =
+      state === 'present'
+        ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted.`
+        : `The lookup that would tell failed too (${state.reason}), so the host may or may not have been deleted: check it in Immuta before running the step again.`;
+    throw immutaError({
+      ...this.describe(call),
+      status: answer.status,
+      hint: `But the answer was not Immuta's answer to a delete: it came back as ${seen}. ${NOT_IMMUTA} ${settled}`
+    });
+  }
+
+  /** Whether the host exists, by a lookup whose failure is reported rather than thrown. */
+  private async hostState(
+    connectionKey: string,
+    attempts?: number
+  ): Promise<'gone' | 'present' | { reason: string }> {
+    try {
+      return (await this.getObject(connectionKey, attempts)) === undefined ? 'gone' : 'present';
+    } catch (error) {
+      return { reason: (error as Error).message.replace(/\.$/, '') };
+    }
   }
 
   private async scriptFailureHint(
     integrationId: number,
-    response: HttpResponse
+    answer: HttpAnswer
   ): Promise<string | undefined> {
-    if (response.status === 404) {
+    if (answer.status === 404) {
       return `Immuta has no integration with ID ${integrationId}.`;
     }
-    if (response.status !== 409) return undefined;
+    if (answer.status !== 409) return undefined;
     const status = await this.integrationStatus(integrationId);
     const state = status ? `The integration is in state '${status}'. ` : '';
     return `${state}Immuta will not generate the script while the integration is being changed; wait until it is 'enabled', then run the step again.`;
@@ -210,40 +316,106 @@ export class ImmutaClient {
       path: `/integrations/${integrationId}`
     };
     try {
-      const response = await this.send(call, { attempts: 1 });
-      return response.status === 200 ? parseIntegrationStatus(response.body) : undefined;
+      const answer = await this.send(call, { attempts: 1 });
+      if (answer.status !== 200 || answer.truncated) return undefined;
+      return this.serverText(parseIntegrationStatus(answer), 60);
     } catch {
       return undefined;
     }
   }
 
-  private read<T>(call: Call, response: HttpResponse, parse: (body: string) => T): T {
-    try {
-      return parse(response.body);
-    } catch (error) {
-      if (!(error instanceof ResponseShapeError)) throw error;
-      throw immutaError({
+  /** Text a server chose that the action will show: secrets cut out, one short line. */
+  private serverText(value: string | undefined, max = 200): string | undefined {
+    return value === undefined ? undefined : excerpt(this.options.secrets.redact(value), max);
+  }
+
+  /** Immuta's 404, in its own shape, means absent; anyone else's 404 means a wrong URL. */
+  private notFound(call: Call, answer: HttpAnswer): undefined {
+    if (!isImmutaError(answer)) throw this.notImmuta(call, answer);
+    return undefined;
+  }
+
+  private notImmuta(call: Call, answer: HttpAnswer) {
+    return immutaError({
+      ...this.describe(call),
+      status: answer.status,
+      hint: `The answer is not in Immuta's JSON error shape (it came back as ${this.describeAnswer(answer)}), so immuta-url does not look like the Immuta API. Check the URL and its path prefix, if the tenant has one. ${NOT_IMMUTA}`
+    });
+  }
+
+  private read<T>(
+    call: Call,
+    answer: HttpAnswer,
+    what: string,
+    parse: (answer: HttpAnswer) => T,
+    consequence?: string
+  ): T {
+    const fail = (why: string) =>
+      immutaError({
         ...this.describe(call),
-        status: response.status,
-        hint: `The answer could not be read: ${this.redact(error.message)}`
+        status: answer.status,
+        hint: [
+          `The answer is not ${what}: ${why}. It came back as ${this.describeAnswer(answer)}.`,
+          consequence,
+          NOT_IMMUTA
+        ]
+          .filter(Boolean)
+          .join(' ')
       });
+    if (answer.truncated) {
+      throw fail(
+        `it went on past ${formatBytes(call.limit ?? READ_LIMITS.record)}, where the action stops reading`
+      );
+    }
+    try {
+      return parse(answer);
+    } catch (error) {
+      if (error instanceof ResponseShapeError) throw fail(error.message);
+      throw error;
     }
   }
 
-  private failure(call: Call, response: HttpResponse, extraHint?: string) {
-    const failed: FailedCall = {
-      ...this.describe(call),
-      status: response.status,
-      immutaMessage:
-        this.redact(immutaMessage(response.body) ?? excerpt(response.body)) || undefined,
-      hint: extraHint ?? this.hintFor(call, response.status)
-    };
-    return immutaError(failed);
+  /**
+   * What came back, for a message: its content type, and its first characters with every secret
+   * cut out first (so no cut can leave part of one), or its first bytes when it is not text.
+   */
+  private describeAnswer(answer: HttpAnswer): string {
+    const parts = [
+      answer.contentType ? `content type ${excerpt(answer.contentType, 80)}` : 'no content type'
+    ];
+    const encoding = compression(answer);
+    if (encoding) parts.push(`content-encoding ${excerpt(encoding, 40)}`);
+    if (answer.bytes.length === 0) return `${parts.join(', ')} and an empty body`;
+    // Only the head of the body is quoted, so only the head is decoded and redacted.
+    const whole = answer.bytes.length <= QUOTED_BYTES && !answer.truncated;
+    const head = { ...answer, bytes: answer.bytes.subarray(0, QUOTED_BYTES) };
+    const text = answerText(head);
+    const start =
+      encoding !== undefined || looksBinary(text.slice(0, 512))
+        ? `first bytes ${firstBytes(this.options.secrets.redactHead(head.bytes.toString('latin1'), whole))}`
+        : `starting “${excerpt(this.options.secrets.redactHead(text, whole), 120)}”`;
+    return `${parts.join(', ')}, ${start}`;
   }
 
-  /** A server or proxy may echo the credentials it was sent; never pass them on. */
-  private redact(text: string): string {
-    return this.secrets.reduce((t, secret) => t.split(secret).join('***'), text);
+  private failure(call: Call, answer: HttpAnswer, extraHint?: string) {
+    const fromImmuta = isImmutaError(answer);
+    const message = fromImmuta ? immutaMessage(answer) : undefined;
+    const failed: FailedCall = {
+      ...this.describe(call),
+      status: answer.status,
+      immutaMessage:
+        message === undefined ? undefined : excerpt(this.options.secrets.redact(message), 500),
+      hint: fromImmuta
+        ? (extraHint ?? this.hintFor(call, answer.status))
+        : [
+            `The answer is not in Immuta's JSON error shape (it came back as ${this.describeAnswer(answer)}).`,
+            NOT_IMMUTA,
+            this.hintFor(call, answer.status)
+          ]
+            .filter(Boolean)
+            .join(' ')
+    };
+    return immutaError(failed, fromImmuta && answer.status === 404);
   }
 
   private hintFor(call: Call, status: number): string | undefined {
@@ -267,28 +439,43 @@ export class ImmutaClient {
     return { step: call.step, method: call.method, path: this.basePath + call.path };
   }
 
+  /**
+   * Sends the call, trying again when that may help. `beforeResend` is told the previous answer
+   * (undefined when none came) and returns true when the outcome is settled without resending.
+   */
   private async send(
     call: Call,
-    options: { attempts?: number; beforeResend?: () => Promise<HttpResponse | undefined> } = {}
-  ): Promise<HttpResponse> {
+    options: {
+      attempts?: number;
+      beforeResend?: (previous: HttpAnswer | undefined) => Promise<boolean>;
+    } = {}
+  ): Promise<HttpAnswer> {
     const maxAttempts = options.attempts ?? this.policy.maxAttempts;
     const path = this.basePath + call.path;
+    let previous: HttpAnswer | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (attempt > 1 && options.beforeResend) {
-        const settled = await options.beforeResend();
-        if (settled) return settled;
+      if (attempt > 1 && options.beforeResend && (await options.beforeResend(previous))) {
+        return previous ?? NO_ANSWER;
       }
       const started = Date.now();
-      let response: HttpResponse | undefined;
       let reason: string;
+      previous = undefined;
       try {
-        response = await this.once(call);
-        reason = `answered ${response.status}`;
+        previous = await this.once(call);
+        reason = `answered ${previous.status}`;
         this.options.log.debug(
-          `${call.method} ${path} -> ${response.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
+          `${call.method} ${path} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
         );
-        if (!isRetryableStatus(response.status) || attempt >= maxAttempts) return response;
+        if (!isRetryableStatus(previous.status) || attempt >= maxAttempts) return previous;
       } catch (error) {
+        if (error instanceof LocalFailure) {
+          throw immutaError({
+            ...this.describe(call),
+            cause: this.options.secrets.redact(error.message),
+            local: true,
+            hint: 'This is not a network failure, so it was not tried again.'
+          });
+        }
         if (!(error instanceof NoResponse)) throw error;
         reason = `got no response (${error.reason})`;
         if (error.untrusted) {
@@ -302,17 +489,23 @@ export class ImmutaClient {
           `${call.method} ${path} -> no response: ${error.reason} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
         );
         if (attempt >= maxAttempts) {
+          const reach =
+            'Check that the runner can reach immuta-url (proxy, firewall, ca-certificate), or raise timeout-seconds';
+          const maybe =
+            call.method === 'DELETE'
+              ? ' Immuta may have deleted the host without the answer arriving: check it in Immuta, or run the step again with if-missing: warn.'
+              : '';
           throw immutaError({
             ...this.describe(call),
             cause: error.reason,
             hint:
-              maxAttempts > 1
-                ? `Gave up after ${maxAttempts} attempts. Check that the runner can reach immuta-url (proxy, firewall, ca-certificate), or raise timeout-seconds or max-attempts.`
-                : 'Check that the runner can reach immuta-url (proxy, firewall, ca-certificate), or raise timeout-seconds.'
+              (maxAttempts > 1
+                ? `Gave up after ${maxAttempts} attempts. ${reach} or max-attempts.`
+                : `${reach}.`) + maybe
           });
         }
       }
-      const retryAfterMs = parseRetryAfter(response?.retryAfter, Date.now());
+      const retryAfterMs = parseRetryAfter(previous?.retryAfter, Date.now());
       const delay = delayBeforeRetry(attempt, this.policy, Math.random(), retryAfterMs);
       this.options.log.info(
         `${call.method} ${path} ${reason}; trying again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${maxAttempts}).`
@@ -321,7 +514,8 @@ export class ImmutaClient {
     }
   }
 
-  private async once(call: Call): Promise<HttpResponse> {
+  /** One exchange; the timeout covers it whole, the body included. */
+  private async once(call: Call): Promise<HttpAnswer> {
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': 'immuta-deregister-host'
@@ -338,24 +532,103 @@ export class ImmutaClient {
         dispatcher: this.options.dispatcher,
         signal
       });
-      const body = await response.body.text();
+      const ok = response.statusCode >= 200 && response.statusCode <= 299;
+      const limit = ok ? (call.limit ?? READ_LIMITS.record) : READ_LIMITS.error;
+      const { bytes, truncated } = await readCapped(response.body, limit);
       return {
         status: response.statusCode,
-        body,
         contentType: single(response.headers['content-type']),
-        retryAfter: single(response.headers['retry-after'])
+        contentEncoding: single(response.headers['content-encoding']),
+        retryAfter: single(response.headers['retry-after']),
+        bytes,
+        truncated
       };
     } catch (error) {
       if (signal.aborted) {
         throw new NoResponse(`timed out after ${this.options.timeoutMs / 1000} s`);
       }
-      throw new NoResponse(networkCause(error), isCertificateError(error));
+      if (isNetworkError(error)) {
+        throw new NoResponse(networkCause(error), isCertificateError(error));
+      }
+      throw new LocalFailure(localCause(error));
     }
   }
 }
 
+/** Stands in for an answer when a lookup settled a call before it was sent again. */
+const NO_ANSWER: HttpAnswer = {
+  status: 0,
+  contentType: undefined,
+  contentEncoding: undefined,
+  retryAfter: undefined,
+  bytes: Buffer.alloc(0),
+  truncated: false
+};
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** Printable ASCII as it is, anything else as \xNN: bytes that are not text, shown safely. */
+function firstBytes(latin1: string, count = 24): string {
+  const shown = [...latin1.slice(0, count)]
+    .map((c) => (/[\x20-\x7e]/.test(c) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
+    .join('');
+  return `“${shown}${latin1.length > count ? '…' : ''}”`;
+}
+
+/**
+ * Failures of the network or the peer, where another attempt may fare better. Everything else
+ * (a header undici will not send, an answer it cannot parse, headers past its limit) would fail
+ * the same way again.
+ */
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_ABORTED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
+]);
+
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/;
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
+function namesOf(error: unknown): string[] {
+  const names: string[] = [];
+  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    names.push(e.name);
+  }
+  return names;
+}
+
+function isNetworkError(error: unknown): boolean {
+  return codesOf(error).some((c) => NETWORK_CODES.has(c) || CERTIFICATE_ERRORS.test(c));
+}
+
+function isCertificateError(error: unknown): boolean {
+  return codesOf(error).some((c) => CERTIFICATE_ERRORS.test(c));
 }
 
 /** A short cause that never echoes request headers: only the error's code and message. */
@@ -369,12 +642,22 @@ function networkCause(error: unknown): string {
     : source.message;
 }
 
-const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/;
+const LOCAL_CAUSES: Record<string, string> = {
+  UND_ERR_HEADERS_OVERFLOW:
+    "the answer's headers are larger than the HTTP client accepts (a proxy may be adding them)",
+  UND_ERR_INVALID_ARG: 'the request could not be built',
+  UND_ERR_RES_EXCEEDED_MAX_SIZE: 'the answer is larger than the HTTP client accepts',
+  ERR_STRING_TOO_LONG: 'the answer is too long to read'
+};
 
-function isCertificateError(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CERTIFICATE_ERRORS.test(code)) return true;
-  }
-  return false;
+/** What went wrong on this side, named for the reader; a parser error means it was not HTTP. */
+function localCause(error: unknown): string {
+  const codes = codesOf(error);
+  const known = codes.map((c) => LOCAL_CAUSES[c]).find(Boolean);
+  const parser =
+    codes.some((c) => c.startsWith('HPE_')) || namesOf(error).includes('HTTPParserError')
+      ? 'the answer is not valid HTTP (is immuta-url an HTTP server?)'
+      : undefined;
+  const detail = networkCause(error);
+  return `${known ?? parser ?? 'the HTTP client failed'} (${detail})`;
 }

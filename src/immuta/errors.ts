@@ -2,7 +2,9 @@
 export class ImmutaError extends Error {
   constructor(
     message: string,
-    readonly status: number | undefined
+    readonly status: number | undefined,
+    /** Immuta itself said 404, in its own error shape: the thing asked for does not exist. */
+    readonly notFound = false
   ) {
     super(message);
     this.name = 'ImmutaError';
@@ -19,6 +21,8 @@ export interface FailedCall {
   readonly status?: number;
   /** Why no response came (timeout, reset), when none did. */
   readonly cause?: string;
+  /** The exchange failed on this side (a request that cannot be sent, an answer that cannot be read), not on the network. */
+  readonly local?: boolean;
   /** Immuta's own `message`, when the body had one. */
   readonly immutaMessage?: string;
   /** What the user can do about it. */
@@ -28,7 +32,9 @@ export interface FailedCall {
 export function describeFailure(call: FailedCall): string {
   const answer =
     call.status === undefined
-      ? `got no response (${call.cause ?? 'unknown network error'})`
+      ? call.local
+        ? `could not be completed: ${call.cause ?? 'unknown error'}`
+        : `got no response (${call.cause ?? 'unknown network error'})`
       : `answered ${call.status}${STATUS_TEXT[call.status] ? ` ${STATUS_TEXT[call.status]}` : ''}`;
   const parts = [`${call.step} failed: ${call.method} ${call.path} ${answer}.`];
   if (call.immutaMessage) parts.push(`Immuta said: ${sentence(call.immutaMessage)}`);
@@ -40,15 +46,20 @@ function sentence(text: string): string {
   return /[.!?…]$/.test(text) ? text : `${text}.`;
 }
 
-export function immutaError(call: FailedCall): ImmutaError {
-  return new ImmutaError(describeFailure(call), call.status);
+export function immutaError(call: FailedCall, notFound = false): ImmutaError {
+  return new ImmutaError(describeFailure(call), call.status, notFound);
 }
 
 const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   409: 'Conflict',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',

@@ -1,9 +1,21 @@
 /**
- * Lenient readers for Immuta's responses. There is no OpenAPI document for these endpoints and the
+ * Readers for Immuta's answers. There is no OpenAPI document for these endpoints and the
  * documented examples disagree with the schemas, so each reader accepts every shape seen or
- * documented and is strict only where a wrong guess would do harm.
+ * documented; and it is strict where a wrong guess would do harm: a sign-in page, a firewall's
+ * block page or an error object is never taken for a script or a deletion.
  */
+import {
+  compression,
+  decodeText,
+  isJsonType,
+  isMarkupType,
+  looksBinary,
+  mediaType,
+  answerText,
+  type HttpAnswer
+} from '../http/body.js';
 
+/** Why an answer is not what was asked for; it quotes nothing, so no secret can reach it. */
 export class ResponseShapeError extends Error {
   constructor(message: string) {
     super(message);
@@ -29,12 +41,42 @@ export interface DeleteResult {
 
 const SCRIPT_FIELDS = ['script', 'sql', 'content', 'data'] as const;
 
+/** Text that opens like a web page or an XML document; no SQL script starts with a tag. */
+const MARKUP = /^\s*<[!?a-zA-Z/]/;
+
+/**
+ * Most objects and arrays an answer may hold. Immuta's answers hold a handful; a hostile body of
+ * millions of tiny ones would cost gigabytes to parse, so it is not parsed at all.
+ */
+const MAX_CONTAINERS = 10_000;
+
+/** The JSON value, or undefined when the text is not JSON or far more nested than any answer. */
 export function parseJson(text: string): unknown {
+  if (containersOver(text, MAX_CONTAINERS)) return undefined;
   try {
     return JSON.parse(text);
   } catch {
     return undefined;
   }
+}
+
+/** Whether the text opens more than `max` objects or arrays outside its strings. */
+function containersOver(text: string, max: number): boolean {
+  let containers = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if ((c === 0x7b || c === 0x5b) && ++containers > max) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -51,92 +93,160 @@ export function integer(value: unknown): number | undefined {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** The body cut short enough to quote in a log line. */
-export function excerpt(body: string, max = 200): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+/** The answer's JSON, when it is JSON and does not say it is something else. */
+function json(answer: HttpAnswer): unknown {
+  const type = mediaType(answer.contentType);
+  if (isMarkupType(type) || compression(answer)) return undefined;
+  return parseJson(answerText(answer));
 }
 
-/** Immuta's error text: hapi/Boom bodies carry `message`, some carry only `error`. */
-export function immutaMessage(body: string): string | undefined {
-  const json = parseJson(body);
-  if (isRecord(json)) {
-    const message = text(json.message) ?? text(json.error);
-    return message === undefined ? undefined : excerpt(message, 500);
+/**
+ * Immuta's error shape: hapi/Boom bodies `{statusCode, error, message}`; some carry only
+ * `message` or `error`. A proxy's page or an empty body is not it.
+ */
+function isErrorShape(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const status = integer(value.statusCode);
+  if (status !== undefined) return status >= 400;
+  if (text(value.error) !== undefined) return true;
+  return text(value.message) !== undefined && Object.keys(value).length === 1;
+}
+
+/** Whether the answer is Immuta saying something went wrong, in its own JSON shape. */
+export function isImmutaError(answer: HttpAnswer): boolean {
+  return isErrorShape(json(answer));
+}
+
+/** Immuta's error text: `message`, or only `error` when that is all there is. Not redacted. */
+export function immutaMessage(answer: HttpAnswer): string | undefined {
+  const body = json(answer);
+  return isRecord(body) ? (text(body.message) ?? text(body.error)) : undefined;
+}
+
+function refuseErrorShape(body: unknown): void {
+  if (isRecord(body) && isErrorShape(body)) {
+    throw new ResponseShapeError(
+      `it is an error object (statusCode ${String(body.statusCode ?? 'none')}), not what was asked for`
+    );
   }
-  return undefined;
 }
 
-export function parseToken(body: string): string | undefined {
-  const json = parseJson(body);
-  return isRecord(json) ? text(json.token) : undefined;
+function jsonObject(answer: HttpAnswer, what: string): Record<string, unknown> {
+  const body = json(answer);
+  if (!isRecord(body)) throw new ResponseShapeError(`expected ${what} as a JSON object`);
+  refuseErrorShape(body);
+  return body;
 }
 
-export function parseConnection(body: string): ConnectionInfo {
-  const json = parseJson(body);
-  if (!isRecord(json)) {
-    throw new ResponseShapeError(`expected a JSON object, got: ${excerpt(body)}`);
+export function parseToken(answer: HttpAnswer): string | undefined {
+  const body = json(answer);
+  return isRecord(body) ? text(body.token) : undefined;
+}
+
+export function parseConnection(answer: HttpAnswer, connectionKey: string): ConnectionInfo {
+  const body = jsonObject(answer, "the host's connection record");
+  const echoed = text(body.connectionKey);
+  if (echoed !== undefined && echoed !== connectionKey) {
+    throw new ResponseShapeError(
+      `it describes a different host (connectionKey ${JSON.stringify(echoed)})`
+    );
   }
-  const connection = isRecord(json.connection) ? json.connection : {};
+  const connection = isRecord(body.connection) ? body.connection : {};
   return {
-    nativeIntegrationId: integer(json.nativeIntegrationId),
-    technology: text(connection.technology) ?? text(json.technology),
-    hostname: text(connection.hostname) ?? text(json.hostname)
+    nativeIntegrationId: integer(body.nativeIntegrationId),
+    technology: text(connection.technology) ?? text(body.technology),
+    hostname: text(connection.hostname) ?? text(body.hostname)
   };
 }
 
-export function parseObject(body: string): ObjectInfo {
-  const json = parseJson(body);
-  return isRecord(json)
-    ? { state: text(json.state), technology: text(json.technology) }
-    : { state: undefined, technology: undefined };
+export function parseObject(answer: HttpAnswer): ObjectInfo {
+  const body = jsonObject(answer, "the host's data object");
+  return { state: text(body.state), technology: text(body.technology) };
 }
 
 /** The integration's status (`enabled`, `editing`, `deleting`, …), to explain a 409. */
-export function parseIntegrationStatus(body: string): string | undefined {
-  const json = parseJson(body);
-  return isRecord(json) ? text(json.status) : undefined;
+export function parseIntegrationStatus(answer: HttpAnswer): string | undefined {
+  const body = json(answer);
+  return isRecord(body) ? text(body.status) : undefined;
 }
 
 /**
- * The cleanup script from whatever shape the endpoint answers with: a JSON string, a JSON object
- * with the script in a string field, or a plain-text body.
+ * The cleanup script from whatever shape Immuta answers with: a JSON string, a JSON object with
+ * the script in a string field, or a body of text. Anything else (a page, compressed or binary
+ * bytes, an error object, JSON of another shape) is refused, because it would be kept in place
+ * of the real script, which is gone for good once the host is deleted.
  */
-export function parseScript(body: string, contentType: string | undefined): string {
-  const declaredText = /^text\//i.test(contentType ?? '');
-  const json = declaredText ? undefined : parseJson(body);
-  if (typeof json === 'string') return nonEmpty(json, body);
-  if (isRecord(json)) {
-    for (const field of SCRIPT_FIELDS) {
-      if (typeof json[field] === 'string') return nonEmpty(json[field], body);
-    }
+export function parseScript(answer: HttpAnswer): string {
+  const encoding = compression(answer);
+  if (encoding) {
     throw new ResponseShapeError(
-      `expected the script as a JSON string or in a field named ${SCRIPT_FIELDS.join(', ')}, got: ${excerpt(body)}`
+      `it is compressed (content-encoding ${encoding}) although the action asked for no compression`
     );
   }
-  if (json !== undefined) {
-    throw new ResponseShapeError(`expected the script, got JSON: ${excerpt(body)}`);
+  const type = mediaType(answer.contentType);
+  if (isMarkupType(type)) {
+    throw new ResponseShapeError(
+      `it is ${type!.essence === 'text/html' ? 'an HTML page' : 'markup'}, not a script`
+    );
   }
-  return nonEmpty(body, body);
-}
-
-function nonEmpty(script: string, body: string): string {
-  if (script.trim() === '') {
-    throw new ResponseShapeError(`the script was empty (body: ${excerpt(body) || 'empty'})`);
+  let body: string;
+  try {
+    body = decodeText(answer.bytes, type?.charset, 'strict');
+  } catch (error) {
+    throw new ResponseShapeError(`it is not text: ${(error as Error).message}`);
   }
+  if (MARKUP.test(body)) throw new ResponseShapeError('it is an HTML page, not a script');
+  const script = body.trim() === '' ? body : scriptIn(body, type);
+  if (script.trim() === '') throw new ResponseShapeError('the script was empty');
+  if (looksBinary(script)) throw new ResponseShapeError('it holds binary bytes, not text');
+  if (MARKUP.test(script)) throw new ResponseShapeError('it is an HTML page, not a script');
   return script;
 }
 
+function scriptIn(body: string, type: ReturnType<typeof mediaType>): string {
+  // A text type is the script itself, even when it happens to look like JSON.
+  if (type?.essence.startsWith('text/')) return body;
+  const opening = /^\s*(.)/.exec(body)?.[1];
+  if (opening === '[') throw new ResponseShapeError('expected the script, got a JSON array');
+  const parsed = parseJson(body);
+  if (typeof parsed === 'string') return parsed;
+  if (isRecord(parsed)) {
+    for (const field of SCRIPT_FIELDS) {
+      if (typeof parsed[field] === 'string') return parsed[field];
+    }
+    refuseErrorShape(parsed);
+    throw new ResponseShapeError(
+      `expected the script as a JSON string or in a field named ${SCRIPT_FIELDS.join(', ')}`
+    );
+  }
+  if (parsed !== undefined) throw new ResponseShapeError('expected the script, got other JSON');
+  // No SQL script starts with a brace: this is JSON that could not be read, not a script.
+  if (opening === '{')
+    throw new ResponseShapeError('it looks like JSON but cannot be read as JSON');
+  if (isJsonType(type)) throw new ResponseShapeError('it says it is JSON but is not');
+  return body;
+}
+
 /**
- * `childCount` from `{connectionKey, childCount}`, `{objectPath: [...], childCount}`, or the
- * documented example, whose single-quoted strings are not JSON. Never throws: a delete that
- * succeeded must not fail because its body was odd.
+ * Immuta's answer to the delete, with `childCount` from `{connectionKey, childCount}`,
+ * `{objectPath: [...], childCount}` or the documented example, whose single-quoted strings are
+ * not JSON. Undefined when the answer is not recognisably that (a page, an error object, an
+ * empty body): then only a lookup can tell whether the host was deleted.
  */
-export function parseDeleteResult(body: string): DeleteResult {
-  const json = parseJson(body);
-  if (isRecord(json)) return { childCount: integer(json.childCount) };
-  const match = /["']?childCount["']?\s*:\s*["']?(\d+)/.exec(body);
-  return { childCount: match ? integer(match[1]) : undefined };
+export function parseDeleteResult(answer: HttpAnswer): DeleteResult | undefined {
+  const body = json(answer);
+  if (isRecord(body)) {
+    if (isErrorShape(body)) return undefined;
+    const childCount = integer(body.childCount);
+    const acknowledged =
+      childCount !== undefined || 'connectionKey' in body || 'objectPath' in body;
+    return acknowledged ? { childCount } : undefined;
+  }
+  if (body !== undefined || isMarkupType(mediaType(answer.contentType))) return undefined;
+  const raw = answerText(answer);
+  if (MARKUP.test(raw)) return undefined;
+  const match = /^\s*\{[\s\S]*["']?childCount["']?\s*:\s*["']?(\d+)/.exec(raw);
+  return match ? { childCount: integer(match[1]) } : undefined;
 }
 
 /** AWS Lake Formation hosts have no cleanup script (Immuta's docs: go straight to the delete). */

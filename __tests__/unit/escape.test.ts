@@ -1,0 +1,111 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  excerpt,
+  forLog,
+  holdsLegacyCommand,
+  markdownCode,
+  markdownText
+} from '../../src/escape.js';
+import { Secrets, unsendable } from '../../src/secrets.js';
+import { decodeText, mediaType, readCapped } from '../../src/http/body.js';
+import { Readable } from 'node:stream';
+
+describe('forLog', () => {
+  it.each([
+    ['a plain legacy command', 'key ##[add-mask]x', 'key ##\\u{5b}add-mask]x'],
+    // Shown as text, the zero-width space no longer vanishes, so `#\u{200b}#[` is not `##[`.
+    ['one with a zero-width space', 'k #\u200b#[error]x', 'k #\\u{200b}#[error]x'],
+    ['one with a combining mark', 'k #\u0301#[error]x', 'k #\u0301#\\u{5b}error]x'],
+    ['a line break that would start a new line', 'a\n::error::x', 'a\\u{a}::error::x'],
+    ['a right-to-left override', 'a\u202eb', 'a\\u{202e}b']
+  ])('defuses %s', (_what, line, expected) => {
+    expect(forLog(line)).toBe(expected);
+    expect(holdsLegacyCommand(forLog(line))).toBe(false);
+  });
+  it('leaves ordinary text alone, and never lets a line start with ::', () => {
+    expect(forLog("Deregistered host 'snowflake-prod'.")).toBe(
+      "Deregistered host 'snowflake-prod'."
+    );
+    expect(forLog('::error::x')).toBe(' ::error::x');
+  });
+});
+
+describe('holdsLegacyCommand', () => {
+  it('sees ##[ through invisible characters', () => {
+    expect(holdsLegacyCommand('a#\u200b\u2060#\ufe0f[b')).toBe(true);
+    expect(holdsLegacyCommand('a#b#[c')).toBe(false);
+  });
+});
+
+describe('markdownText', () => {
+  it('escapes HTML and Markdown, and keeps one line', () => {
+    expect(markdownText('<b>x</b> [l](u) *e* |p| a\nb')).toBe(
+      '&lt;b&gt;x&lt;/b&gt; \\[l\\]\\(u\\) \\*e\\* \\|p\\| a b'
+    );
+    expect(markdownText('https://evil.example')).toBe('https\\://evil.example');
+    expect(markdownText(`it's "q" & co`)).toBe('it&#39;s &quot;q&quot; &amp; co');
+  });
+});
+
+describe('markdownCode', () => {
+  it('fences backticks, escapes pipes for tables and keeps one line', () => {
+    expect(markdownCode('a`b')).toBe('``a`b``');
+    expect(markdownCode('`a')).toBe('`` `a ``');
+    expect(markdownCode('a|b\nc')).toBe('`a\\|b c`');
+  });
+});
+
+describe('excerpt', () => {
+  it('collapses whitespace and cuts by characters, never inside one', () => {
+    expect(excerpt('a  b\n\tc')).toBe('a b c');
+    expect(excerpt('😀'.repeat(5), 3)).toBe('😀😀😀…');
+    expect(excerpt('abc', 3)).toBe('abc');
+  });
+});
+
+describe('Secrets', () => {
+  it('masks each secret once and cuts out the longest first', () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((s) => masked.push(s));
+    secrets.add('abcd1234');
+    secrets.add('abcd1234-long');
+    secrets.add('abcd1234');
+    expect(masked).toEqual(['abcd1234', 'abcd1234-long']);
+    expect(secrets.redact('x abcd1234-long y abcd1234')).toBe('x *** y ***');
+  });
+  it('drops the end of a cut head, where a secret could have been split', () => {
+    const secrets = new Secrets(() => undefined);
+    secrets.add('0123456789');
+    // 'text 01234' may end in the first half of the secret: its last 9 characters go.
+    expect(secrets.redactHead('text 01234', false)).toBe('t');
+    expect(secrets.redactHead('text 0123456789', true)).toBe('text ***');
+  });
+  it('says why a credential cannot be sent', () => {
+    expect(unsendable('ok-key')).toBeUndefined();
+    expect(unsendable('a\tb')).toMatch(/control character/);
+    expect(unsendable('clé')).toMatch(/printable ASCII/);
+  });
+});
+
+describe('reading bodies', () => {
+  it('stops at the cap and says there was more', async () => {
+    const body = Readable.from([Buffer.from('abc'), Buffer.from('defgh'), Buffer.from('ij')]);
+    expect(await readCapped(body, 5)).toEqual({ bytes: Buffer.from('abcde'), truncated: true });
+    expect(body.destroyed).toBe(true);
+    const short = Readable.from([Buffer.from('ab')]);
+    expect(await readCapped(short, 5)).toEqual({ bytes: Buffer.from('ab'), truncated: false });
+  });
+  it('reads media types and charsets', () => {
+    expect(mediaType('Text/HTML; Charset="ISO-8859-1"')).toEqual({
+      essence: 'text/html',
+      charset: 'iso-8859-1'
+    });
+    expect(mediaType('')).toBeUndefined();
+  });
+  it('decodes strictly or leniently', () => {
+    const bad = Buffer.from([0x61, 0xff, 0x62]);
+    expect(() => decodeText(bad, undefined, 'strict')).toThrow(/not valid UTF-8/);
+    expect(decodeText(bad, undefined, 'lenient')).toBe('a\ufffdb');
+    expect(decodeText(Buffer.from([0xe9]), 'windows-1252', 'strict')).toBe('é');
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * Text from the workflow or from a server, made safe for where the action shows it. One place for
+ * each destination, so every caller gets the same protection.
+ */
+
+/**
+ * Characters a reader cannot see, or that a culture-sensitive search skips: controls, format
+ * characters (zero-width spaces, bidi overrides), line and paragraph separators, private use,
+ * unassigned code points and default-ignorable ones such as variation selectors.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
+
+/** Combining marks, which a search may weigh so lightly that `#\u0301#[` still reads as `##[`. */
+const MARKS = '[\\p{Mn}\\p{Me}]*';
+const LEGACY_COMMAND = new RegExp(`#${MARKS}#${MARKS}\\[`, 'gu');
+
+/** Whether the runner could read `##[` in this text, whatever invisible characters sit inside. */
+export function holdsLegacyCommand(value: string): boolean {
+  return new RegExp(LEGACY_COMMAND.source, 'u').test(value.replace(INVISIBLE, ''));
+}
+
+/** Characters a reader cannot see, as a test for one character. */
+export function isInvisible(c: string): boolean {
+  return new RegExp(INVISIBLE.source, 'u').test(c);
+}
+
+function visibleEscape(c: string): string {
+  return `\\u{${c.codePointAt(0)!.toString(16)}}`;
+}
+
+/**
+ * A line for the runner's log that it cannot read as a command. The runner parses `::name::` at
+ * the start of a line and the legacy `##[name]` anywhere in it, with a search that skips
+ * invisible characters; so invisible characters are shown as `\u{…}` escapes (which also keeps
+ * a value on one line) and the `[` of any `##[` is escaped the same way.
+ */
+export function forLog(line: string): string {
+  const visible = line.replace(INVISIBLE, visibleEscape);
+  const defused = visible.replace(LEGACY_COMMAND, (m) => `${m.slice(0, -1)}\\u{5b}`);
+  return /^\s*::/.test(defused) ? ` ${defused}` : defused;
+}
+
+const HTML_ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;'
+};
+
+/**
+ * Plain text inside Markdown (a heading, a table cell, a sentence): no HTML, no Markdown syntax,
+ * no line break that would end the row or the heading, no scheme an autolink would start from.
+ */
+export function markdownText(value: string): string {
+  return value
+    .replace(/[\r\n\u2028\u2029]+/g, ' ')
+    .replace(INVISIBLE, visibleEscape)
+    .replace(/[\\`*_{}[\]()#+!|~:]/g, '\\$&')
+    .replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!);
+}
+
+/**
+ * A value as inline code: a backtick run longer than any inside it, padded when it starts or
+ * ends with one. Code spans show HTML literally; a pipe still needs its escape inside a table.
+ */
+export function markdownCode(value: string): string {
+  const flat = value.replace(/[\r\n\u2028\u2029]+/g, ' ').replace(INVISIBLE, visibleEscape);
+  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = '`'.repeat(longest + 1);
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+  return `${ticks}${pad}${flat.replace(/\|/g, '\\|')}${pad}${ticks}`;
+}
+
+/**
+ * A piece of an answer, quoted for a message: whitespace collapsed, cut to `max` characters,
+ * invisible characters shown. Callers redact secrets first, so no cut can split a secret.
+ */
+export function excerpt(text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat.replace(INVISIBLE, visibleEscape);
+  // Cut by code points, not UTF-16 units, so no character is split in half.
+  const cut = [...flat.slice(0, max * 2)].slice(0, max).join('');
+  return (cut.length < flat.length ? `${cut}…` : cut).replace(INVISIBLE, visibleEscape);
+}

@@ -1,0 +1,30 @@
+/** What a run did, in the words the flow and the report share. */
+import type { KeptScript } from './keep-script.js';
+
+export type Status = 'deregistered' | 'dry-run' | 'already-absent';
+
+export interface Outcome {
+  readonly status: Status;
+  readonly connectionKey: string;
+  readonly deleted: boolean;
+  readonly integrationId: number | undefined;
+  readonly technology: string | undefined;
+  readonly hostname: string | undefined;
+  /** Children deleted with the host; undefined when unknown or nothing was deleted. */
+  readonly childCount: number | undefined;
+  readonly script: string | undefined;
+  readonly kept: KeptScript | undefined;
+  /** The host's state as Immuta describes it, on a dry run. */
+  readonly objectState: string | undefined;
+  /** Why the host counts as absent, when it does. */
+  readonly absentBecause: string | undefined;
+}
+
+/** Lines as a person counts them: a final line break does not start another. Counted in place, as a script can be megabytes long. */
+export function lineCount(script: string): number {
+  let lines = 1;
+  for (let at = script.indexOf('\n'); at !== -1; at = script.indexOf('\n', at + 1)) {
+    if (at < script.length - 1) lines++;
+  }
+  return lines;
+}
