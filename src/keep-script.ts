@@ -102,10 +102,8 @@ export async function keepScript(
  * followed to wherever it points.
  */
 async function writeScriptFile(file: string, script: string): Promise<void> {
-  const temporary = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`
-  );
+  // A short name of its own, so a long script-path cannot make it too long for the file system.
+  const temporary = path.join(path.dirname(file), `.immuta-${randomBytes(8).toString('hex')}.tmp`);
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(temporary, script, { encoding: 'utf8', mode: 0o600, flag: 'wx' });

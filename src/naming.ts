@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isInvisible } from './escape.js';
 
 /** Characters that the artifact service refuses in a name (as @actions/artifact lists them). */
@@ -43,9 +44,20 @@ export function artifactNameFor(connectionKey: string): string {
   return `immuta-cleanup-script-${safe}`;
 }
 
-/** Default script file name: portable on every runner OS, and different for different keys. */
+/** Longest encoded key kept whole in a file name: file systems refuse names over 255 bytes. */
+const MAX_FILE_KEY = 180;
+
+/**
+ * Default script file name: portable on every runner OS, and different for different keys. A
+ * key too long to encode whole keeps a readable head and a digest of the whole key.
+ */
 export function scriptFileNameFor(connectionKey: string): string {
-  return `immuta-cleanup-${percentEncode(connectionKey, (c) => /^[A-Za-z0-9._-]$/.test(c))}.sql`;
+  const encoded = percentEncode(connectionKey, (c) => /^[A-Za-z0-9._-]$/.test(c));
+  const fitted =
+    encoded.length <= MAX_FILE_KEY
+      ? encoded
+      : `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${createHash('sha256').update(connectionKey).digest('hex').slice(0, 32)}`;
+  return `immuta-cleanup-${fitted}.sql`;
 }
 
 /**

@@ -169,6 +169,24 @@ describe('a 2xx to the DELETE that is not a deletion', () => {
   });
 });
 
+describe('a record that is not the one asked for', () => {
+  it("another host's record (a cache in the way) stops the step before anything is generated", async () => {
+    immuta = await startImmutaStandIn();
+    immuta.fault({
+      method: 'GET',
+      path: CONNECTION,
+      status: 200,
+      body: JSON.stringify({ connectionKey: 'databricks-uc', nativeIntegrationId: 2 })
+    });
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expectNothingDeleted(run);
+    expect(run.errors[0]).toMatch(
+      /The answer is not the host's record: it describes a different host \(connectionKey "databricks-uc"\)/
+    );
+    expect(immuta.sent('POST')).toHaveLength(0);
+  });
+});
+
 describe("a 404 counts as 'absent' only when Immuta says so", () => {
   it('a web server in front answers its own 404 (a missing path prefix): an error, even under if-missing: warn', async () => {
     immuta = await startImmutaStandIn({ prefix: '/immuta' });

@@ -24,6 +24,13 @@ describe('default names', () => {
     expect(new Set(keys.map(artifactNameFor)).size).toBe(keys.length);
     expect(new Set(keys.map(scriptFileNameFor)).size).toBe(keys.length);
   });
+  it('keeps file names of long keys under the file-system limit, and still apart', () => {
+    const long = (last: string) => `${'ü'.repeat(200)}${last}`;
+    const [a, b] = [scriptFileNameFor(long('a')), scriptFileNameFor(long('b'))];
+    expect(a).not.toBe(b);
+    expect(Buffer.byteLength(a)).toBeLessThan(200);
+    expect(a).toMatch(/^immuta-cleanup-(%C3%BC)+~[0-9a-f]{32}\.sql$/);
+  });
   it('gives a portable script file name', () => {
     expect(scriptFileNameFor('Prod DB/é')).toBe('immuta-cleanup-Prod%20DB%2F%C3%A9.sql');
     expect(scriptFileNameFor('snowflake-prod')).toBe('immuta-cleanup-snowflake-prod.sql');
