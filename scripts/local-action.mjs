@@ -34,7 +34,7 @@ try {
       .join('\n') + '\n'
   );
 
-  const child = spawn(process.execPath, [cli, 'run', root, 'src/main.ts', dotenv], {
+  const child = spawn(process.execPath, [cli, 'run', root, 'src/local-action.ts', dotenv], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FORCE_COLOR: '0' }

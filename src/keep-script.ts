@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as core from '@actions/core';
+import * as runner from './runner.js';
 import type { ArtifactClient } from '@actions/artifact';
 import type { Config } from './inputs.js';
 import { errorText } from './error-text.js';
@@ -25,6 +25,36 @@ export interface RunContext {
   /** owner/name, or undefined outside a workflow. */
   readonly repository: string | undefined;
   readonly runId: string | undefined;
+}
+
+/**
+ * The artifact client, from a chunk of its own: it is most of the bundle, so it is loaded only
+ * when an upload is asked for. It waits one turn of the event loop first, so that the first
+ * request to Immuta is on its way before the chunk is compiled.
+ */
+export function loadArtifactClient(): Promise<ArtifactClient> {
+  return new Promise((resolve) => setImmediate(resolve))
+    .then(() => import('@actions/artifact'))
+    .then(({ DefaultArtifactClient }) => new DefaultArtifactClient());
+}
+
+/**
+ * The client, with the lookup `keepScript` makes first (is there an artifact of this name
+ * already?) started now, while Immuta is still answering; the first such call gets its answer.
+ */
+export function withEarlyLookup(client: ArtifactClient, artifactName: string): ArtifactClient {
+  const early = client.getArtifact(artifactName);
+  early.catch(() => undefined);
+  let used = false;
+  return Object.assign(Object.create(client) as ArtifactClient, {
+    getArtifact: (name: string, options?: Parameters<ArtifactClient['getArtifact']>[1]) => {
+      if (name !== artifactName || options !== undefined || used) {
+        return client.getArtifact(name, options);
+      }
+      used = true;
+      return early;
+    }
+  });
 }
 
 /** The artifact's link on the run page, or undefined when the run is not known. */
@@ -66,18 +96,18 @@ export function fitsInOutput(script: string): boolean {
 export async function keepScript(
   script: string,
   config: Pick<Config, 'scriptPath' | 'uploadArtifact' | 'artifactName' | 'retentionDays'>,
-  artifacts: ArtifactClient,
+  artifacts: ArtifactClient | Promise<ArtifactClient> | undefined,
   run: RunContext
 ): Promise<KeptScript> {
   await writeScriptFile(config.scriptPath, script);
-  core.setOutput('script-path', config.scriptPath);
+  runner.setOutput('script-path', config.scriptPath);
   log.info(`Saved the cleanup script to ${config.scriptPath}.`);
 
   const inOutput = fitsInOutput(script);
   if (inOutput) {
-    core.setOutput('script', script);
+    runner.setOutput('script', script);
   } else {
-    core.warning(
+    log.warning(
       `The cleanup script is ${Buffer.byteLength(script, 'utf8')} bytes, over GitHub's 1 MB limit for a step output, so the 'script' output is empty. Read it from the file at 'script-path' or from the artifact.`
     );
   }
@@ -87,11 +117,22 @@ export async function keepScript(
   }
   const unavailable = artifactUnavailable(run);
   if (unavailable !== undefined) throw uploadFailed(config, script, unavailable);
-  const artifactId = await uploadScript(artifacts, config, script);
+  let client: ArtifactClient;
+  try {
+    if (artifacts === undefined) throw new Error('no artifact client was loaded');
+    client = await artifacts;
+  } catch (error) {
+    throw uploadFailed(
+      config,
+      script,
+      `the artifact client could not be loaded: ${errorText(error)}`
+    );
+  }
+  const artifactId = await uploadScript(client, config, script);
   const artifactUrl = artifactUrlFor(run, artifactId);
-  core.setOutput('artifact-id', String(artifactId));
-  core.setOutput('artifact-url', artifactUrl ?? '');
-  core.setOutput('artifact-name', config.artifactName);
+  runner.setOutput('artifact-id', String(artifactId));
+  runner.setOutput('artifact-url', artifactUrl ?? '');
+  runner.setOutput('artifact-name', config.artifactName);
   log.info(`Uploaded the cleanup script as artifact '${config.artifactName}' (ID ${artifactId}).`);
   return { path: config.scriptPath, inOutput, artifactId, artifactUrl };
 }

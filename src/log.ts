@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as runner from './runner.js';
 import { forLog } from './escape.js';
 
 /**
@@ -7,7 +7,7 @@ import { forLog } from './escape.js';
  * and debug lines are workflow commands already, whose text the runner does not parse again.
  */
 export const log = {
-  info: (message: string): void => core.info(forLog(message)),
-  warning: (message: string): void => core.warning(message),
-  debug: (message: string): void => core.debug(message)
+  info: (message: string): void => runner.info(forLog(message)),
+  warning: (message: string): void => runner.warning(message),
+  debug: (message: string): void => runner.debug(message)
 };

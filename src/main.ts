@@ -1,45 +1,68 @@
-import * as core from '@actions/core';
-import { context } from '@actions/github';
-import { DefaultArtifactClient } from '@actions/artifact';
-import type { Dispatcher } from 'undici';
 import { environmentWarnings, readConfig } from './inputs.js';
-import { createDispatcher } from './http/dispatcher.js';
+import { createTransport, type Transport } from './http/transport.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister } from './deregister.js';
-import { keepScript, type RunContext } from './keep-script.js';
+import type { ArtifactClient } from '@actions/artifact';
+import {
+  artifactUnavailable,
+  keepScript,
+  loadArtifactClient,
+  withEarlyLookup,
+  type RunContext
+} from './keep-script.js';
 import { errorText } from './error-text.js';
 import { report, reportFailure } from './report.js';
 import { Secrets } from './secrets.js';
 import { log } from './log.js';
+import * as runner from './runner.js';
 
-export async function run(): Promise<void> {
-  let dispatcher: Dispatcher | undefined;
-  const secrets = new Secrets((secret) => core.setSecret(secret));
+/** Where the artifact client runs: started only when an upload is asked for. */
+export interface ArtifactHost {
+  readonly client: Promise<ArtifactClient>;
+  stop(): Promise<void>;
+}
+
+/** The artifact client on this thread, loaded from its chunk. */
+const onThisThread = (): ArtifactHost => ({
+  client: loadArtifactClient(),
+  stop: async () => undefined
+});
+
+export async function run(startArtifacts: () => ArtifactHost = onThisThread): Promise<void> {
+  let transport: Transport | undefined;
+  let host: ArtifactHost | undefined;
+  const secrets = new Secrets((secret) => runner.setSecret(secret));
   let deleted = false;
   try {
-    const config = readConfig(
-      (name) => core.getInput(name),
-      (s) => secrets.add(s),
-      process.env
-    );
+    const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env);
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
-    dispatcher = createDispatcher(config);
+    // The artifact client is most of the bundle: it is loaded only when an upload is asked for,
+    // and from now on, so that it loads while the requests to Immuta are on the network.
+    const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
+    host = canUpload ? startArtifacts() : undefined;
+    const artifacts = host?.client.then((c) => withEarlyLookup(c, config.artifactName));
+    // A failure to load is reported when the client is needed, never as an unhandled rejection.
+    artifacts?.catch(() => undefined);
+    transport = createTransport({
+      caCertificate: config.caCertificate,
+      env: process.env,
+      connectTimeoutMs: config.timeoutMs
+    });
     const immuta = new ImmutaClient({
       baseUrl: config.immutaUrl,
       apiKey: config.apiKey,
       authMethod: config.authMethod,
       timeoutMs: config.timeoutMs,
       maxAttempts: config.maxAttempts,
-      dispatcher,
+      transport,
       log,
       secrets
     });
-    const artifacts = new DefaultArtifactClient();
 
     const outcome = await deregister(config, {
       immuta,
       keepScript: (script) => keepScript(script, config, artifacts, runContext()),
-      onIntegration: (id) => core.setOutput('integration-id', String(id)),
+      onIntegration: (id) => runner.setOutput('integration-id', String(id)),
       onDeleted: () => (deleted = true),
       log
     });
@@ -48,13 +71,14 @@ export async function run(): Promise<void> {
   } catch (error) {
     await reportFailure(secrets.redact(errorText(error)), deleted);
   } finally {
-    await dispatcher?.close().catch(() => undefined);
+    transport?.close();
+    await host?.stop();
   }
 }
 
 function runContext(): RunContext {
   return {
-    serverUrl: context.serverUrl,
+    serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com',
     hasRuntimeToken: Boolean(process.env.ACTIONS_RUNTIME_TOKEN),
     repository: process.env.GITHUB_REPOSITORY || undefined,
     runId: process.env.GITHUB_RUN_ID || undefined

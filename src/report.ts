@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as runner from './runner.js';
 import { lineCount, type Outcome } from './outcome.js';
 import { hasNoScript } from './immuta/responses.js';
 import type { IfMissing } from './inputs.js';
@@ -21,9 +21,12 @@ export async function report(
   ifMissing: IfMissing,
   redact: Redactor
 ): Promise<void> {
-  core.setOutput('deleted', String(outcome.deleted));
-  core.setOutput('child-count', outcome.childCount === undefined ? '' : String(outcome.childCount));
-  core.setOutput('status', outcome.status);
+  runner.setOutput('deleted', String(outcome.deleted));
+  runner.setOutput(
+    'child-count',
+    outcome.childCount === undefined ? '' : String(outcome.childCount)
+  );
+  runner.setOutput('status', outcome.status);
 
   if (outcome.status === 'already-absent' && outcome.absentBecause) {
     if (ifMissing === 'warn') log.warning(`${outcome.absentBecause}.`);
@@ -38,16 +41,16 @@ export async function report(
  * deleted the host before the failure, so `if: failure()` steps can read both.
  */
 export async function reportFailure(message: string, deleted: boolean): Promise<void> {
-  core.setOutput('status', 'failed');
-  core.setOutput('deleted', String(deleted));
-  core.setOutput('child-count', '');
-  core.setFailed(message);
+  runner.setOutput('status', 'failed');
+  runner.setOutput('deleted', String(deleted));
+  runner.setOutput('child-count', '');
+  runner.setFailed(message);
   await writeSummary(failureMarkdown(message, deleted));
 }
 
 async function writeSummary(markdown: string): Promise<void> {
   try {
-    await core.summary.addRaw(markdown, true).write();
+    await runner.appendSummary(markdown);
   } catch (error) {
     // The outcome is settled and the outputs set: a summary that cannot be written must not
     // turn that into a failed step.

@@ -95,10 +95,15 @@ describe('TLS with a private CA', () => {
 });
 
 describe('proxies', () => {
-  async function startProxy() {
+  async function startProxy(credentials?: string) {
     const tunnels: string[] = [];
     const server = http.createServer((_req, res) => res.writeHead(405).end());
     server.on('connect', (req, client, head) => {
+      const expected = credentials && `Basic ${Buffer.from(credentials).toString('base64')}`;
+      if (expected && req.headers['proxy-authorization'] !== expected) {
+        client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+        return;
+      }
       tunnels.push(req.url ?? '');
       const [host, port] = (req.url ?? '').split(':');
       const upstream = net.connect(Number(port), host, () => {
@@ -142,6 +147,28 @@ describe('proxies', () => {
     });
     expect(run.code).toBe(0);
     expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('sends the credentials in the proxy URL, and never logs them', async () => {
+    immuta = await startImmutaStandIn();
+    const proxy = await startProxy('ops:s3cr%t');
+    const authenticated = proxy.url.replace('http://', 'http://ops:s3cr%25t@');
+    const run = await runAction({ inputs: stepInputs(immuta), env: { HTTP_PROXY: authenticated } });
+    expect(run.code).toBe(0);
+    expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1);
+    expect(run.log).not.toContain('s3cr');
+  });
+
+  it('a proxy that refuses the tunnel (407) fails at once, saying so', async () => {
+    immuta = await startImmutaStandIn();
+    const proxy = await startProxy('ops:right');
+    const run = await runAction({ inputs: stepInputs(immuta), env: { HTTP_PROXY: proxy.url } });
+    expect(run.code).toBe(1);
+    expect(run.errors[0]).toMatch(
+      /^Looking up the host failed: GET \/data\/connection\/snowflake-prod could not be completed: the proxy at 127\.0\.0\.1:\d+ refused to open a tunnel \(407\): check the proxy settings and the credentials in the proxy URL\./
+    );
+    expect(run.log).not.toMatch(/trying again/);
+    expect(immuta.requests).toHaveLength(0);
   });
 
   it('skips the proxy for hosts in NO_PROXY', async () => {

@@ -59,6 +59,8 @@ export interface StandInOptions {
   scriptShape?: 'json-string' | 'json-object' | 'sql-field' | 'text';
   deleteShape?: 'schema' | 'object-path' | 'docs-example' | 'unreadable';
   permissions?: { script?: boolean; delete?: boolean };
+  /** Every answer waits this long, as a tenant across a network would. */
+  latencyMs?: number;
 }
 
 export interface ImmutaStandIn {

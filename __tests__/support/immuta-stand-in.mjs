@@ -62,7 +62,8 @@ export function defaultState() {
  * options: prefix ('' or '/immuta'), tls ({key, cert}) for HTTPS, apiKey, token, state (hosts and
  * integrations), scriptShape ('json-string' | 'json-object' | 'text' | 'sql-field'),
  * deleteShape ('schema' | 'object-path' | 'docs-example' | 'unreadable'),
- * permissions ({script, delete}: false answers 403).
+ * permissions ({script, delete}: false answers 403), latencyMs (every answer waits this long, as
+ * a tenant across a network would).
  * Faults are queued with fault({method, path, times, status, body, headers, reset, hang,
  * resetAfterHandling, delayMs, endless, trickleMs, afterHandling}); path is a string or RegExp
  * matched against the path below the prefix, as sent. A header set to null is left out.
@@ -88,6 +89,7 @@ export async function startImmutaStandIn(options = {}) {
     const entry = { method: req.method, rawPath, path, headers: req.headers, body, at: Date.now() };
     requests.push(entry);
 
+    if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
     const fault = path === undefined ? undefined : takeFault(faults, req.method, path);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.hang) return; // never answer: the client must time out

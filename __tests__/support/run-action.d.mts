@@ -15,6 +15,8 @@ export interface ActionRun {
   warnings: string[];
   /** Peak resident memory of the action's process; NaN unless measureMemory was set. */
   peakRssMiB: number;
+  /** Milliseconds from starting the process to its end. */
+  wallMs: number;
 }
 
 export declare function runAction(options?: {

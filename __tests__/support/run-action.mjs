@@ -20,7 +20,7 @@ const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
  * runnerTemp: use this folder as RUNNER_TEMP (a test that prepares files there first).
  * measureMemory: preload a hook that records the process's peak resident memory.
  * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings, peakRssMiB },
- * peakRssMiB being NaN unless measureMemory was set.
+ * peakRssMiB being NaN unless measureMemory was set, and wallMs the time from spawn to exit.
  */
 export async function runAction({
   inputs = {},
@@ -62,6 +62,7 @@ export async function runAction({
       childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value);
   }
 
+  const started = performance.now();
   const child = spawn(process.execPath, [entry], { env: childEnv, cwd: workspace });
   let stdout = '';
   let stderr = '';
@@ -69,6 +70,7 @@ export async function runAction({
   child.stderr.on('data', (d) => (stderr += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const code = await new Promise((resolve) => child.on('close', (c) => resolve(c)));
+  const wallMs = performance.now() - started;
   clearTimeout(timer);
 
   const outputs = parseOutputs(await fs.readFile(outputFile, 'utf8'));
@@ -84,7 +86,8 @@ export async function runAction({
     runnerTemp,
     errors: commands(stdout, 'error'),
     warnings: commands(stdout, 'warning'),
-    peakRssMiB: peakRssKiB / 1024
+    peakRssMiB: peakRssKiB / 1024,
+    wallMs
   };
 }
 

@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import type { ArtifactClient } from '@actions/artifact';
 import { scratchDir } from '../support/run-action.mjs';
 
-// @actions/core is mocked so the outputs and warnings can be read back without a runner.
+// The runner is mocked so the outputs and warnings can be read back without a runner.
 const outputs: Record<string, string> = {};
 const warnings: string[] = [];
-jest.unstable_mockModule('@actions/core', () => ({
+jest.unstable_mockModule('../../src/runner.js', () => ({
   setOutput: (name: string, value: string) => (outputs[name] = value),
   info: () => undefined,
   warning: (message: string) => warnings.push(message)

@@ -1,4 +1,3 @@
-import { request, type Dispatcher } from 'undici';
 import { pathSegment } from '../naming.js';
 import {
   DEFAULT_RETRY_POLICY,
@@ -16,6 +15,8 @@ import {
   readCapped,
   type HttpAnswer
 } from '../http/body.js';
+import type { Transport } from '../http/transport.js';
+import { classifyFailure } from '../http/failures.js';
 import { excerpt } from '../escape.js';
 import { unsendable, type Secrets } from '../secrets.js';
 import { immutaError, type FailedCall } from './errors.js';
@@ -46,7 +47,7 @@ export interface ClientOptions {
   readonly authMethod: 'api-key' | 'token';
   readonly timeoutMs: number;
   readonly maxAttempts: number;
-  readonly dispatcher: Dispatcher;
+  readonly transport: Transport;
   readonly log: Logger;
   /** Holds the API key; learns the token; redacts both from any text taken from an answer. */
   readonly secrets: Secrets;
@@ -525,18 +526,18 @@ export class ImmutaClient {
       headers['content-type'] = 'application/json';
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     try {
-      const response = await request(this.options.baseUrl + call.path, {
-        method: call.method,
-        headers,
-        body: call.body,
-        dispatcher: this.options.dispatcher,
-        signal
-      });
-      const ok = response.statusCode >= 200 && response.statusCode <= 299;
+      const response = await this.options.transport.request(
+        new URL(this.options.baseUrl + call.path),
+        { method: call.method, headers, body: call.body, signal }
+      );
+      const ok =
+        response.statusCode !== undefined &&
+        response.statusCode >= 200 &&
+        response.statusCode <= 299;
       const limit = ok ? (call.limit ?? READ_LIMITS.record) : READ_LIMITS.error;
-      const { bytes, truncated } = await readCapped(response.body, limit);
+      const { bytes, truncated } = await readCapped(response, limit);
       return {
-        status: response.statusCode,
+        status: response.statusCode ?? 0,
         contentType: single(response.headers['content-type']),
         contentEncoding: single(response.headers['content-encoding']),
         retryAfter: single(response.headers['retry-after']),
@@ -547,10 +548,9 @@ export class ImmutaClient {
       if (signal.aborted) {
         throw new NoResponse(`timed out after ${this.options.timeoutMs / 1000} s`);
       }
-      if (isNetworkError(error)) {
-        throw new NoResponse(networkCause(error), isCertificateError(error));
-      }
-      throw new LocalFailure(localCause(error));
+      const failure = classifyFailure(error);
+      if (failure.kind === 'local') throw new LocalFailure(failure.cause);
+      throw new NoResponse(failure.cause, failure.untrusted);
     }
   }
 }
@@ -575,89 +575,4 @@ function firstBytes(latin1: string, count = 24): string {
     .map((c) => (/[\x20-\x7e]/.test(c) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
     .join('');
   return `“${shown}${latin1.length > count ? '…' : ''}”`;
-}
-
-/**
- * Failures of the network or the peer, where another attempt may fare better. Everything else
- * (a header undici will not send, an answer it cannot parse, headers past its limit) would fail
- * the same way again.
- */
-const NETWORK_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-  'UND_ERR_ABORTED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
-]);
-
-const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/;
-
-function codesOf(error: unknown): string[] {
-  const codes: string[] = [];
-  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
-  }
-  return codes;
-}
-
-function namesOf(error: unknown): string[] {
-  const names: string[] = [];
-  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    names.push(e.name);
-  }
-  return names;
-}
-
-function isNetworkError(error: unknown): boolean {
-  return codesOf(error).some((c) => NETWORK_CODES.has(c) || CERTIFICATE_ERRORS.test(c));
-}
-
-function isCertificateError(error: unknown): boolean {
-  return codesOf(error).some((c) => CERTIFICATE_ERRORS.test(c));
-}
-
-/** A short cause that never echoes request headers: only the error's code and message. */
-function networkCause(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const inner = (error as { cause?: unknown }).cause;
-  const source = inner instanceof Error ? inner : error;
-  const code = (source as { code?: unknown }).code;
-  return typeof code === 'string' && !source.message.includes(code)
-    ? `${code}: ${source.message}`
-    : source.message;
-}
-
-const LOCAL_CAUSES: Record<string, string> = {
-  UND_ERR_HEADERS_OVERFLOW:
-    "the answer's headers are larger than the HTTP client accepts (a proxy may be adding them)",
-  UND_ERR_INVALID_ARG: 'the request could not be built',
-  UND_ERR_RES_EXCEEDED_MAX_SIZE: 'the answer is larger than the HTTP client accepts',
-  ERR_STRING_TOO_LONG: 'the answer is too long to read'
-};
-
-/** What went wrong on this side, named for the reader; a parser error means it was not HTTP. */
-function localCause(error: unknown): string {
-  const codes = codesOf(error);
-  const known = codes.map((c) => LOCAL_CAUSES[c]).find(Boolean);
-  const parser =
-    codes.some((c) => c.startsWith('HPE_')) || namesOf(error).includes('HTTPParserError')
-      ? 'the answer is not valid HTTP (is immuta-url an HTTP server?)'
-      : undefined;
-  const detail = networkCause(error);
-  return `${known ?? parser ?? 'the HTTP client failed'} (${detail})`;
 }

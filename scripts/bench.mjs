@@ -1,0 +1,117 @@
+// `npm run bench`: what a run of the action costs, as whole processes on the Node that runs the
+// npm scripts (24, from the `node` devDependency). The bundled action and bench/bare-fetch.mjs
+// (the same three requests with built-in fetch, nothing else) run alternately against the
+// loopback Immuta stand-in, several times each after a warm-up; the medians of wall time and peak
+// resident memory are printed with their ratios.
+//   npm run bench [-- --runs 15]
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startImmutaStandIn, defaultState } from '../__tests__/support/immuta-stand-in.mjs';
+import {
+  startArtifactService,
+  startAzurite
+} from '../__tests__/support/artifact-service-stand-in.mjs';
+import { runAction, ROOT } from '../__tests__/support/run-action.mjs';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' } } });
+const RUNS = Number(values.runs);
+const BARE_FETCH = path.join(ROOT, 'bench', 'bare-fetch.mjs');
+
+/** One way of running, measured: the action or the baseline, with its inputs and environment. */
+async function measure(immuta, { entry, inputs = {}, env = {} }) {
+  immuta.state.hosts = defaultState().hosts;
+  immuta.state.integrations = defaultState().integrations;
+  const run = await runAction({
+    entry,
+    measureMemory: true,
+    env,
+    inputs: {
+      'immuta-url': immuta.url,
+      'api-key': immuta.apiKey,
+      'connection-key': 'snowflake-prod',
+      'allow-insecure-http': 'true',
+      'upload-artifact': 'false',
+      ...inputs
+    }
+  });
+  if (run.code !== 0) throw new Error(`${path.basename(entry)} failed:\n${run.log}`);
+  return { wallMs: run.wallMs, rssMiB: run.peakRssMiB };
+}
+
+/** Runs each contender alternately, one warm-up then RUNS measured runs each; medians. */
+async function compare(immuta, contenders) {
+  const samples = contenders.map(() => []);
+  for (let i = 0; i <= RUNS; i++) {
+    for (const [k, contender] of contenders.entries()) {
+      const sample = await measure(immuta, contender);
+      if (i > 0) samples[k].push(sample);
+    }
+  }
+  return samples.map((s) => ({
+    wallMs: median(s.map((x) => x.wallMs)),
+    rssMiB: median(s.map((x) => x.rssMiB))
+  }));
+}
+
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const rows = [];
+function row(name, latencyMs, subject, baselineName, baseline) {
+  rows.push({
+    run: name,
+    latency: `${latencyMs} ms`,
+    'wall ms': subject.wallMs.toFixed(0),
+    'peak MiB': subject.rssMiB.toFixed(1),
+    against: baselineName,
+    'its wall ms': baseline.wallMs.toFixed(0),
+    'its peak MiB': baseline.rssMiB.toFixed(1),
+    'wall ×': (subject.wallMs / baseline.wallMs).toFixed(2),
+    'peak ×': (subject.rssMiB / baseline.rssMiB).toFixed(2)
+  });
+}
+
+const action = { entry: path.join(ROOT, 'dist', 'index.js') };
+const bareFetch = { entry: BARE_FETCH };
+
+for (const latencyMs of [0, 100]) {
+  const immuta = await startImmutaStandIn({ latencyMs });
+  try {
+    const [a, b] = await compare(immuta, [action, bareFetch]);
+    row('action, no upload', latencyMs, a, 'bare fetch', b);
+  } finally {
+    await immuta.close();
+  }
+}
+
+{
+  const immuta = await startImmutaStandIn({ latencyMs: 100 });
+  const azurite = await startAzurite();
+  const service = await startArtifactService({ azurite });
+  try {
+    // Each run uploads an artifact of the same name: a new workflow run each time, so none collide.
+    let runNumber = 0;
+    const upload = {
+      ...action,
+      inputs: { 'upload-artifact': 'true' },
+      get env() {
+        return service.env(`bench-run-${++runNumber}`);
+      }
+    };
+    const [u, n] = await compare(immuta, [upload, action]);
+    row('action, upload', 100, u, 'action, no upload', n);
+  } finally {
+    await service.close();
+    await azurite.stop();
+    await immuta.close();
+  }
+}
+
+console.log(
+  `Node ${process.versions.node}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${os.platform()} ${os.release()}; medians of ${RUNS} runs each, after one warm-up`
+);
+console.table(rows);

@@ -1,0 +1,91 @@
+/**
+ * Why an exchange failed, told apart: the network or the peer (another attempt may fare better)
+ * or this side (a request Node will not send, an answer it cannot parse, a proxy that refuses
+ * outright), which would fail the same way again and is not retried.
+ */
+import { ProxyRefused } from './transport.js';
+
+export type Failure =
+  | { readonly kind: 'network'; readonly cause: string; readonly untrusted: boolean }
+  | { readonly kind: 'local'; readonly cause: string };
+
+/** The failure of an exchange that produced no answer; its cause never echoes request headers. */
+export function classifyFailure(error: unknown): Failure {
+  return isNetworkError(error)
+    ? { kind: 'network', cause: networkCause(error), untrusted: isCertificateError(error) }
+    : { kind: 'local', cause: localCause(error) };
+}
+
+/**
+ * Failures of the network or the peer, where another attempt may fare better. Everything else
+ * (a header Node will not send, an answer it cannot parse, headers past its limit, a proxy that
+ * refuses the tunnel outright) would fail the same way again.
+ */
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_STREAM_PREMATURE_CLOSE'
+]);
+
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/;
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
+function isNetworkError(error: unknown): boolean {
+  // A proxy that cannot reach the tenant now may reach it later; one that wants credentials will not.
+  if (error instanceof ProxyRefused) return error.status === undefined || error.status >= 500;
+  return codesOf(error).some((c) => NETWORK_CODES.has(c) || CERTIFICATE_ERRORS.test(c));
+}
+
+function isCertificateError(error: unknown): boolean {
+  return codesOf(error).some((c) => CERTIFICATE_ERRORS.test(c));
+}
+
+/** A short cause that never echoes request headers: only the error's code and message. */
+function networkCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const inner = (error as { cause?: unknown }).cause;
+  const source = inner instanceof Error ? inner : error;
+  const code = (source as { code?: unknown }).code;
+  return typeof code === 'string' && !source.message.includes(code)
+    ? `${code}: ${source.message}`
+    : source.message;
+}
+
+const LOCAL_CAUSES: Record<string, string> = {
+  HPE_HEADER_OVERFLOW:
+    "the answer's headers are larger than the HTTP client accepts (a proxy may be adding them)",
+  ERR_INVALID_CHAR: 'the request could not be built',
+  ERR_INVALID_HTTP_TOKEN: 'the request could not be built',
+  ERR_STRING_TOO_LONG: 'the answer is too long to read'
+};
+
+/** What went wrong on this side, named for the reader; a parser error means it was not HTTP. */
+function localCause(error: unknown): string {
+  const codes = codesOf(error);
+  const known = codes.map((c) => LOCAL_CAUSES[c]).find(Boolean);
+  const parser = codes.some((c) => c.startsWith('HPE_'))
+    ? 'the answer is not valid HTTP (is immuta-url an HTTP server?)'
+    : undefined;
+  if (error instanceof ProxyRefused) {
+    return `${error.message}: check the proxy settings and the credentials in the proxy URL`;
+  }
+  const detail = networkCause(error);
+  return `${known ?? parser ?? 'the HTTP client failed'} (${detail})`;
+}

@@ -1,0 +1,241 @@
+/**
+ * HTTP for the whole run on Node's own http and https modules: one keep-alive pool per origin,
+ * the proxies self-hosted runners set (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, either case, reached
+ * through CONNECT tunnels), and a private CA trusted beside the system's roots. Node's modules
+ * are part of the runtime, so using them costs nothing at start-up.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+
+export interface TransportOptions {
+  /** PEM of a private CA, trusted in addition to the runtime's own roots. */
+  readonly caCertificate: string | undefined;
+  /** Where the proxy settings come from: the process environment. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Bound on setting up a tunnel through a proxy. */
+  readonly connectTimeoutMs: number;
+}
+
+export interface TransportRequest {
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+  readonly signal: AbortSignal;
+}
+
+export interface Transport {
+  /** Sends the request; resolves with the answer's head and its body still to be read. */
+  request(url: URL, init: TransportRequest): Promise<http.IncomingMessage>;
+  /** Closes every pooled connection, so the process can end at once. */
+  close(): void;
+}
+
+/** A proxy refused to open a tunnel. */
+export class ProxyRefused extends Error {
+  constructor(
+    proxy: URL,
+    readonly status: number | undefined
+  ) {
+    super(`the proxy at ${proxy.host} refused to open a tunnel (${status ?? 'no answer'})`);
+    this.name = 'ProxyRefused';
+  }
+}
+
+export function createTransport(options: TransportOptions): Transport {
+  // Passing `ca` replaces Node's trust store, so the default roots (with NODE_EXTRA_CA_CERTS)
+  // are passed along with the private CA.
+  const ca = options.caCertificate ? [...defaultCertificates(), options.caCertificate] : undefined;
+  const agents = new Map<string, http.Agent>();
+
+  function agentFor(url: URL): http.Agent {
+    const proxy = proxyFor(url, options.env);
+    const key = `${url.protocol}|${proxy?.href ?? ''}`;
+    let agent = agents.get(key);
+    if (!agent) {
+      const secure = url.protocol === 'https:';
+      const settings = { keepAlive: true, keepAliveMsecs: 10_000, ca };
+      if (proxy === undefined)
+        agent = secure ? new https.Agent(settings) : new http.Agent(settings);
+      else {
+        const tunnel = tunnelTo(proxy, { ca, secure, timeoutMs: options.connectTimeoutMs });
+        agent = secure
+          ? new TunnelHttpsAgent(settings, tunnel)
+          : new TunnelHttpAgent(settings, tunnel);
+      }
+      agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  return {
+    request(url, init) {
+      return new Promise((resolve, reject) => {
+        const send = url.protocol === 'https:' ? https.request : http.request;
+        const headers = { ...init.headers };
+        if (init.body !== undefined || init.method === 'POST') {
+          headers['content-length'] = String(Buffer.byteLength(init.body ?? ''));
+        }
+        const req = send(url, {
+          method: init.method,
+          headers,
+          agent: agentFor(url),
+          signal: init.signal
+        });
+        req.once('response', resolve);
+        req.once('error', reject);
+        req.end(init.body);
+      });
+    },
+    close() {
+      for (const agent of agents.values()) agent.destroy();
+      agents.clear();
+    }
+  };
+}
+
+function defaultCertificates(): readonly string[] {
+  return typeof tls.getCACertificates === 'function'
+    ? tls.getCACertificates('default')
+    : tls.rootCertificates;
+}
+
+/**
+ * The proxy for a URL, as undici's EnvHttpProxyAgent chooses it: the lower-case variable before
+ * the upper-case one, HTTPS_PROXY for https (HTTP_PROXY when it is unset), none for a host that
+ * NO_PROXY names.
+ */
+export function proxyFor(
+  url: URL,
+  env: Readonly<Record<string, string | undefined>>
+): URL | undefined {
+  const httpProxy = env.http_proxy || env.HTTP_PROXY;
+  const chosen =
+    url.protocol === 'https:' ? env.https_proxy || env.HTTPS_PROXY || httpProxy : httpProxy;
+  if (!chosen || bypassesProxy(url, env.no_proxy || env.NO_PROXY || '')) return undefined;
+  return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(chosen) ? chosen : `http://${chosen}`);
+}
+
+/**
+ * Whether NO_PROXY names the URL's host: `*` names all; an entry names its host and every
+ * subdomain (a leading `.` or `*.` is the same); an entry with a port names only that port.
+ */
+export function bypassesProxy(url: URL, noProxy: string): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return noProxy
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .some((raw) => {
+      if (raw === '*') return true;
+      // [v6]:port, v6 (two colons or more, so no port), or name:port.
+      const m =
+        /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ??
+        (raw.split(':').length > 2 ? [raw, raw, undefined] : /^([^:]*)(?::(\d+))?$/.exec(raw));
+      if (!m) return false;
+      const entry = m[1]!.replace(/^\*?\./, '').toLowerCase();
+      if (m[2] && m[2] !== port) return false;
+      return host === entry || host.endsWith(`.${entry}`);
+    });
+}
+
+type Tunnel = (
+  target: { host: string; port: number; servername?: string },
+  callback: (error: Error | null, socket?: Duplex) => void
+) => void;
+
+/** Opens a CONNECT tunnel through the proxy to the target, with TLS inside it for https. */
+function tunnelTo(
+  proxy: URL,
+  { ca, secure, timeoutMs }: { ca: string[] | undefined; secure: boolean; timeoutMs: number }
+): Tunnel {
+  const authorization =
+    proxy.username || proxy.password
+      ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
+      : undefined;
+  return (target, callback) => {
+    const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    const connect = (proxy.protocol === 'https:' ? https : http).request({
+      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
+      method: 'CONNECT',
+      path: authority,
+      headers: {
+        host: authority,
+        ...(authorization ? { 'proxy-authorization': authorization } : {})
+      },
+      agent: false,
+      ca,
+      timeout: timeoutMs
+    });
+    let settled = false;
+    const done = (error: Error | null, socket?: Duplex) => {
+      if (settled) return;
+      settled = true;
+      callback(error, socket);
+    };
+    connect.once('connect', (answer, socket) => {
+      if (answer.statusCode !== 200) {
+        socket.destroy();
+        return done(new ProxyRefused(proxy, answer.statusCode));
+      }
+      if (!secure) return done(null, socket);
+      const servername = target.servername || (isIp(target.host) ? undefined : target.host);
+      done(null, tls.connect({ socket, servername, ca }));
+    });
+    connect.once('timeout', () =>
+      connect.destroy(
+        Object.assign(new Error('connecting through the proxy timed out'), { code: 'ETIMEDOUT' })
+      )
+    );
+    connect.once('error', (error) => done(error));
+    connect.end();
+  };
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+/** Agents whose connections are tunnels through a proxy; the pool reuses them as any other. */
+class TunnelHttpAgent extends http.Agent {
+  constructor(
+    options: http.AgentOptions,
+    private readonly tunnel: Tunnel
+  ) {
+    super(options);
+  }
+  override createConnection(
+    options: { host?: string; port?: number },
+    callback?: (error: Error | null, socket: Duplex) => void
+  ): Duplex | undefined {
+    this.tunnel({ host: options.host ?? 'localhost', port: options.port ?? 80 }, (e, s) =>
+      callback?.(e, s!)
+    );
+    return undefined;
+  }
+}
+
+class TunnelHttpsAgent extends https.Agent {
+  constructor(
+    options: https.AgentOptions,
+    private readonly tunnel: Tunnel
+  ) {
+    super(options);
+  }
+  override createConnection(
+    options: { host?: string; port?: number; servername?: string },
+    callback?: (error: Error | null, socket: Duplex) => void
+  ): Duplex | undefined {
+    this.tunnel(
+      {
+        host: options.host ?? 'localhost',
+        port: options.port ?? 443,
+        servername: options.servername
+      },
+      (e, s) => callback?.(e, s!)
+    );
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The step's side of the runner protocol: inputs from INPUT_* variables, workflow commands on
+ * stdout, outputs and the job summary in the files the runner names. It is the part of
+ * `@actions/core` this action uses, written out, because loading `@actions/core` (and the HTTP
+ * client it brings for OIDC) costs more than a whole deregistration; `npm run bench` shows it.
+ */
+import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { access, appendFile, constants } from 'node:fs/promises';
+import { EOL } from 'node:os';
+
+export interface Runner {
+  /** The input's value, trimmed; '' when it is not set. */
+  getInput(name: string): string;
+  setSecret(secret: string): void;
+  setOutput(name: string, value: string): void;
+  info(message: string): void;
+  warning(message: string): void;
+  debug(message: string): void;
+  /** Reports the error and makes the step fail when the process ends. */
+  setFailed(message: string): void;
+  /** Appends Markdown to the job summary; rejects when there is no summary to write to. */
+  appendSummary(markdown: string): Promise<void>;
+}
+
+/** What the runner expects: the protocol as GitHub documents it and `@actions/core` speaks it. */
+export const workflowRunner: Runner = {
+  getInput: (name) => (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim(),
+  setSecret: (secret) => command('add-mask', secret),
+  setOutput(name, value) {
+    const file = process.env.GITHUB_OUTPUT;
+    if (!file) {
+      // Outside a runner (or an old one): the deprecated command, as @actions/core falls back to.
+      command(`set-output name=${escapeProperty(name)}`, value);
+      return;
+    }
+    const delimiter = `ghadelimiter_${randomUUID()}`;
+    if (name.includes(delimiter) || value.includes(delimiter)) {
+      throw new Error(`Unexpected input: the output ${name} holds its own delimiter`);
+    }
+    appendFileSync(file, `${name}<<${delimiter}${EOL}${value}${EOL}${delimiter}${EOL}`, 'utf8');
+  },
+  info: (message) => void process.stdout.write(message + EOL),
+  warning: (message) => command('warning', message),
+  debug: (message) => command('debug', message),
+  setFailed(message) {
+    process.exitCode = 1;
+    command('error', message);
+  },
+  async appendSummary(markdown) {
+    const file = process.env.GITHUB_STEP_SUMMARY;
+    if (!file) {
+      throw new Error(
+        'Unable to find environment variable for $GITHUB_STEP_SUMMARY. Check if your runtime environment supports job summaries.'
+      );
+    }
+    try {
+      await access(file, constants.R_OK | constants.W_OK);
+    } catch {
+      throw new Error(
+        `Unable to access summary file: '${file}'. Check if the file has correct read/write permissions.`
+      );
+    }
+    await appendFile(file, markdown + EOL, 'utf8');
+  }
+};
+
+/** A workflow command; its text escaped so that it stays one command on one line. */
+function command(name: string, message: string): void {
+  process.stdout.write(`::${name}::${escapeData(message)}${EOL}`);
+}
+
+function escapeData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+let active: Runner = workflowRunner;
+
+/** Puts another runner in place, as `npm run local-action` does with GitHub's stand-in for it. */
+export function useRunner(runner: Runner): void {
+  active = runner;
+}
+
+export const getInput = (name: string): string => active.getInput(name);
+export const setSecret = (secret: string): void => active.setSecret(secret);
+export const setOutput = (name: string, value: string): void => active.setOutput(name, value);
+export const info = (message: string): void => active.info(message);
+export const warning = (message: string): void => active.warning(message);
+export const debug = (message: string): void => active.debug(message);
+export const setFailed = (message: string): void => active.setFailed(message);
+export const appendSummary = (markdown: string): Promise<void> => active.appendSummary(markdown);
