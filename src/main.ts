@@ -1,5 +1,6 @@
 import { environmentWarnings, readConfig } from './inputs.js';
 import { createTransport, type Transport } from './http/transport.js';
+import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister } from './deregister.js';
 import type { ArtifactClient } from '@actions/artifact';
@@ -48,13 +49,18 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
       env: process.env,
       connectTimeoutMs: config.timeoutMs
     });
+    const caller = new HttpCaller({
+      transport,
+      timeoutMs: config.timeoutMs,
+      maxAttempts: config.maxAttempts,
+      log,
+      redact: (text) => secrets.redact(text)
+    });
     const immuta = new ImmutaClient({
       baseUrl: config.immutaUrl,
       apiKey: config.apiKey,
       authMethod: config.authMethod,
-      timeoutMs: config.timeoutMs,
-      maxAttempts: config.maxAttempts,
-      transport,
+      caller,
       log,
       secrets
     });

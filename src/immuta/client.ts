@@ -1,22 +1,13 @@
 import { pathSegment } from '../naming.js';
-import {
-  DEFAULT_RETRY_POLICY,
-  delayBeforeRetry,
-  isRetryableStatus,
-  isUnsettledStatus,
-  parseRetryAfter,
-  type RetryPolicy
-} from '../http/retry.js';
+import { isRetryableStatus, isUnsettledStatus } from '../http/retry.js';
 import {
   answerText,
   compression,
   formatBytes,
   looksBinary,
-  readCapped,
   type HttpAnswer
 } from '../http/body.js';
-import type { Transport } from '../http/transport.js';
-import { classifyFailure } from '../http/failures.js';
+import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
 import { excerpt } from '../escape.js';
 import { unsendable, type Secrets } from '../secrets.js';
 import { immutaError, type FailedCall } from './errors.js';
@@ -45,9 +36,8 @@ export interface ClientOptions {
   readonly baseUrl: string;
   readonly apiKey: string;
   readonly authMethod: 'api-key' | 'token';
-  readonly timeoutMs: number;
-  readonly maxAttempts: number;
-  readonly transport: Transport;
+  /** The run's one HTTP caller: its transport, timeout and retry policy. */
+  readonly caller: HttpCaller;
   readonly log: Logger;
   /** Holds the API key; learns the token; redacts both from any text taken from an answer. */
   readonly secrets: Secrets;
@@ -59,8 +49,7 @@ export interface ClientOptions {
  */
 export const READ_LIMITS = {
   script: 8 * 1024 * 1024,
-  record: 1024 * 1024,
-  error: 64 * 1024
+  record: 1024 * 1024
 } as const;
 
 interface Call {
@@ -91,20 +80,6 @@ export interface DeleteOutcome {
   readonly unreadableAnswer: string | undefined;
 }
 
-/** No HTTP answer came: a timeout, a reset, a refused connection. Worth trying again. */
-class NoResponse extends Error {
-  constructor(
-    readonly reason: string,
-    /** The certificate was refused: trying again cannot help. */
-    readonly untrusted = false
-  ) {
-    super(reason);
-  }
-}
-
-/** The exchange failed on this side (a request undici will not send, an answer it will not parse). */
-class LocalFailure extends Error {}
-
 const PERMISSION = {
   script:
     "The API key's user needs the APPLICATION_ADMIN permission in Immuta to generate the cleanup script.",
@@ -121,12 +96,10 @@ const NOT_IMMUTA =
 
 export class ImmutaClient {
   private authorization: string;
-  private readonly policy: RetryPolicy;
   private readonly basePath: string;
 
   constructor(private readonly options: ClientOptions) {
     this.authorization = options.apiKey;
-    this.policy = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts };
     this.basePath = new URL(options.baseUrl).pathname.replace(/\/+$/, '');
   }
 
@@ -430,8 +403,9 @@ export class ImmutaClient {
       if (call.method === 'DELETE') return PERMISSION.delete;
       return PERMISSION.read;
     }
-    if (isRetryableStatus(status) && this.policy.maxAttempts > 1) {
-      return `Gave up after ${this.policy.maxAttempts} attempts; raise max-attempts or try again later.`;
+    const { maxAttempts } = this.options.caller.policy;
+    if (isRetryableStatus(status) && maxAttempts > 1) {
+      return `Gave up after ${maxAttempts} attempts; raise max-attempts or try again later.`;
     }
     return undefined;
   }
@@ -440,133 +414,63 @@ export class ImmutaClient {
     return { step: call.step, method: call.method, path: this.basePath + call.path };
   }
 
-  /**
-   * Sends the call, trying again when that may help. `beforeResend` is told the previous answer
-   * (undefined when none came) and returns true when the outcome is settled without resending.
-   */
-  private async send(
-    call: Call,
-    options: {
-      attempts?: number;
-      beforeResend?: (previous: HttpAnswer | undefined) => Promise<boolean>;
-    } = {}
-  ): Promise<HttpAnswer> {
-    const maxAttempts = options.attempts ?? this.policy.maxAttempts;
-    const path = this.basePath + call.path;
-    let previous: HttpAnswer | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (attempt > 1 && options.beforeResend && (await options.beforeResend(previous))) {
-        return previous ?? NO_ANSWER;
-      }
-      const started = Date.now();
-      let reason: string;
-      previous = undefined;
-      try {
-        previous = await this.once(call);
-        reason = `answered ${previous.status}`;
-        this.options.log.debug(
-          `${call.method} ${path} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
-        );
-        if (!isRetryableStatus(previous.status) || attempt >= maxAttempts) return previous;
-      } catch (error) {
-        if (error instanceof LocalFailure) {
-          throw immutaError({
-            ...this.describe(call),
-            cause: this.options.secrets.redact(error.message),
-            local: true,
-            hint: 'This is not a network failure, so it was not tried again.'
-          });
-        }
-        if (!(error instanceof NoResponse)) throw error;
-        reason = `got no response (${error.reason})`;
-        if (error.untrusted) {
-          throw immutaError({
-            ...this.describe(call),
-            cause: error.reason,
-            hint: "The tenant's TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate."
-          });
-        }
-        this.options.log.debug(
-          `${call.method} ${path} -> no response: ${error.reason} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
-        );
-        if (attempt >= maxAttempts) {
-          const reach =
-            'Check that the runner can reach immuta-url (proxy, firewall, ca-certificate), or raise timeout-seconds';
-          const maybe =
-            call.method === 'DELETE'
-              ? ' Immuta may have deleted the host without the answer arriving: check it in Immuta, or run the step again with if-missing: warn.'
-              : '';
-          throw immutaError({
-            ...this.describe(call),
-            cause: error.reason,
-            hint:
-              (maxAttempts > 1
-                ? `Gave up after ${maxAttempts} attempts. ${reach} or max-attempts.`
-                : `${reach}.`) + maybe
-          });
-        }
-      }
-      const retryAfterMs = parseRetryAfter(previous?.retryAfter, Date.now());
-      const delay = delayBeforeRetry(attempt, this.policy, Math.random(), retryAfterMs);
-      this.options.log.info(
-        `${call.method} ${path} ${reason}; trying again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${maxAttempts}).`
-      );
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-
-  /** One exchange; the timeout covers it whole, the body included. */
-  private async once(call: Call): Promise<HttpAnswer> {
+  /** Sends the call through the run's caller; a failure to get an answer is said for Immuta. */
+  private async send(call: Call, options: SendOptions = {}): Promise<HttpAnswer> {
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': 'immuta-deregister-host'
     };
     if (call.authenticated !== false) headers.authorization = this.authorization;
-    if (call.body !== undefined || call.method === 'POST')
+    if (call.body !== undefined || call.method === 'POST') {
       headers['content-type'] = 'application/json';
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    }
     try {
-      const response = await this.options.transport.request(
-        new URL(this.options.baseUrl + call.path),
-        { method: call.method, headers, body: call.body, signal }
+      return await this.options.caller.send(
+        {
+          method: call.method,
+          url: new URL(this.options.baseUrl + call.path),
+          shown: this.basePath + call.path,
+          headers,
+          body: call.body,
+          limit: call.limit ?? READ_LIMITS.record
+        },
+        options
       );
-      const ok =
-        response.statusCode !== undefined &&
-        response.statusCode >= 200 &&
-        response.statusCode <= 299;
-      const limit = ok ? (call.limit ?? READ_LIMITS.record) : READ_LIMITS.error;
-      const { bytes, truncated } = await readCapped(response, limit);
-      return {
-        status: response.statusCode ?? 0,
-        contentType: single(response.headers['content-type']),
-        contentEncoding: single(response.headers['content-encoding']),
-        retryAfter: single(response.headers['retry-after']),
-        bytes,
-        truncated
-      };
     } catch (error) {
-      if (signal.aborted) {
-        throw new NoResponse(`timed out after ${this.options.timeoutMs / 1000} s`);
-      }
-      const failure = classifyFailure(error);
-      if (failure.kind === 'local') throw new LocalFailure(failure.cause);
-      throw new NoResponse(failure.cause, failure.untrusted);
+      if (!(error instanceof ExchangeFailed)) throw error;
+      throw this.unanswered(call, error);
     }
   }
-}
 
-/** Stands in for an answer when a lookup settled a call before it was sent again. */
-const NO_ANSWER: HttpAnswer = {
-  status: 0,
-  contentType: undefined,
-  contentEncoding: undefined,
-  retryAfter: undefined,
-  bytes: Buffer.alloc(0),
-  truncated: false
-};
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+  private unanswered(call: Call, error: ExchangeFailed) {
+    const where = { ...this.describe(call), cause: error.reason };
+    if (error.kind === 'local') {
+      return immutaError({
+        ...where,
+        local: true,
+        hint: 'This is not a network failure, so it was not tried again.'
+      });
+    }
+    if (error.kind === 'untrusted') {
+      return immutaError({
+        ...where,
+        hint: "The tenant's TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate."
+      });
+    }
+    const reach =
+      'Check that the runner can reach immuta-url (proxy, firewall, ca-certificate), or raise timeout-seconds';
+    const maybe =
+      call.method === 'DELETE'
+        ? ' Immuta may have deleted the host without the answer arriving: check it in Immuta, or run the step again with if-missing: warn.'
+        : '';
+    return immutaError({
+      ...where,
+      hint:
+        (error.attempts > 1
+          ? `Gave up after ${error.attempts} attempts. ${reach} or max-attempts.`
+          : `${reach}.`) + maybe
+    });
+  }
 }
 
 /** Printable ASCII as it is, anything else as \xNN: bytes that are not text, shown safely. */

@@ -1,0 +1,167 @@
+/**
+ * One request, tried again when that may help: the retry policy, the capped reading of the
+ * answer, the timeout over the whole exchange, and the log lines, for every service the action
+ * talks to (Immuta, Snowflake, Databricks). What a failure means is for the caller to say.
+ */
+import { readCapped, type HttpAnswer } from './body.js';
+import { classifyFailure } from './failures.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  delayBeforeRetry,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy
+} from './retry.js';
+import type { Transport } from './transport.js';
+
+export interface Exchange {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly url: URL;
+  /** The request as the log shows it: method and path, never a query or a credential. */
+  readonly shown: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+  /** The most a successful answer may hold; a longer one is cut there and marked truncated. */
+  readonly limit: number;
+}
+
+/** How much of an error answer is read: its first kilobytes say all there is to say. */
+export const ERROR_READ_LIMIT = 64 * 1024;
+
+/** No answer that can be used came: why, and after how many attempts. */
+export class ExchangeFailed extends Error {
+  constructor(
+    /** local: this side failed (not retried); untrusted: the certificate was refused; no-response: the network. */
+    readonly kind: 'local' | 'untrusted' | 'no-response',
+    readonly reason: string,
+    readonly attempts: number
+  ) {
+    super(reason);
+    this.name = 'ExchangeFailed';
+  }
+}
+
+export interface CallerOptions {
+  readonly transport: Transport;
+  readonly timeoutMs: number;
+  readonly maxAttempts: number;
+  readonly log: { debug(message: string): void; info(message: string): void };
+  /** Cuts secrets out of a cause before it is passed on. */
+  readonly redact: (text: string) => string;
+}
+
+export interface SendOptions {
+  readonly attempts?: number;
+  /**
+   * Told the previous answer (undefined when none came) before a resend; true settles the call
+   * without sending it again, and `send` then resolves with `SETTLED`.
+   */
+  readonly beforeResend?: (previous: HttpAnswer | undefined) => Promise<boolean>;
+  /** False for a request that must not be repeated once it may have been carried out. */
+  readonly resendLost?: boolean;
+}
+
+/** What `send` resolves with when `beforeResend` settled the call. */
+export const SETTLED: HttpAnswer = Object.freeze({
+  status: 0,
+  contentType: undefined,
+  contentEncoding: undefined,
+  retryAfter: undefined,
+  bytes: Buffer.alloc(0),
+  truncated: false
+});
+
+export class HttpCaller {
+  readonly policy: RetryPolicy;
+
+  constructor(private readonly options: CallerOptions) {
+    this.policy = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts };
+  }
+
+  /** Sends the exchange (or the one built for each attempt), trying again while that may help. */
+  async send(
+    build: Exchange | ((attempt: number) => Exchange),
+    options: SendOptions = {}
+  ): Promise<HttpAnswer> {
+    const maxAttempts = options.attempts ?? this.policy.maxAttempts;
+    let previous: HttpAnswer | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && options.beforeResend && (await options.beforeResend(previous))) {
+        return SETTLED;
+      }
+      const exchange = typeof build === 'function' ? build(attempt) : build;
+      const shown = `${exchange.method} ${exchange.shown}`;
+      const started = Date.now();
+      let reason: string;
+      previous = undefined;
+      try {
+        previous = await this.once(exchange);
+        reason = `answered ${previous.status}`;
+        this.options.log.debug(
+          `${shown} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
+        );
+        if (!isRetryableStatus(previous.status) || attempt >= maxAttempts) return previous;
+      } catch (error) {
+        if (!(error instanceof ExchangeFailed)) throw error;
+        if (error.kind !== 'no-response') throw error;
+        reason = `got no response (${error.reason})`;
+        this.options.log.debug(
+          `${shown} -> no response: ${error.reason} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
+        );
+        if (attempt >= maxAttempts || options.resendLost === false) {
+          throw new ExchangeFailed('no-response', error.reason, attempt);
+        }
+      }
+      const retryAfterMs = parseRetryAfter(previous?.retryAfter, Date.now());
+      const delay = delayBeforeRetry(attempt, this.policy, Math.random(), retryAfterMs);
+      this.options.log.info(
+        `${shown} ${reason}; trying again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${maxAttempts}).`
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** One exchange; the timeout covers it whole, the body included. */
+  private async once(exchange: Exchange): Promise<HttpAnswer> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    try {
+      const response = await this.options.transport.request(exchange.url, {
+        method: exchange.method,
+        headers: exchange.headers,
+        body: exchange.body,
+        signal
+      });
+      const status = response.statusCode ?? 0;
+      const ok = status >= 200 && status <= 299;
+      const { bytes, truncated } = await readCapped(
+        response,
+        ok ? exchange.limit : ERROR_READ_LIMIT
+      );
+      return {
+        status,
+        contentType: single(response.headers['content-type']),
+        contentEncoding: single(response.headers['content-encoding']),
+        retryAfter: single(response.headers['retry-after']),
+        bytes,
+        truncated
+      };
+    } catch (error) {
+      if (signal.aborted) {
+        throw new ExchangeFailed(
+          'no-response',
+          `timed out after ${this.options.timeoutMs / 1000} s`,
+          1
+        );
+      }
+      const failure = classifyFailure(error);
+      if (failure.kind === 'local') {
+        throw new ExchangeFailed('local', this.options.redact(failure.cause), 1);
+      }
+      throw new ExchangeFailed(failure.untrusted ? 'untrusted' : 'no-response', failure.cause, 1);
+    }
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
