@@ -4,6 +4,9 @@ import { ImmutaError } from './immuta/errors.js';
 import { hasNoScript, type ConnectionInfo } from './immuta/responses.js';
 import type { KeptScript } from './keep-script.js';
 import { lineCount, type Outcome } from './outcome.js';
+import { splitStatements } from './warehouse/split.js';
+import { notRun, PLATFORM_NAMES, type ScriptRun } from './warehouse/types.js';
+import type { Platform } from './warehouse/settings.js';
 
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;
@@ -13,6 +16,12 @@ export interface FlowDependencies {
   readonly onIntegration: (integrationId: number) => void;
   /** Called the moment the host is known deleted, so a later failure still reports it. */
   readonly onDeleted: () => void;
+  /** Step 3 on the platform run-script names; absent when it is none. */
+  readonly runScript?: (script: string) => Promise<ScriptRun>;
+  /** The script an earlier attempt of this run kept as an artifact, for a re-run that finds the host gone. */
+  readonly recoverScript?: () => Promise<{ script: string; from: string } | undefined>;
+  /** Cuts the run's secrets out of text from a server (a script) before it is logged. */
+  readonly redact?: (text: string) => string;
   readonly log: { info(message: string): void; warning(message: string): void };
 }
 
@@ -25,10 +34,16 @@ export class MissingHostError extends Error {
 }
 
 /**
- * Immuta's three steps, the first two done here: get the script, keep it, delete the host. The
- * order never changes, and nothing is deleted unless the script was kept every way asked for.
+ * Immuta's three steps: get the script, keep it, delete the host, then (when run-script asks)
+ * run the script on the platform. The order never changes: nothing is deleted unless the script
+ * was kept every way asked for, and the script runs only after the host is gone.
  */
 export async function deregister(config: Config, deps: FlowDependencies): Promise<Outcome> {
+  const outcome = await deregisterHost(config, deps);
+  return { ...outcome, scriptRun: await cleanUp(config, deps, outcome) };
+}
+
+async function deregisterHost(config: Config, deps: FlowDependencies): Promise<Outcome> {
   const { immuta, log } = deps;
   const key = config.connectionKey;
 
@@ -41,6 +56,7 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
       `Looking up the host found nothing: GET ${immuta.pathOf('connection', key)} answered 404 Not Found, so Immuta has no host '${key}'`
     );
   }
+  if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);
   const integrationId = integrationFor(config, host, log);
   deps.onIntegration(integrationId);
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
@@ -87,6 +103,78 @@ export async function deregister(config: Config, deps: FlowDependencies): Promis
   }
   deps.onDeleted();
   return { ...done, status: 'deregistered', deleted: true, childCount: deletion.childCount };
+}
+
+/**
+ * Step 3: the script on the platform, after the host was deleted; in a dry run, only the
+ * statements that would run. A re-run that finds the host gone runs the script its earlier
+ * attempt kept as an artifact, since Immuta can no longer produce it.
+ */
+async function cleanUp(
+  config: Config,
+  deps: FlowDependencies,
+  outcome: Outcome
+): Promise<ScriptRun | undefined> {
+  const platform = config.warehouse?.platform;
+  if (platform === undefined || deps.runScript === undefined) return undefined;
+  const name = PLATFORM_NAMES[platform];
+  const skipped = (statements: readonly string[], note: string): ScriptRun => ({
+    platform,
+    status: 'skipped',
+    statements: notRun(statements),
+    statementsRun: 0,
+    durationMs: 0,
+    error: undefined,
+    note
+  });
+  if (outcome.status === 'dry-run') {
+    if (outcome.script === undefined) return skipped([], 'Dry run: there is no script to run.');
+    const statements = splitStatements(outcome.script);
+    deps.log.info(`Dry run: these ${statements.length} statements would run in ${name}, none ran:`);
+    const redact = deps.redact ?? ((t: string) => t);
+    statements.forEach((statement, i) =>
+      deps.log.info(`  ${i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
+    );
+    return skipped(statements, `Dry run: nothing ran in ${name}.`);
+  }
+  if (outcome.status === 'already-absent') {
+    const recovered = await deps.recoverScript?.().catch((error: unknown) => {
+      deps.log.warning(
+        `Looking for the script an earlier attempt kept failed: ${(error as Error).message}`
+      );
+      return undefined;
+    });
+    if (recovered === undefined) {
+      const note = `The host is already gone, and no artifact of this workflow run holds its cleanup script, so nothing ran in ${name}. If the script has not run yet, run it by hand from the file or artifact the earlier run kept.`;
+      deps.log.warning(note);
+      return skipped([], note);
+    }
+    deps.log.info(`Running the cleanup script that an earlier attempt kept in ${recovered.from}.`);
+    const run = await runIn(name, deps, recovered.script);
+    return { ...run, note: `The script an earlier attempt kept in ${recovered.from}.` };
+  }
+  if (outcome.script === undefined)
+    return skipped([], 'Immuta gave no cleanup script for this host.');
+  return runIn(name, deps, outcome.script);
+}
+
+async function runIn(name: string, deps: FlowDependencies, script: string): Promise<ScriptRun> {
+  deps.log.info(`Running the cleanup script in ${name}.`);
+  const run = await deps.runScript!(script);
+  if (run.status === 'ran') {
+    deps.log.info(
+      `Ran the cleanup script in ${name}: ${run.statementsRun ?? run.statements.length} statements in ${(run.durationMs / 1000).toFixed(1)} s.`
+    );
+  }
+  return run;
+}
+
+/** The platform must be the host's: a Databricks script must never reach Snowflake. */
+function matchPlatform(platform: Platform, technology: string | undefined, key: string): void {
+  if (technology === undefined || technology.toLowerCase().includes(platform)) return;
+  throw new Error(
+    `run-script is ${platform}, but Immuta's record of host '${key}' names the technology ${technology}. Nothing was generated or deleted. Set run-script to the host's platform, or to none.`
+  );
 }
 
 /** Step 2, and where the script is when it fails: the reader must not have to go looking. */

@@ -3,30 +3,26 @@ import * as path from 'node:path';
 import { artifactNameFor, scriptFileNameFor, INVALID_ARTIFACT_NAME_CHARACTERS } from './naming.js';
 import { unsendable } from './secrets.js';
 import { holdsLegacyCommand } from './escape.js';
+import {
+  boolean,
+  hasControlCharacter,
+  InputError,
+  Inputs,
+  oneOf,
+  optionalInteger,
+  required,
+  SECRET_INPUTS,
+  serviceUrl,
+  type InputReader
+} from './input-readers.js';
+import { readWarehouse, type WarehouseConfig } from './warehouse/settings.js';
+
+export { InputError, Inputs };
 
 export const AUTH_METHODS = ['api-key', 'token'] as const;
 export const IF_MISSING = ['error', 'warn', 'ignore'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 export type IfMissing = (typeof IF_MISSING)[number];
-
-/** Every input, named once, as the workflow spells it. */
-export const Inputs = {
-  ImmutaUrl: 'immuta-url',
-  ApiKey: 'api-key',
-  ConnectionKey: 'connection-key',
-  IntegrationId: 'integration-id',
-  AuthMethod: 'auth-method',
-  DryRun: 'dry-run',
-  IfMissing: 'if-missing',
-  UploadArtifact: 'upload-artifact',
-  ArtifactName: 'artifact-name',
-  RetentionDays: 'retention-days',
-  ScriptPath: 'script-path',
-  TimeoutSeconds: 'timeout-seconds',
-  MaxAttempts: 'max-attempts',
-  CaCertificate: 'ca-certificate',
-  AllowInsecureHttp: 'allow-insecure-http'
-} as const;
 
 export interface Config {
   /** Base URL with any path prefix kept and no trailing slash. */
@@ -44,20 +40,9 @@ export interface Config {
   readonly timeoutMs: number;
   readonly maxAttempts: number;
   readonly caCertificate: string | undefined;
+  /** Step 3, when run-script names a platform. */
+  readonly warehouse: WarehouseConfig | undefined;
 }
-
-/** A bad input: its message names the input, what was wrong and what is accepted. */
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    detail: string
-  ) {
-    super(`Input '${input}' ${detail}`);
-    this.name = 'InputError';
-  }
-}
-
-export type InputReader = (name: string) => string;
 
 export interface Environment {
   RUNNER_TEMP?: string;
@@ -72,7 +57,11 @@ const MAX_RETENTION_DAYS = 90;
  * Reads and checks every input before anything touches the network, so a typo costs nothing.
  * `read` returns the trimmed raw value ('' when unset), as core.getInput does.
  */
-export function parseInputs(read: InputReader, env: Environment = {}): Config {
+export function parseInputs(
+  read: InputReader,
+  env: Environment = {},
+  warn: (message: string) => void = () => undefined
+): Config {
   const apiKey = required(read, Inputs.ApiKey);
   const badKey = unsendable(apiKey);
   if (badKey !== undefined) {
@@ -95,7 +84,12 @@ export function parseInputs(read: InputReader, env: Environment = {}): Config {
     );
   }
   const allowInsecureHttp = boolean(read, Inputs.AllowInsecureHttp, false);
-  const immutaUrl = baseUrl(required(read, Inputs.ImmutaUrl), allowInsecureHttp);
+  const immutaUrl = serviceUrl(
+    Inputs.ImmutaUrl,
+    required(read, Inputs.ImmutaUrl),
+    allowInsecureHttp,
+    'https://your-tenant.immuta.com'
+  );
 
   const artifactName = read(Inputs.ArtifactName) || artifactNameFor(connectionKey);
   const badCharacter = [...artifactName].find(
@@ -139,99 +133,9 @@ export function parseInputs(read: InputReader, env: Environment = {}): Config {
     scriptPath: path.resolve(scriptPath),
     timeoutMs: (optionalInteger(read, Inputs.TimeoutSeconds, 1, MAX_TIMEOUT_SECONDS) ?? 30) * 1000,
     maxAttempts: optionalInteger(read, Inputs.MaxAttempts, 1, MAX_ATTEMPTS) ?? 3,
-    caCertificate: pem(read(Inputs.CaCertificate))
+    caCertificate: pem(read(Inputs.CaCertificate)),
+    warehouse: readWarehouse(read, allowInsecureHttp, warn)
   });
-}
-
-function hasControlCharacter(value: string): boolean {
-  return /\p{Cc}/u.test(value);
-}
-
-function required(read: InputReader, name: string): string {
-  const value = read(name);
-  if (!value) {
-    throw new InputError(name, "is required but was empty. Set it in the step's `with:` block.");
-  }
-  return value;
-}
-
-function boolean(read: InputReader, name: string, fallback: boolean): boolean {
-  const value = read(name);
-  if (value === '') return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  throw new InputError(name, `must be true or false, but was ${JSON.stringify(value)}.`);
-}
-
-function oneOf<T extends string>(
-  read: InputReader,
-  name: string,
-  accepted: readonly T[],
-  fallback: T
-): T {
-  const value = read(name);
-  if (value === '') return fallback;
-  const match = accepted.find((a) => a === value.toLowerCase());
-  if (match === undefined) {
-    throw new InputError(
-      name,
-      `must be one of ${accepted.join(', ')}, but was ${JSON.stringify(value)}.`
-    );
-  }
-  return match;
-}
-
-function optionalInteger(
-  read: InputReader,
-  name: string,
-  min: number,
-  max: number
-): number | undefined {
-  const value = read(name);
-  if (value === '') return undefined;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range =
-      max === Number.MAX_SAFE_INTEGER
-        ? `a whole number of ${min} or more`
-        : `a whole number from ${min} to ${max}`;
-    throw new InputError(name, `must be ${range}, but was ${JSON.stringify(value)}.`);
-  }
-  return n;
-}
-
-function baseUrl(value: string, allowInsecureHttp: boolean): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InputError(
-      Inputs.ImmutaUrl,
-      `must be an absolute URL such as https://your-tenant.immuta.com, but was ${JSON.stringify(value)}.`
-    );
-  }
-  if (url.protocol === 'http:' && !allowInsecureHttp) {
-    throw new InputError(
-      Inputs.ImmutaUrl,
-      `uses http://, which would send the API key unencrypted. Use https://, or set allow-insecure-http: true for a test or air-gapped lab.`
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InputError(Inputs.ImmutaUrl, `must use https://, but uses ${url.protocol}//.`);
-  }
-  if (url.username || url.password) {
-    throw new InputError(
-      Inputs.ImmutaUrl,
-      'must not carry a user name or password. Pass the API key in api-key instead.'
-    );
-  }
-  if (url.search || url.hash) {
-    throw new InputError(
-      Inputs.ImmutaUrl,
-      "must not carry a query (?) or fragment (#). Give the tenant's base URL, with its path prefix if it has one."
-    );
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 function pem(value: string): string | undefined {
@@ -245,15 +149,27 @@ function pem(value: string): string | undefined {
   return value;
 }
 
-/** Reads the step's inputs; the API key is masked before anything can log it. */
+/**
+ * Reads the step's inputs. Every secret is masked before anything can log it; a multi-line one
+ * (a PEM key) line by line too, because the log is masked line by line.
+ */
 export function readConfig(
   getInput: (name: string) => string,
   setSecret: (secret: string) => void,
-  env: Environment
+  env: Environment,
+  warn?: (message: string) => void
 ): Config {
-  const apiKey = getInput(Inputs.ApiKey);
-  if (apiKey) setSecret(apiKey);
-  return parseInputs(getInput, env);
+  for (const name of SECRET_INPUTS) {
+    const value = getInput(name);
+    if (!value) continue;
+    setSecret(value);
+    const lines = value.split(/\r?\n/).map((line) => line.trim());
+    if (lines.length === 1) continue;
+    for (const line of lines) {
+      if (line.length >= 8 && !/^-----(BEGIN|END) /.test(line)) setSecret(line);
+    }
+  }
+  return parseInputs(getInput, env, warn);
 }
 
 /** Settings in the runner's environment that weaken what the action promises, as warnings. */

@@ -236,22 +236,54 @@ async function differsFrom(
   script: string
 ): Promise<string | undefined> {
   if (existing.size > MAX_COMPARED_ARTIFACT_BYTES) return 'is far larger than a cleanup script';
+  const files = await filesOf(artifacts, existing.id);
+  const names = [...files.keys()];
+  const expected = path.basename(config.scriptPath);
+  if (names.length !== 1 || names[0] !== expected) {
+    return `holds ${names.length === 1 ? `the file '${names[0]}'` : `${names.length} files`}, not this host's '${expected}' alone`;
+  }
+  return files.get(expected)!.equals(Buffer.from(script, 'utf8'))
+    ? undefined
+    : 'holds a different script';
+}
+
+/** An artifact's files, by their paths inside it, downloaded to a folder removed afterwards. */
+async function filesOf(artifacts: ArtifactClient, id: number): Promise<Map<string, Buffer>> {
   const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'immuta-artifact-'));
   try {
-    await artifacts.downloadArtifact(existing.id, { path: folder });
-    const files = await fs.readdir(folder, { recursive: true, withFileTypes: true });
-    const names = files
-      .filter((f) => !f.isDirectory())
-      .map((f) => path.relative(folder, path.join(f.parentPath, f.name)));
-    const expected = path.basename(config.scriptPath);
-    if (names.length !== 1 || names[0] !== expected) {
-      return `holds ${names.length === 1 ? `the file '${names[0]}'` : `${names.length} files`}, not this host's '${expected}' alone`;
+    await artifacts.downloadArtifact(id, { path: folder });
+    const entries = await fs.readdir(folder, { recursive: true, withFileTypes: true });
+    const files = new Map<string, Buffer>();
+    for (const entry of entries.filter((e) => e.isFile())) {
+      const file = path.join(entry.parentPath, entry.name);
+      files.set(path.relative(folder, file), await fs.readFile(file));
     }
-    const held = await fs.readFile(path.join(folder, expected));
-    return held.equals(Buffer.from(script, 'utf8')) ? undefined : 'holds a different script';
+    return files;
   } finally {
     await fs.rm(folder, { recursive: true, force: true });
   }
+}
+
+/**
+ * The script an earlier attempt of this workflow run kept in the artifact of this name, for a
+ * re-run that finds the host already gone; undefined when there is none, or it holds no single
+ * script.
+ */
+export async function recoverScript(
+  artifacts: ArtifactClient | Promise<ArtifactClient>,
+  artifactName: string
+): Promise<{ script: string; from: string } | undefined> {
+  const client = await artifacts;
+  const existing = await findArtifact(client, artifactName);
+  if (existing === undefined || existing.size > MAX_COMPARED_ARTIFACT_BYTES) return undefined;
+  const scripts = [...(await filesOf(client, existing.id))].filter(([name]) =>
+    name.endsWith('.sql')
+  );
+  if (scripts.length !== 1) return undefined;
+  return {
+    script: scripts[0]![1].toString('utf8'),
+    from: `artifact '${artifactName}' (ID ${existing.id})`
+  };
 }
 
 function uploadFailed(

@@ -8,6 +8,7 @@ import {
   artifactUnavailable,
   keepScript,
   loadArtifactClient,
+  recoverScript,
   withEarlyLookup,
   type RunContext
 } from './keep-script.js';
@@ -16,6 +17,7 @@ import { report, reportFailure } from './report.js';
 import { Secrets } from './secrets.js';
 import { log } from './log.js';
 import * as runner from './runner.js';
+import { scriptRunner } from './warehouse/index.js';
 
 /** Where the artifact client runs: started only when an upload is asked for. */
 export interface ArtifactHost {
@@ -35,7 +37,7 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
   const secrets = new Secrets((secret) => runner.setSecret(secret));
   let deleted = false;
   try {
-    const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env);
+    const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
     // The artifact client is most of the bundle: it is loaded only when an upload is asked for,
     // and from now on, so that it loads while the requests to Immuta are on the network.
@@ -70,6 +72,11 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
       keepScript: (script) => keepScript(script, config, artifacts, runContext()),
       onIntegration: (id) => runner.setOutput('integration-id', String(id)),
       onDeleted: () => (deleted = true),
+      runScript: config.warehouse
+        ? (script) => scriptRunner(config.warehouse!, secrets, caller).run(script)
+        : undefined,
+      recoverScript: artifacts && (() => recoverScript(artifacts, config.artifactName)),
+      redact: (text) => secrets.redact(text),
       log
     });
 

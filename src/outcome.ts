@@ -1,5 +1,6 @@
 /** What a run did, in the words the flow and the report share. */
 import type { KeptScript } from './keep-script.js';
+import type { ScriptRun } from './warehouse/types.js';
 
 export type Status = 'deregistered' | 'dry-run' | 'already-absent';
 
@@ -18,6 +19,8 @@ export interface Outcome {
   readonly objectState: string | undefined;
   /** Why the host counts as absent, when it does. */
   readonly absentBecause: string | undefined;
+  /** Step 3, when run-script names a platform. */
+  readonly scriptRun?: ScriptRun | undefined;
 }
 
 /** Lines as a person counts them: a final line break does not start another. Counted in place, as a script can be megabytes long. */

@@ -3,14 +3,14 @@ import { lineCount, type Outcome } from './outcome.js';
 import { hasNoScript } from './immuta/responses.js';
 import type { IfMissing } from './inputs.js';
 import { errorText } from './error-text.js';
-import { markdownCode, markdownText } from './escape.js';
+import { excerpt, markdownCode, markdownText } from './escape.js';
 import { log } from './log.js';
 import type { Secrets } from './secrets.js';
+import { PLATFORM_NAMES, type ScriptRun } from './warehouse/types.js';
 
 /** How much of the script the summary shows; the whole script is in the file and artifact. */
 export const SUMMARY_SCRIPT_LIMIT = 64 * 1024;
 
-/** Sets the outcome's outputs, logs it and writes the job summary. */
 /** What the summary needs of the run's secrets. */
 export type Redactor = Pick<Secrets, 'redactHead'>;
 
@@ -26,7 +26,10 @@ export async function report(
     'child-count',
     outcome.childCount === undefined ? '' : String(outcome.childCount)
   );
-  runner.setOutput('status', outcome.status);
+  const run = outcome.scriptRun;
+  const failed = run?.status === 'failed';
+  runner.setOutput('status', failed ? 'failed' : outcome.status);
+  setScriptOutputs(run);
 
   if (outcome.status === 'already-absent' && outcome.absentBecause) {
     if (ifMissing === 'warn') log.warning(`${outcome.absentBecause}.`);
@@ -34,6 +37,29 @@ export async function report(
   }
   log.info(headline(outcome, (key) => `'${key}'`));
   await writeSummary(summaryMarkdown(outcome, redact));
+  if (failed) runner.setFailed(scriptFailure(outcome));
+}
+
+/** Sets and reports the step's outputs; the script outputs say skipped without a run. */
+function setScriptOutputs(run: ScriptRun | undefined): void {
+  runner.setOutput('script-status', run?.status ?? 'skipped');
+  runner.setOutput(
+    'statements-run',
+    run === undefined ? '0' : run.statementsRun === undefined ? '' : String(run.statementsRun)
+  );
+}
+
+/** A failed script run: where it stopped, and that the host is gone but the script is kept. */
+export function scriptFailure(outcome: Outcome): string {
+  const run = outcome.scriptRun!;
+  const where = [
+    outcome.kept ? `the file ${outcome.kept.path}` : undefined,
+    outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined,
+    run.note
+  ].filter(Boolean);
+  const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
+  const from = stopped >= 0 ? `, from statement ${stopped + 1} on` : '';
+  return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.`;
 }
 
 /**
@@ -44,6 +70,7 @@ export async function reportFailure(message: string, deleted: boolean): Promise<
   runner.setOutput('status', 'failed');
   runner.setOutput('deleted', String(deleted));
   runner.setOutput('child-count', '');
+  setScriptOutputs(undefined);
   runner.setFailed(message);
   await writeSummary(failureMarkdown(message, deleted));
 }
@@ -123,6 +150,9 @@ export function summaryMarkdown(outcome: Outcome, redact: Redactor = NO_SECRETS)
     '',
     nextStep(outcome)
   ];
+  if (outcome.scriptRun !== undefined) {
+    parts.push('', scriptRunMarkdown(outcome.scriptRun, redact));
+  }
   if (outcome.script !== undefined) parts.push('', scriptBlock(outcome.script, redact));
   return parts.join('\n') + '\n';
 }
@@ -187,3 +217,49 @@ function scriptBlock(script: string, redact: Redactor): string {
     '</details>'
   ].join('\n');
 }
+
+const OUTCOME_TEXT: Record<ScriptRun['statements'][number]['outcome'], string> = {
+  ran: 'ran',
+  failed: '**failed**',
+  'not-run': 'not run',
+  unknown: 'unknown'
+};
+
+/** Step 3 in the summary: each statement, what became of it, and where a failure stopped. */
+export function scriptRunMarkdown(run: ScriptRun, redact: Redactor = NO_SECRETS): string {
+  const name = PLATFORM_NAMES[run.platform];
+  const heading =
+    run.status === 'ran'
+      ? `### Cleanup script in ${name}: ran (${run.statementsRun ?? run.statements.length} statements, ${(run.durationMs / 1000).toFixed(1)} s)`
+      : run.status === 'failed'
+        ? `### Cleanup script in ${name}: failed`
+        : `### Cleanup script in ${name}: not run`;
+  const lines = [heading, ''];
+  if (run.note) lines.push(markdownText(run.note), '');
+  if (run.status === 'failed') {
+    lines.push(
+      `${markdownText(run.error ?? 'No reason was given.')} The host is already deregistered in Immuta: run the rest of the script by hand as a privileged user.`,
+      ''
+    );
+  }
+  const shown = run.statements.slice(0, SUMMARY_STATEMENTS);
+  if (shown.length > 0) {
+    lines.push('| # | statement | result | duration |', '|---|---|---|---|');
+    shown.forEach((s, i) => {
+      const duration = s.durationMs === undefined ? '' : `${(s.durationMs / 1000).toFixed(1)} s`;
+      lines.push(
+        `| ${i + 1} | ${markdownCode(excerpt(redact.redactHead(s.text, true), 100))} | ${OUTCOME_TEXT[s.outcome]} | ${duration} |`
+      );
+    });
+    if (run.statements.length > shown.length) {
+      lines.push(
+        '',
+        `${run.statements.length - shown.length} more statements are not listed here.`
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** How many statements the summary lists, and how much of each. */
+const SUMMARY_STATEMENTS = 200;

@@ -44,7 +44,13 @@ describe('bad input fails with a clear error and sends no request', () => {
     expect(run.errors[0]).toMatch(detail);
     expect(run.log).not.toMatch(/^\s+at /m);
     // Outputs a later `if: failure()` step reads, and nothing else.
-    expect(run.outputs).toEqual({ status: 'failed', deleted: 'false', 'child-count': '' });
+    expect(run.outputs).toEqual({
+      status: 'failed',
+      deleted: 'false',
+      'child-count': '',
+      'script-status': 'skipped',
+      'statements-run': '0'
+    });
     expect(immuta.requests.length).toBe(before);
   });
 });

@@ -47,7 +47,9 @@ describe('npm run local-action (GitHub local-action on the TypeScript source)', 
     expect(reportedOutputs(run.stdout)).toEqual({
       status: 'failed',
       deleted: 'false',
-      'child-count': ''
+      'child-count': '',
+      'script-status': 'skipped',
+      'statements-run': '0'
     });
   });
 });

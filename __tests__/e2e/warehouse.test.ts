@@ -1,0 +1,570 @@
+// Immuta's third step in the same step: the cleanup script on Snowflake or Databricks, through
+// their REST APIs, against loopback stand-ins that check what the vendors check.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  startImmutaStandIn,
+  snowflakeScript,
+  type ImmutaStandIn as StandIn
+} from '../support/immuta-stand-in.mjs';
+import {
+  startDatabricksStandIn,
+  startSnowflakeStandIn,
+  type DatabricksStandIn,
+  type SnowflakeStandIn
+} from '../support/warehouse-stand-ins.mjs';
+import { runAction } from '../support/run-action.mjs';
+import {
+  startArtifactService,
+  startAzurite,
+  type Azurite
+} from '../support/artifact-service-stand-in.mjs';
+import { stepInputs, trail, visibleLog } from '../support/inputs.js';
+
+let immuta: StandIn | undefined;
+let snowflake: SnowflakeStandIn | undefined;
+let databricks: DatabricksStandIn | undefined;
+afterEach(async () => {
+  await immuta?.close();
+  await snowflake?.close();
+  await databricks?.close();
+  immuta = snowflake = databricks = undefined;
+});
+
+const PASSPHRASE = 'correct horse battery';
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+});
+const encryptedKey = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: {
+    type: 'pkcs8',
+    format: 'pem',
+    cipher: 'aes-256-cbc',
+    passphrase: PASSPHRASE
+  }
+});
+
+/** The statements in the stand-in's Snowflake script: the comment line is not one. */
+const SNOWFLAKE_STATEMENTS = 6;
+
+async function snowflakeRun(extra: Record<string, string> = {}, options = {}) {
+  immuta = await startImmutaStandIn();
+  snowflake = await startSnowflakeStandIn({
+    account: 'XY12345',
+    user: 'IMMUTA_CLEANUP',
+    publicKey: keys.publicKey,
+    ...options
+  });
+  return runAction({
+    inputs: stepInputs(immuta, {
+      'run-script': 'snowflake',
+      'snowflake-account': 'xy12345.us-east-2.aws',
+      'snowflake-host': snowflake.url,
+      'snowflake-user': 'immuta_cleanup',
+      'snowflake-private-key': keys.privateKey,
+      ...extra
+    })
+  });
+}
+
+describe('run-script: snowflake', () => {
+  it('deletes the host, then runs the script whole as one signed multi-statement request', async () => {
+    const run = await snowflakeRun();
+    expect(run.code).toBe(0);
+    const posts = snowflake!.requests.filter((r) => r.method === 'POST');
+    expect(posts).toHaveLength(1);
+    const [post] = posts;
+    expect(post!.refused).toBeUndefined();
+    expect(post!.query).toMatchObject({ async: 'true' });
+    expect(post!.query!.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(post!.query!.retry).toBeUndefined();
+    expect(post!.headers['x-snowflake-authorization-token-type']).toBe('KEYPAIR_JWT');
+    expect(post!.headers['user-agent']).toMatch(/^immuta-deregister-host\/\d+\.\d+\.\d+$/);
+    const body = JSON.parse(post!.body);
+    expect(body.statement).toBe(snowflakeScript(1));
+    expect(body.parameters).toEqual({ MULTI_STATEMENT_COUNT: '0' });
+    // The user's defaults apply: no role or warehouse unless given.
+    expect(body).not.toHaveProperty('role');
+    expect(body).not.toHaveProperty('warehouse');
+    // Immuta's order: the script runs only after the host is gone.
+    const deleted = immuta!.requests.find((r) => r.method === 'DELETE')!;
+    expect(post!.at).toBeGreaterThanOrEqual(deleted.at);
+    expect(snowflake!.executions.get(post!.query!.requestId!)).toBe(1);
+    expect(run.outputs).toMatchObject({
+      status: 'deregistered',
+      deleted: 'true',
+      'script-status': 'ran',
+      'statements-run': String(SNOWFLAKE_STATEMENTS)
+    });
+    expect(run.summary).toContain(
+      `### Cleanup script in Snowflake: ran (${SNOWFLAKE_STATEMENTS} statements`
+    );
+    expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | ran |');
+  });
+
+  it('sends role and warehouse when given, and decrypts an encrypted key with its passphrase', async () => {
+    const run = await snowflakeRun(
+      {
+        'snowflake-private-key': encryptedKey.privateKey,
+        'snowflake-private-key-passphrase': PASSPHRASE,
+        'snowflake-role': 'ACCOUNTADMIN',
+        'snowflake-warehouse': 'CLEANUP_WH'
+      },
+      { publicKey: encryptedKey.publicKey }
+    );
+    expect(run.code).toBe(0);
+    const body = JSON.parse(snowflake!.requests.find((r) => r.method === 'POST')!.body);
+    expect(body).toMatchObject({ role: 'ACCOUNTADMIN', warehouse: 'CLEANUP_WH' });
+    expect(visibleLog(run.log)).not.toContain(PASSPHRASE);
+  });
+
+  it('signs in with a programmatic access token, sending its type', async () => {
+    const token = 'pat-9f8e7d6c5b4a39281706';
+    const run = await snowflakeRun(
+      { 'snowflake-private-key': '', 'snowflake-token': token },
+      { token }
+    );
+    expect(run.code).toBe(0);
+    const post = snowflake!.requests.find((r) => r.method === 'POST')!;
+    expect(post.headers['x-snowflake-authorization-token-type']).toBe('PROGRAMMATIC_ACCESS_TOKEN');
+    expect(visibleLog(run.log)).not.toContain(token);
+  });
+
+  it('a failing statement fails the step, naming it, saying the host is gone and where the script is', async () => {
+    const run = await snowflakeRun({}, { failAt: 3 });
+    expect(run.code).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 failed \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\): .*Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(100132\) Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on\./
+    );
+    expect(run.outputs).toMatchObject({
+      status: 'failed',
+      deleted: 'true',
+      'script-status': 'failed',
+      'statements-run': '2'
+    });
+    expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | ran |');
+    expect(run.summary).toContain(
+      '| 3 | `DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT` | **failed** |'
+    );
+    expect(run.summary).toContain('| 4 | `DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE` | not run |');
+    expect(immuta!.state.hosts['snowflake-prod']).toBeUndefined();
+  });
+
+  it('resends a request whose answer was lost with the same requestId and retry=true: it runs once', async () => {
+    immuta = await startImmutaStandIn();
+    snowflake = await startSnowflakeStandIn({
+      account: 'XY12345',
+      user: 'IMMUTA_CLEANUP',
+      publicKey: keys.publicKey
+    });
+    snowflake.fault({ method: 'POST', path: /^\/api\/v2\/statements$/, resetAfterHandling: true });
+    snowflake.fault({
+      method: 'POST',
+      path: /^\/api\/v2\/statements$/,
+      status: 429,
+      headers: { 'retry-after': '0' }
+    });
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'run-script': 'snowflake',
+        'snowflake-account': 'xy12345',
+        'snowflake-host': snowflake.url,
+        'snowflake-user': 'immuta_cleanup',
+        'snowflake-private-key': keys.privateKey
+      })
+    });
+    expect(run.code).toBe(0);
+    const posts = snowflake.requests.filter((r) => r.method === 'POST');
+    expect(posts).toHaveLength(3);
+    expect(new Set(posts.map((p) => p.query!.requestId)).size).toBe(1);
+    expect(posts.map((p) => p.query!.retry)).toEqual([undefined, 'true', 'true']);
+    expect([...snowflake.executions.values()]).toEqual([1]);
+    expect(run.outputs['script-status']).toBe('ran');
+  });
+
+  it('a key Snowflake does not know fails with what to check, after the host is gone', async () => {
+    const stranger = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+    });
+    const run = await snowflakeRun({}, { publicKey: stranger.publicKey });
+    expect(run.code).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /Snowflake failed: POST \/api\/v2\/statements answered 401\. Snowflake said: JWT token is invalid\. \(390144\)\. .*RSA_PUBLIC_KEY/
+    );
+    expect(run.outputs).toMatchObject({
+      deleted: 'true',
+      'script-status': 'failed',
+      'statements-run': ''
+    });
+  });
+
+  it('gives up at script-timeout-seconds, cancelling the statement', async () => {
+    const run = await snowflakeRun({ 'script-timeout-seconds': '1' }, { neverEnds: true });
+    expect(run.code).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /did not finish within script-timeout-seconds \(1 s\); it was cancelled/
+    );
+    expect(snowflake!.cancelled).toBe(true);
+  });
+
+  it('refuses a platform that is not the host’s before anything is generated or deleted', async () => {
+    const run = await snowflakeRun({ 'connection-key': 'databricks-uc' });
+    expect(run.code).toBe(1);
+    expect(run.errors[0]).toMatch(
+      /^run-script is snowflake, but Immuta's record of host 'databricks-uc' names the technology Databricks\. Nothing was generated or deleted\./
+    );
+    expect(trail(immuta!)).toEqual(['GET /data/connection/databricks-uc']);
+    expect(snowflake!.requests).toEqual([]);
+  });
+
+  it('a dry run lists the statements that would run, and runs none', async () => {
+    const run = await snowflakeRun({ 'dry-run': 'true' });
+    expect(run.code).toBe(0);
+    expect(snowflake!.requests).toEqual([]);
+    expect(run.log).toContain('Dry run: these 6 statements would run in Snowflake, none ran:');
+    expect(run.log).toContain(
+      '  6. EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$'
+    );
+    expect(run.outputs).toMatchObject({ 'script-status': 'skipped', 'statements-run': '0' });
+    expect(run.summary).toContain('### Cleanup script in Snowflake: not run');
+    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | not run |');
+  });
+
+  it('never shows the key, the passphrase or a JWT, also in debug mode', async () => {
+    immuta = await startImmutaStandIn();
+    snowflake = await startSnowflakeStandIn({
+      account: 'XY12345',
+      user: 'IMMUTA_CLEANUP',
+      publicKey: encryptedKey.publicKey
+    });
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'run-script': 'snowflake',
+        'snowflake-account': 'xy12345',
+        'snowflake-host': snowflake.url,
+        'snowflake-user': 'immuta_cleanup',
+        'snowflake-private-key': encryptedKey.privateKey,
+        'snowflake-private-key-passphrase': PASSPHRASE
+      }),
+      env: { RUNNER_DEBUG: '1' }
+    });
+    expect(run.code).toBe(0);
+    const jwt = /^Bearer (.+)$/.exec(String(snowflake.requests[0]!.headers.authorization))![1]!;
+    expect(run.stdout).toContain(`::add-mask::${jwt}`);
+    const shown = visibleLog(run.log) + run.summary + JSON.stringify(run.outputs);
+    const keyLines = encryptedKey.privateKey
+      .split('\n')
+      .filter((l) => l.length > 20 && !l.startsWith('-----'));
+    for (const secret of [PASSPHRASE, jwt, ...keyLines]) expect(shown).not.toContain(secret);
+    // Each line of the key is masked on its own, since the log is masked line by line.
+    for (const line of keyLines) expect(run.stdout).toContain(`::add-mask::${line}`);
+  });
+});
+
+async function databricksRun(extra: Record<string, string> = {}, options = {}) {
+  immuta = await startImmutaStandIn();
+  immuta.state.integrations[2]!.script = [
+    '-- Immuta cleanup; for integration 2',
+    'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+    "COMMENT ON CATALOG immuta IS 'retired; by Immuta';",
+    '/* drop it; now */',
+    'DROP CATALOG IF EXISTS immuta CASCADE;',
+    '-- done;',
+    ''
+  ].join('\r\n');
+  databricks = await startDatabricksStandIn({
+    token: 'dapi0123456789abcdef',
+    warehouseId: 'abc123def456',
+    ...options
+  });
+  return runAction({
+    inputs: stepInputs(immuta, {
+      'connection-key': 'databricks-uc',
+      'run-script': 'databricks',
+      'databricks-host': databricks.url,
+      'databricks-token': 'dapi0123456789abcdef',
+      'databricks-warehouse-id': 'abc123def456',
+      ...extra
+    })
+  });
+}
+
+describe('run-script: databricks', () => {
+  it('runs each statement on its own, in order, polled to its end', async () => {
+    const run = await databricksRun();
+    expect(run.code).toBe(0);
+    expect(databricks!.executed).toEqual([
+      'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`',
+      "COMMENT ON CATALOG immuta IS 'retired; by Immuta'",
+      'DROP CATALOG IF EXISTS immuta CASCADE'
+    ]);
+    const post = databricks!.requests.find((r) => r.method === 'POST')!;
+    expect(JSON.parse(post.body)).toMatchObject({
+      warehouse_id: 'abc123def456',
+      wait_timeout: '0s'
+    });
+    expect(run.outputs).toMatchObject({ 'script-status': 'ran', 'statements-run': '3' });
+    expect(run.summary).toMatch(
+      /\| 3 \| `DROP CATALOG IF EXISTS immuta CASCADE` \| ran \| \d+\.\d s \|/
+    );
+  });
+
+  it('signs in as a service principal (OAuth M2M) and never shows the secret or the token', async () => {
+    const run = await databricksRun(
+      {
+        'databricks-token': '',
+        'databricks-client-id': 'c0ffee-client',
+        'databricks-client-secret': 'dose-secret-5f4e3d2c',
+        'databricks-warehouse-id': '/sql/1.0/warehouses/abc123def456'
+      },
+      { token: undefined, clientId: 'c0ffee-client', clientSecret: 'dose-secret-5f4e3d2c' }
+    );
+    expect(run.code).toBe(0);
+    const [token] = [...databricks!.issued];
+    expect(databricks!.requests[0]!.path).toBe('/oidc/v1/token');
+    expect(run.stdout).toContain(`::add-mask::${token}`);
+    const shown = visibleLog(run.log) + run.summary + JSON.stringify(run.outputs);
+    for (const secret of ['dose-secret-5f4e3d2c', token!]) expect(shown).not.toContain(secret);
+  });
+
+  it('a statement FAILED at HTTP 200 stops the run there: nothing after it runs', async () => {
+    const run = await databricksRun({}, { failOn: /^COMMENT/ });
+    expect(run.code).toBe(1);
+    expect(databricks!.executed).toHaveLength(2);
+    expect(run.errors.at(-1)).toMatch(
+      /^Running the cleanup script in Databricks failed: Statement 2 of 3 failed \(COMMENT ON CATALOG immuta IS 'retired; by Immuta'\): User does not have MANAGE on Catalog 'immuta'\. \(PERMISSION_DENIED\) Host 'databricks-uc' is already deregistered in Immuta/
+    );
+    expect(run.outputs).toMatchObject({
+      'script-status': 'failed',
+      'statements-run': '1',
+      deleted: 'true'
+    });
+    expect(run.summary).toContain('| 3 | `DROP CATALOG IF EXISTS immuta CASCADE` | not run |  |');
+  });
+
+  it('refuses wrong client credentials with what to check', async () => {
+    const run = await databricksRun(
+      {
+        'databricks-token': '',
+        'databricks-client-id': 'c0ffee-client',
+        'databricks-client-secret': 'wrong-secret-123'
+      },
+      { token: undefined, clientId: 'c0ffee-client', clientSecret: 'right-secret-456' }
+    );
+    expect(run.code).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /POST \/oidc\/v1\/token answered 401\. Databricks said: Client authentication failed.*check databricks-client-id and databricks-client-secret/
+    );
+    expect(databricks!.executed).toEqual([]);
+  });
+});
+
+describe('bad warehouse input sends no request anywhere', () => {
+  const snowflakeBase = {
+    'run-script': 'snowflake',
+    'snowflake-account': 'xy12345',
+    'snowflake-user': 'u',
+    'snowflake-private-key': keys.privateKey
+  };
+  const databricksBase = {
+    'run-script': 'databricks',
+    'databricks-host': 'https://dbc-1.cloud.databricks.com',
+    'databricks-token': 'dapi0123456789',
+    'databricks-warehouse-id': 'abc123'
+  };
+  it.each([
+    ['run-script', { 'run-script': 'bigquery' }, /must be one of none, snowflake, databricks/],
+    [
+      'snowflake-account',
+      { ...snowflakeBase, 'snowflake-account': '' },
+      /is required with run-script: snowflake/
+    ],
+    [
+      'snowflake-account',
+      { ...snowflakeBase, 'snowflake-account': 'my account!' },
+      /account identifier/
+    ],
+    [
+      'snowflake-token',
+      { ...snowflakeBase, 'snowflake-token': 'pat-x' },
+      /exactly one way to sign in/
+    ],
+    [
+      'snowflake-private-key',
+      { ...snowflakeBase, 'snowflake-private-key': '' },
+      /unless snowflake-token is given/
+    ],
+    [
+      'snowflake-private-key',
+      { ...snowflakeBase, 'snowflake-private-key': 'not a key' },
+      /PKCS#8 PEM/
+    ],
+    [
+      'snowflake-private-key-passphrase',
+      { ...snowflakeBase, 'snowflake-private-key': encryptedKey.privateKey },
+      /is required: snowflake-private-key is encrypted/
+    ],
+    [
+      'snowflake-private-key',
+      {
+        ...snowflakeBase,
+        'snowflake-private-key': encryptedKey.privateKey,
+        'snowflake-private-key-passphrase': 'wrong'
+      },
+      /could not be decrypted/
+    ],
+    [
+      'snowflake-host',
+      {
+        ...snowflakeBase,
+        'immuta-url': 'https://tenant.example',
+        'snowflake-host': 'http://sf.example',
+        'allow-insecure-http': 'false'
+      },
+      /uses http:\/\//
+    ],
+    [
+      'snowflake-token-type',
+      {
+        ...snowflakeBase,
+        'snowflake-private-key': '',
+        'snowflake-token': 'pat-x',
+        'snowflake-token-type': 'BASIC'
+      },
+      /PROGRAMMATIC_ACCESS_TOKEN, OAUTH/
+    ],
+    [
+      'script-timeout-seconds',
+      { ...snowflakeBase, 'script-timeout-seconds': '0' },
+      /from 1 to 3600/
+    ],
+    [
+      'databricks-token',
+      { ...databricksBase, 'databricks-client-id': 'x' },
+      /exactly one way to sign in/
+    ],
+    [
+      'databricks-client-secret',
+      { ...databricksBase, 'databricks-token': '', 'databricks-client-id': 'x' },
+      /OAuth needs both/
+    ],
+    [
+      'databricks-warehouse-id',
+      { ...databricksBase, 'databricks-warehouse-id': 'a b' },
+      /SQL warehouse ID or its HTTP path/
+    ],
+    [
+      'databricks-host',
+      { ...databricksBase, 'databricks-host': '' },
+      /is required with run-script: databricks/
+    ]
+  ])('%s: %#', async (input, overrides, detail) => {
+    immuta = await startImmutaStandIn();
+    const run = await runAction({
+      inputs: stepInputs(immuta, overrides as Record<string, string>)
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([expect.stringContaining(`Input '${input}'`)]);
+    expect(run.errors[0]).toMatch(detail);
+    expect(immuta.requests).toEqual([]);
+    expect(visibleLog(run.log)).not.toContain('PRIVATE KEY-----\n');
+  });
+
+  it('warns about warehouse inputs that run-script does not use', async () => {
+    immuta = await startImmutaStandIn();
+    const run = await runAction({ inputs: stepInputs(immuta, { 'snowflake-account': 'xy12345' }) });
+    expect(run.code).toBe(0);
+    expect(run.warnings).toContain('snowflake-account is set but not used with run-script: none.');
+    expect(run.outputs).toMatchObject({ 'script-status': 'skipped', 'statements-run': '0' });
+  });
+});
+
+describe('a re-run after the script failed converges', () => {
+  let azurite: Azurite;
+  beforeAll(async () => (azurite = await startAzurite()), 60_000);
+  afterAll(async () => azurite?.stop());
+
+  const inputsFor = (url: string) =>
+    stepInputs(immuta!, {
+      'upload-artifact': 'true',
+      'if-missing': 'warn',
+      'run-script': 'snowflake',
+      'snowflake-account': 'xy12345',
+      'snowflake-host': url,
+      'snowflake-user': 'immuta_cleanup',
+      'snowflake-private-key': keys.privateKey
+    });
+
+  it('runs the script the failed attempt kept in its artifact, as Immuta can no longer make it', async () => {
+    immuta = await startImmutaStandIn();
+    const service = await startArtifactService({ azurite });
+    try {
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey,
+        failAt: 2
+      });
+      const first = await runAction({ inputs: inputsFor(snowflake.url), env: service.env() });
+      expect(first.code).toBe(1);
+      expect(first.outputs).toMatchObject({ deleted: 'true', 'script-status': 'failed' });
+      const sentBefore = immuta.requests.length;
+      await snowflake.close();
+
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      const second = await runAction({ inputs: inputsFor(snowflake.url), env: service.env() });
+      expect(second.code).toBe(0);
+      expect(second.outputs).toMatchObject({
+        status: 'already-absent',
+        deleted: 'false',
+        'script-status': 'ran'
+      });
+      expect(snowflake.scripts).toEqual([snowflakeScript(1)]);
+      expect(second.log).toMatch(
+        /Running the cleanup script that an earlier attempt kept in artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\./
+      );
+      expect(second.summary).toContain('The script an earlier attempt kept in artifact');
+      // The re-run only looked the host up: Immuta has no script left to give.
+      expect(trail(immuta).slice(sentBefore)).toEqual(['GET /data/connection/snowflake-prod']);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('says plainly that the script must be run by hand when no artifact holds it', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    const service = await startArtifactService({ azurite });
+    try {
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      const run = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: service.env('another-run')
+      });
+      expect(run.code).toBe(0);
+      expect(run.warnings).toContainEqual(
+        expect.stringMatching(
+          /no artifact of this workflow run holds its cleanup script, so nothing ran in Snowflake\. .*run it by hand/
+        )
+      );
+      expect(run.outputs).toMatchObject({ status: 'already-absent', 'script-status': 'skipped' });
+      expect(snowflake.requests).toEqual([]);
+    } finally {
+      await service.close();
+    }
+  });
+});

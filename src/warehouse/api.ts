@@ -1,0 +1,94 @@
+/**
+ * JSON over the run's HTTP caller for a warehouse's REST API, and its failures said for the
+ * reader: the platform, the request, the status, the platform's own message and what to do.
+ */
+import { answerText, type HttpAnswer } from '../http/body.js';
+import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
+import { excerpt } from '../escape.js';
+import { parseJson } from '../immuta/responses.js';
+import { WarehouseError } from './types.js';
+
+export interface ApiRequest {
+  readonly method: 'GET' | 'POST';
+  /** Path below the host, query included. */
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+}
+
+/** A warehouse answer's JSON is small: results are not read. */
+const ANSWER_LIMIT = 1024 * 1024;
+
+export class WarehouseApi {
+  constructor(
+    private readonly host: string,
+    readonly name: string,
+    private readonly caller: HttpCaller,
+    private readonly redact: (text: string) => string
+  ) {}
+
+  /** Sends the request (or the one built for each attempt) and reads its JSON body. */
+  async send(
+    build: ApiRequest | ((attempt: number) => ApiRequest),
+    options: SendOptions = {}
+  ): Promise<{ answer: HttpAnswer; json: Record<string, unknown> }> {
+    const first = typeof build === 'function' ? build(1) : build;
+    try {
+      const answer = await this.caller.send((attempt) => {
+        const request = typeof build === 'function' ? build(attempt) : build;
+        return {
+          method: request.method,
+          url: new URL(this.host + request.path),
+          shown: request.path.split('?')[0]!,
+          headers: request.headers,
+          body: request.body,
+          limit: ANSWER_LIMIT
+        };
+      }, options);
+      const parsed = answer.truncated ? undefined : parseJson(answerText(answer));
+      const json = isRecord(parsed) ? parsed : {};
+      return { answer, json };
+    } catch (error) {
+      if (!(error instanceof ExchangeFailed)) throw error;
+      const how =
+        error.kind === 'local'
+          ? `could not be completed: ${error.reason}`
+          : `got no response (${error.reason})`;
+      const hint =
+        error.kind === 'untrusted'
+          ? ` ${this.name}'s TLS certificate is not trusted; if a private CA issued it, pass that CA in ca-certificate.`
+          : error.kind === 'no-response'
+            ? ` Check that the runner can reach ${this.host} (proxy, firewall), or raise timeout-seconds.`
+            : '';
+      throw new WarehouseError(`${first.method} ${first.path.split('?')[0]} ${how}.${hint}`);
+    }
+  }
+
+  /** A failed answer, said: status, the platform's message (secrets cut out) and a hint. */
+  failure(request: ApiRequest, answer: HttpAnswer, json: Record<string, unknown>, hint?: string) {
+    const said = text(json.message) ?? text(json.error_description) ?? text(json.error);
+    const code = text(json.code) ?? text(json.error_code);
+    const parts = [`${request.method} ${request.path.split('?')[0]} answered ${answer.status}.`];
+    if (said) {
+      parts.push(
+        `${this.name} said: ${excerpt(this.redact(said), 400)}${code ? ` (${excerpt(code, 40)})` : ''}.`
+      );
+    } else if (answer.bytes.length > 0) {
+      parts.push(
+        `The answer starts “${excerpt(this.redact(answerText(answer)).slice(0, 400), 120)}”.`
+      );
+    }
+    if (hint) parts.push(hint);
+    return new WarehouseError(parts.join(' '));
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

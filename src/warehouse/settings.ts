@@ -1,0 +1,296 @@
+/**
+ * The warehouse inputs, checked whole before any request: the platform's inputs complete and
+ * consistent (exactly one way to sign in), the private key read (and decrypted), hosts https
+ * unless allow-insecure-http. Nothing here touches the network.
+ */
+import { createPrivateKey, createPublicKey, createHash, type KeyObject } from 'node:crypto';
+import {
+  hasControlCharacter,
+  InputError,
+  Inputs,
+  oneOf,
+  optionalInteger,
+  serviceUrl,
+  type InputReader
+} from '../input-readers.js';
+import { unsendable } from '../secrets.js';
+
+export const RUN_SCRIPT = ['none', 'snowflake', 'databricks'] as const;
+export const SNOWFLAKE_TOKEN_TYPES = ['PROGRAMMATIC_ACCESS_TOKEN', 'OAUTH'] as const;
+export type Platform = Exclude<(typeof RUN_SCRIPT)[number], 'none'>;
+
+export interface SnowflakeSettings {
+  readonly platform: 'snowflake';
+  /** The account identifier as given, e.g. myorg-myaccount or xy12345.us-east-2.aws. */
+  readonly account: string;
+  readonly user: string;
+  /** Base URL, no trailing slash. */
+  readonly host: string;
+  readonly auth:
+    | { readonly kind: 'key-pair'; readonly privateKey: KeyObject; readonly fingerprint: string }
+    | {
+        readonly kind: 'token';
+        readonly token: string;
+        readonly tokenType: (typeof SNOWFLAKE_TOKEN_TYPES)[number];
+      };
+  readonly role: string | undefined;
+  readonly warehouse: string | undefined;
+  readonly timeoutMs: number;
+}
+
+export interface DatabricksSettings {
+  readonly platform: 'databricks';
+  /** Workspace URL, no trailing slash. */
+  readonly host: string;
+  readonly auth:
+    | { readonly kind: 'token'; readonly token: string }
+    | { readonly kind: 'oauth'; readonly clientId: string; readonly clientSecret: string };
+  readonly warehouseId: string;
+  readonly timeoutMs: number;
+}
+
+export type WarehouseConfig = SnowflakeSettings | DatabricksSettings;
+
+const DEFAULT_SCRIPT_TIMEOUT_SECONDS = 600;
+const MAX_SCRIPT_TIMEOUT_SECONDS = 3600;
+
+const SNOWFLAKE_INPUTS = [
+  Inputs.SnowflakeAccount,
+  Inputs.SnowflakeHost,
+  Inputs.SnowflakeUser,
+  Inputs.SnowflakePrivateKey,
+  Inputs.SnowflakePrivateKeyPassphrase,
+  Inputs.SnowflakeToken,
+  Inputs.SnowflakeTokenType,
+  Inputs.SnowflakeRole,
+  Inputs.SnowflakeWarehouse
+];
+const DATABRICKS_INPUTS = [
+  Inputs.DatabricksHost,
+  Inputs.DatabricksToken,
+  Inputs.DatabricksClientId,
+  Inputs.DatabricksClientSecret,
+  Inputs.DatabricksWarehouseId
+];
+
+/**
+ * The warehouse step's settings, or undefined when run-script is none. `warn` is told about
+ * inputs that are set but unused (the other platform's, or all of them with run-script none).
+ */
+export function readWarehouse(
+  read: InputReader,
+  allowInsecureHttp: boolean,
+  warn: (message: string) => void = () => undefined
+): WarehouseConfig | undefined {
+  const platform = oneOf(read, Inputs.RunScript, RUN_SCRIPT, 'none');
+  const unused =
+    platform === 'snowflake'
+      ? DATABRICKS_INPUTS
+      : platform === 'databricks'
+        ? SNOWFLAKE_INPUTS
+        : [...SNOWFLAKE_INPUTS, ...DATABRICKS_INPUTS];
+  const ignored = unused.filter((name) => read(name) !== '');
+  if (ignored.length > 0) {
+    warn(
+      `${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} set but not used with run-script: ${platform}.`
+    );
+  }
+  if (platform === 'none') return undefined;
+  const timeoutMs =
+    (optionalInteger(read, Inputs.ScriptTimeoutSeconds, 1, MAX_SCRIPT_TIMEOUT_SECONDS) ??
+      DEFAULT_SCRIPT_TIMEOUT_SECONDS) * 1000;
+  return platform === 'snowflake'
+    ? readSnowflake(read, allowInsecureHttp, timeoutMs)
+    : readDatabricks(read, allowInsecureHttp, timeoutMs);
+}
+
+function readSnowflake(
+  read: InputReader,
+  allowInsecureHttp: boolean,
+  timeoutMs: number
+): SnowflakeSettings {
+  const account = neededFor('snowflake', read, Inputs.SnowflakeAccount);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(account)) {
+    throw new InputError(
+      Inputs.SnowflakeAccount,
+      `must be an account identifier such as myorg-myaccount or xy12345.us-east-2.aws, but was ${JSON.stringify(account)}.`
+    );
+  }
+  const user = neededFor('snowflake', read, Inputs.SnowflakeUser);
+  if (hasControlCharacter(user)) {
+    throw new InputError(
+      Inputs.SnowflakeUser,
+      'contains a control character. Give the user name on one line.'
+    );
+  }
+  const given = read(Inputs.SnowflakeHost);
+  const host = serviceUrl(
+    Inputs.SnowflakeHost,
+    given || `https://${account.toLowerCase().replace(/_/g, '-')}.snowflakecomputing.com`,
+    allowInsecureHttp,
+    'https://myorg-myaccount.snowflakecomputing.com'
+  );
+
+  const key = read(Inputs.SnowflakePrivateKey);
+  const token = read(Inputs.SnowflakeToken);
+  if (key !== '' && token !== '') {
+    throw new InputError(
+      Inputs.SnowflakeToken,
+      'is set together with snowflake-private-key. Give exactly one way to sign in: a private key (key-pair) or a token.'
+    );
+  }
+  if (key === '' && token === '') {
+    throw new InputError(
+      Inputs.SnowflakePrivateKey,
+      "is required with run-script: snowflake, unless snowflake-token is given. Pass the PKCS#8 PEM of the user's key pair from a secret."
+    );
+  }
+  const passphrase = read(Inputs.SnowflakePrivateKeyPassphrase);
+  if (token !== '' && passphrase !== '') {
+    throw new InputError(
+      Inputs.SnowflakePrivateKeyPassphrase,
+      'is set, but it goes with snowflake-private-key, and snowflake-token is given instead.'
+    );
+  }
+  const auth: SnowflakeSettings['auth'] =
+    key !== ''
+      ? keyPair(key, passphrase)
+      : {
+          kind: 'token',
+          token: credential(Inputs.SnowflakeToken, token),
+          tokenType: oneOf(
+            read,
+            Inputs.SnowflakeTokenType,
+            SNOWFLAKE_TOKEN_TYPES,
+            'PROGRAMMATIC_ACCESS_TOKEN'
+          )
+        };
+  return {
+    platform: 'snowflake',
+    account,
+    user,
+    host,
+    auth,
+    role: identifier(read, Inputs.SnowflakeRole),
+    warehouse: identifier(read, Inputs.SnowflakeWarehouse),
+    timeoutMs
+  };
+}
+
+function readDatabricks(
+  read: InputReader,
+  allowInsecureHttp: boolean,
+  timeoutMs: number
+): DatabricksSettings {
+  const host = serviceUrl(
+    Inputs.DatabricksHost,
+    neededFor('databricks', read, Inputs.DatabricksHost),
+    allowInsecureHttp,
+    'https://dbc-1234.cloud.databricks.com'
+  );
+  const token = read(Inputs.DatabricksToken);
+  const clientId = read(Inputs.DatabricksClientId);
+  const clientSecret = read(Inputs.DatabricksClientSecret);
+  const oauth = clientId !== '' || clientSecret !== '';
+  if (token !== '' && oauth) {
+    throw new InputError(
+      Inputs.DatabricksToken,
+      "is set together with databricks-client-id or databricks-client-secret. Give exactly one way to sign in: a token, or a service principal's client ID and secret."
+    );
+  }
+  if (token === '' && !oauth) {
+    throw new InputError(
+      Inputs.DatabricksToken,
+      'is required with run-script: databricks, unless databricks-client-id and databricks-client-secret are given.'
+    );
+  }
+  if (oauth && (clientId === '' || clientSecret === '')) {
+    const missing = clientId === '' ? Inputs.DatabricksClientId : Inputs.DatabricksClientSecret;
+    throw new InputError(
+      missing,
+      'is required too: OAuth needs both the client ID and the client secret.'
+    );
+  }
+  const auth: DatabricksSettings['auth'] = oauth
+    ? {
+        kind: 'oauth',
+        clientId: credential(Inputs.DatabricksClientId, clientId),
+        clientSecret: credential(Inputs.DatabricksClientSecret, clientSecret)
+      }
+    : { kind: 'token', token: credential(Inputs.DatabricksToken, token) };
+  const given = neededFor('databricks', read, Inputs.DatabricksWarehouseId);
+  // The warehouse's HTTP path (/sql/1.0/warehouses/<id>) is what the UI shows; its last segment is the ID.
+  const warehouseId = given.replace(/\/+$/, '').split('/').pop() ?? '';
+  if (!/^[A-Za-z0-9-]+$/.test(warehouseId)) {
+    throw new InputError(
+      Inputs.DatabricksWarehouseId,
+      `must be a SQL warehouse ID or its HTTP path (/sql/1.0/warehouses/<id>), but was ${JSON.stringify(given)}.`
+    );
+  }
+  return { platform: 'databricks', host, auth, warehouseId, timeoutMs };
+}
+
+function neededFor(platform: Platform, read: InputReader, name: string): string {
+  const value = read(name);
+  if (value === '') {
+    throw new InputError(name, `is required with run-script: ${platform}.`);
+  }
+  return value;
+}
+
+function credential(name: string, value: string): string {
+  const bad = unsendable(value);
+  if (bad !== undefined) throw new InputError(name, `${bad}. Store it in the secret on one line.`);
+  return value;
+}
+
+/** A role or warehouse name: sent as given, so the user's defaults apply when it is empty. */
+function identifier(read: InputReader, name: string): string | undefined {
+  const value = read(name);
+  if (value === '') return undefined;
+  if (hasControlCharacter(value)) {
+    throw new InputError(name, 'contains a control character. Give the name on one line.');
+  }
+  return value;
+}
+
+/** The private key, read and decrypted now, and its public key's fingerprint for the JWT. */
+function keyPair(pem: string, passphrase: string): SnowflakeSettings['auth'] {
+  if (!/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(pem)) {
+    throw new InputError(
+      Inputs.SnowflakePrivateKey,
+      'must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN ENCRYPTED PRIVATE KEY-----). Convert an older key with openssl pkcs8 -topk8.'
+    );
+  }
+  const encrypted = pem.includes('ENCRYPTED PRIVATE KEY');
+  if (encrypted && passphrase === '') {
+    throw new InputError(
+      Inputs.SnowflakePrivateKeyPassphrase,
+      'is required: snowflake-private-key is encrypted.'
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({
+      key: pem,
+      format: 'pem',
+      passphrase: encrypted ? passphrase : undefined
+    });
+  } catch {
+    throw new InputError(
+      Inputs.SnowflakePrivateKey,
+      encrypted
+        ? 'could not be decrypted with snowflake-private-key-passphrase. Check the passphrase and the key.'
+        : 'could not be read as a PEM private key. Check that the secret holds the whole key, line breaks included.'
+    );
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa') {
+    throw new InputError(
+      Inputs.SnowflakePrivateKey,
+      `is a ${privateKey.asymmetricKeyType ?? 'non-RSA'} key; Snowflake key-pair authentication takes an RSA key.`
+    );
+  }
+  const der = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const fingerprint = `SHA256:${createHash('sha256').update(der).digest('base64')}`;
+  return { kind: 'key-pair', privateKey, fingerprint };
+}
