@@ -13,6 +13,8 @@ import {
   startAzurite
 } from '../__tests__/support/artifact-service-stand-in.mjs';
 import { runAction, ROOT } from '../__tests__/support/run-action.mjs';
+import { startSnowflakeStandIn } from '../__tests__/support/warehouse-stand-ins.mjs';
+import { generateKeyPairSync } from 'node:crypto';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' } } });
 const RUNS = Number(values.runs);
@@ -107,6 +109,38 @@ for (const latencyMs of [0, 100]) {
   } finally {
     await service.close();
     await azurite.stop();
+    await immuta.close();
+  }
+}
+
+{
+  // Step 3 on Snowflake (the stand-in answers at once; Immuta's latency as above).
+  const keys = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+  });
+  const immuta = await startImmutaStandIn({ latencyMs: 100 });
+  const snowflake = await startSnowflakeStandIn({
+    account: 'XY12345',
+    user: 'IMMUTA_CLEANUP',
+    publicKey: keys.publicKey
+  });
+  try {
+    const withScript = {
+      ...action,
+      inputs: {
+        'run-script': 'snowflake',
+        'snowflake-account': 'xy12345',
+        'snowflake-host': snowflake.url,
+        'snowflake-user': 'immuta_cleanup',
+        'snowflake-private-key': keys.privateKey
+      }
+    };
+    const [w, n] = await compare(immuta, [withScript, action]);
+    row('action, run-script: snowflake', 100, w, 'action, no upload', n);
+  } finally {
+    await snowflake.close();
     await immuta.close();
   }
 }

@@ -1,6 +1,9 @@
-// `npm run demo`: the bundled action, end to end, against the loopback Immuta stand-in the tests
-// use (and a stand-in for GitHub's artifact service), printed the way a workflow run shows it.
+// `npm run demo`: the bundled action, end to end, all three of Immuta's steps, against the
+// loopback stand-ins the tests use (Immuta, GitHub's artifact service, Snowflake's SQL API),
+// printed the way a workflow run shows it.
+import { generateKeyPairSync } from 'node:crypto';
 import { startImmutaStandIn } from '../__tests__/support/immuta-stand-in.mjs';
+import { startSnowflakeStandIn } from '../__tests__/support/warehouse-stand-ins.mjs';
 import {
   startArtifactService,
   startAzurite
@@ -10,13 +13,29 @@ import { runAction } from '../__tests__/support/run-action.mjs';
 const immuta = await startImmutaStandIn({ prefix: '/immuta' });
 const azurite = await startAzurite();
 const artifacts = await startArtifactService({ azurite });
+// The cleanup user's key pair: Snowflake's stand-in checks the JWT against the public half.
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+});
+const snowflake = await startSnowflakeStandIn({
+  account: 'XY12345',
+  user: 'IMMUTA_CLEANUP',
+  publicKey: keys.publicKey
+});
 try {
   const inputs = {
     'immuta-url': immuta.url,
     'api-key': immuta.apiKey,
     'connection-key': 'snowflake-prod',
-    'allow-insecure-http': 'true', // the stand-in listens on plain http://127.0.0.1
-    'retention-days': '7'
+    'allow-insecure-http': 'true', // the stand-ins listen on plain http://127.0.0.1
+    'retention-days': '7',
+    'run-script': 'snowflake',
+    'snowflake-account': 'xy12345',
+    'snowflake-host': snowflake.url,
+    'snowflake-user': 'immuta_cleanup',
+    'snowflake-private-key': keys.privateKey
   };
   heading('Workflow step');
   console.log(
@@ -27,7 +46,12 @@ try {
       '    api-key: ${{ secrets.IMMUTA_API_KEY }}',
       '    connection-key: snowflake-prod',
       '    allow-insecure-http: true',
-      '    retention-days: 7'
+      '    retention-days: 7',
+      '    run-script: snowflake',
+      '    snowflake-account: xy12345',
+      `    snowflake-host: ${snowflake.url}`,
+      '    snowflake-user: immuta_cleanup',
+      '    snowflake-private-key: ${{ secrets.SNOWFLAKE_PRIVATE_KEY }}'
     ].join('\n')
   );
 
@@ -37,6 +61,8 @@ try {
   console.log(asRunnerShows(run.log, [immuta.apiKey, immuta.token]));
   heading('Requests Immuta received');
   for (const r of immuta.requests) console.log(`${r.method} ${r.rawPath}`);
+  heading('Requests Snowflake received');
+  for (const r of snowflake.requests) console.log(`${r.method} ${r.path}`);
   heading('Step outputs');
   for (const [name, value] of Object.entries(run.outputs)) {
     const lines = value.trimEnd().split('\n');
@@ -48,6 +74,7 @@ try {
   heading(run.code === 0 ? 'Step succeeded' : `Step failed (exit code ${run.code})`);
   process.exitCode = run.code ?? 1;
 } finally {
+  await snowflake.close();
   await immuta.close();
   await artifacts.close();
   await azurite.stop();

@@ -102,6 +102,10 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
     );
   }
   deps.onDeleted();
+  if (deps.runScript) {
+    // Step 3 follows: say here that step 2 is done, so the log reads in Immuta's order.
+    log.info(`Deleted host '${key}' in Immuta.`);
+  }
   return { ...done, status: 'deregistered', deleted: true, childCount: deletion.childCount };
 }
 

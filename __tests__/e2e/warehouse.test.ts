@@ -2,6 +2,8 @@
 // their REST APIs, against loopback stand-ins that check what the vendors check.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import {
   startImmutaStandIn,
   snowflakeScript,
@@ -211,6 +213,49 @@ describe('run-script: snowflake', () => {
       /did not finish within script-timeout-seconds \(1 s\); it was cancelled/
     );
     expect(snowflake!.cancelled).toBe(true);
+  });
+
+  it('goes through the same proxy as the requests to Immuta', async () => {
+    const tunnels: string[] = [];
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, client, head) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      immuta = await startImmutaStandIn();
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      const run = await runAction({
+        inputs: stepInputs(immuta, {
+          'run-script': 'snowflake',
+          'snowflake-account': 'xy12345',
+          'snowflake-host': snowflake.url,
+          'snowflake-user': 'immuta_cleanup',
+          'snowflake-private-key': keys.privateKey
+        }),
+        env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` }
+      });
+      expect(run.code).toBe(0);
+      expect(new Set(tunnels)).toEqual(
+        new Set([new URL(immuta.url).host, new URL(snowflake.url).host])
+      );
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('refuses a platform that is not the host’s before anything is generated or deleted', async () => {

@@ -92,3 +92,8 @@ export function text(value: unknown): string | undefined {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The wait before the n-th poll (from 0): fast at first, for short scripts, then every 2 s. */
+export function pollDelay(poll: number): number {
+  return Math.min(2000, 100 * 2 ** poll);
+}

@@ -10,7 +10,7 @@ import { USER_AGENT } from '../version.js';
 import { excerpt } from '../escape.js';
 import { splitStatements } from './split.js';
 import type { DatabricksSettings } from './settings.js';
-import { isRecord, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
+import { isRecord, pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
 import {
   WarehouseError,
   type ScriptRun,
@@ -97,9 +97,8 @@ export class DatabricksRunner implements ScriptRunner {
       throw this.api.failure(request, answer, json, this.hintFor(answer.status));
     const id = text(json.statement_id);
     if (!id) throw this.api.failure(request, answer, json, 'Its answer named no statement_id.');
-    const began = Date.now();
     let status = isRecord(json.status) ? json.status : {};
-    while (!DONE.has(String(status.state))) {
+    for (let poll = 0; !DONE.has(String(status.state)); poll++) {
       if (Date.now() >= deadline) {
         await this.api
           .send({ method: 'POST', path: `${STATEMENTS}/${id}/cancel`, headers: this.headers() })
@@ -108,17 +107,15 @@ export class DatabricksRunner implements ScriptRunner {
           `The script did not finish within script-timeout-seconds (${this.settings.timeoutMs / 1000} s): the statement running then was cancelled (${excerpt(statement, 120)}); those before it stay done.`
         );
       }
-      await sleep(
-        Math.min(2000, 200 + (Date.now() - began) / 4, Math.max(0, deadline - Date.now()))
-      );
-      const poll: ApiRequest = {
+      await sleep(Math.min(pollDelay(poll), Math.max(0, deadline - Date.now())));
+      const check: ApiRequest = {
         method: 'GET',
         path: `${STATEMENTS}/${id}`,
         headers: this.headers()
       };
-      ({ answer, json } = await this.api.send(poll));
+      ({ answer, json } = await this.api.send(check));
       if (answer.status !== 200)
-        throw this.api.failure(poll, answer, json, this.hintFor(answer.status));
+        throw this.api.failure(check, answer, json, this.hintFor(answer.status));
       status = isRecord(json.status) ? json.status : {};
     }
     const failure = isRecord(status.error) ? status.error : {};

@@ -11,7 +11,7 @@ import { USER_AGENT } from '../version.js';
 import { splitStatements } from './split.js';
 import { mintJwt, JWT_LIFETIME_SECONDS } from './snowflake-jwt.js';
 import type { SnowflakeSettings } from './settings.js';
-import { sleep, text, WarehouseApi, type ApiRequest } from './api.js';
+import { pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
 import { excerpt } from '../escape.js';
 import {
   notRun,
@@ -49,7 +49,7 @@ export class SnowflakeRunner implements ScriptRunner {
     try {
       let { request, answer, json } = await this.submit(script);
       let handle = text(json.statementHandle);
-      while (answer.status === 202) {
+      for (let poll = 0; answer.status === 202; poll++) {
         const statusUrl = text(json.statementStatusUrl) ?? (handle && `${STATEMENTS}/${handle}`);
         if (!statusUrl || !statusUrl.startsWith('/')) {
           throw this.api.failure(request, answer, json, 'Its answer named no statement to follow.');
@@ -60,7 +60,7 @@ export class SnowflakeRunner implements ScriptRunner {
             `The script did not finish within script-timeout-seconds (${this.settings.timeoutMs / 1000} s); it was cancelled, and the statements that finished before stay done.`
           );
         }
-        await sleep(Math.min(pollDelay(Date.now() - started), Math.max(0, deadline - Date.now())));
+        await sleep(Math.min(pollDelay(poll), Math.max(0, deadline - Date.now())));
         request = { method: 'GET', path: statusUrl, headers: this.headers() };
         ({ answer, json } = await this.api.send(request));
         handle = text(json.statementHandle) ?? handle;
@@ -184,11 +184,6 @@ export class SnowflakeRunner implements ScriptRunner {
       return 'The user may not run this: check its role and privileges (the script needs ACCOUNTADMIN or equivalent).';
     return undefined;
   }
-}
-
-/** Polls start fast, for short scripts, and slow down to every 2 s. */
-function pollDelay(elapsedMs: number): number {
-  return Math.min(2000, 200 + elapsedMs / 4);
 }
 
 /**
