@@ -11,7 +11,14 @@ import type { Platform } from './warehouse/settings.js';
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;
   /** Every requested way of keeping the script; throws when one fails. */
-  readonly keepScript: (script: string) => Promise<KeptScript>;
+  /**
+   * Keeps the script every way asked for (and writes the report, and a dry run's plan, beside
+   * it); told what is known of the host. Called for a host with no script too, with undefined.
+   */
+  readonly keepScript: (
+    script: string | undefined,
+    known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>
+  ) => Promise<KeptScript | undefined>;
   /** Called as soon as the integration is known, so the output exists even if a later step fails. */
   readonly onIntegration: (integrationId: number) => void;
   /** Called the moment the host is known deleted, so a later failure still reports it. */
@@ -49,7 +56,9 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
 
   if (config.authMethod === 'token') await immuta.authenticate();
 
+  let started = Date.now();
   const host = await immuta.getConnection(key);
+  const timings: Record<string, number> = { lookupMs: Date.now() - started };
   if (host === undefined) {
     return absent(
       config,
@@ -62,6 +71,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
 
   // Step 1: the cleanup script, kept every way asked for before anything is deleted.
+  started = Date.now();
   const script = await cleanupScript(immuta, key, integrationId, host.technology, log);
   if (script === HOST_GONE) {
     return absent(
@@ -70,8 +80,9 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
       known
     );
   }
-  const kept = script === undefined ? undefined : await deps.keepScript(script);
-  const done = { ...known, ...NOTHING_YET, connectionKey: key, script, kept };
+  const kept = await deps.keepScript(script, known);
+  timings.scriptMs = Date.now() - started;
+  const done = { ...known, ...NOTHING_YET, connectionKey: key, script, kept, timings };
 
   // Step 2: delete the host; a dry run only describes it.
   if (config.dryRun) {
@@ -82,7 +93,9 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
       objectState: object?.state ?? (object ? undefined : 'absent')
     };
   }
+  started = Date.now();
   const deletion = await deleteHost(immuta, key, kept);
+  timings.deleteMs = Date.now() - started;
   if (deletion === undefined) {
     return absent(
       config,
@@ -195,10 +208,10 @@ async function deleteHost(immuta: ImmutaClient, key: string, kept: KeptScript | 
   }
 }
 
-const HOST_GONE = Symbol('host gone');
+export const HOST_GONE = Symbol('host gone');
 
 /** The script, undefined for a host that has none, or HOST_GONE when the host went with it. */
-async function cleanupScript(
+export async function cleanupScript(
   immuta: ImmutaClient,
   key: string,
   integrationId: number,

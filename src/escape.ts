@@ -60,6 +60,14 @@ export function markdownText(value: string): string {
     .replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!);
 }
 
+/** Text inside raw HTML (a <summary>): entities for what HTML would read, one line. */
+export function htmlText(value: string): string {
+  return value
+    .replace(/[\r\n\u2028\u2029]+/g, ' ')
+    .replace(INVISIBLE, visibleEscape)
+    .replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!);
+}
+
 /**
  * A value as inline code: a backtick run longer than any inside it, padded when it starts or
  * ends with one. Code spans show HTML literally; a pipe still needs its escape inside a table.

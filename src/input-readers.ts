@@ -35,7 +35,10 @@ export const Inputs = {
   DatabricksClientId: 'databricks-client-id',
   DatabricksClientSecret: 'databricks-client-secret',
   DatabricksWarehouseId: 'databricks-warehouse-id',
-  ScriptTimeoutSeconds: 'script-timeout-seconds'
+  ScriptTimeoutSeconds: 'script-timeout-seconds',
+  MaxParallel: 'max-parallel',
+  FailFast: 'fail-fast',
+  Plan: 'plan'
 } as const;
 
 /** Inputs that hold secrets: each is masked before anything is read or logged. */

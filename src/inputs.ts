@@ -1,6 +1,13 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { artifactNameFor, scriptFileNameFor, INVALID_ARTIFACT_NAME_CHARACTERS } from './naming.js';
+import * as fs from 'node:fs';
+import {
+  artifactNameFor,
+  batchArtifactNameFor,
+  scriptFileNameFor,
+  INVALID_ARTIFACT_NAME_CHARACTERS
+} from './naming.js';
+import { parsePlan, PlanError, type Plan } from './plan.js';
 import { unsendable } from './secrets.js';
 import { holdsLegacyCommand } from './escape.js';
 import {
@@ -28,7 +35,16 @@ export interface Config {
   /** Base URL with any path prefix kept and no trailing slash. */
   readonly immutaUrl: string;
   readonly apiKey: string;
+  /** The one host of a single-host run; the first of a batch. */
   readonly connectionKey: string;
+  /** Every host, in the order given: one per line of connection-key, or the plan's. */
+  readonly connectionKeys: readonly string[];
+  /** How many hosts are worked on at once. */
+  readonly maxParallel: number;
+  /** After the first failed delete, start no other. */
+  readonly failFast: boolean;
+  /** The plan to apply, read and checked. */
+  readonly plan: Plan | undefined;
   readonly integrationId: number | undefined;
   readonly authMethod: AuthMethod;
   readonly dryRun: boolean;
@@ -52,6 +68,7 @@ export interface Environment {
 const MAX_TIMEOUT_SECONDS = 600;
 const MAX_ATTEMPTS = 10;
 const MAX_RETENTION_DAYS = 90;
+const MAX_PARALLEL = 32;
 
 /**
  * Reads and checks every input before anything touches the network, so a typo costs nothing.
@@ -70,17 +87,20 @@ export function parseInputs(
       `${badKey}. Store the key in the secret exactly as Immuta shows it, on one line.`
     );
   }
-  const connectionKey = required(read, Inputs.ConnectionKey);
-  if (hasControlCharacter(connectionKey)) {
+  const plan = readPlan(read(Inputs.Plan));
+  const connectionKeys = hostList(read(Inputs.ConnectionKey), plan);
+  const connectionKey = connectionKeys[0]!;
+  const batch = connectionKeys.length > 1;
+  if (batch && read(Inputs.IntegrationId) !== '') {
     throw new InputError(
-      Inputs.ConnectionKey,
-      'contains a control character (a line break or tab?). Give the connection key exactly as Immuta shows it.'
+      Inputs.IntegrationId,
+      "is for one host, but connection-key names several. Leave it empty: each host's own integration (nativeIntegrationId) is used."
     );
   }
-  if (connectionKey === '.' || connectionKey === '..') {
+  if (batch && read(Inputs.RunScript) !== '' && read(Inputs.RunScript).toLowerCase() !== 'none') {
     throw new InputError(
-      Inputs.ConnectionKey,
-      `is ${JSON.stringify(connectionKey)}, which names a folder, not a host. Give the connection key exactly as Immuta shows it.`
+      Inputs.RunScript,
+      "runs one host's script, but connection-key names several. Give one host a step (a matrix job per host) to run the scripts too."
     );
   }
   const allowInsecureHttp = boolean(read, Inputs.AllowInsecureHttp, false);
@@ -91,7 +111,9 @@ export function parseInputs(
     'https://your-tenant.immuta.com'
   );
 
-  const artifactName = read(Inputs.ArtifactName) || artifactNameFor(connectionKey);
+  const artifactName =
+    read(Inputs.ArtifactName) ||
+    (batch ? batchArtifactNameFor(connectionKeys) : artifactNameFor(connectionKey));
   const badCharacter = [...artifactName].find(
     (c) => INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) || hasControlCharacter(c)
   );
@@ -116,13 +138,22 @@ export function parseInputs(
       'contains a control character (a line break or tab?). Give one path on one line.'
     );
   }
+  // A batch keeps its scripts in a folder; one host, in a file.
   const scriptPath =
-    givenPath || path.join(env.RUNNER_TEMP || os.tmpdir(), scriptFileNameFor(connectionKey));
+    givenPath ||
+    path.join(
+      env.RUNNER_TEMP || os.tmpdir(),
+      batch ? batchArtifactNameFor(connectionKeys) : scriptFileNameFor(connectionKey)
+    );
 
   return Object.freeze({
     immutaUrl,
     apiKey,
     connectionKey,
+    connectionKeys,
+    maxParallel: optionalInteger(read, Inputs.MaxParallel, 1, MAX_PARALLEL) ?? 4,
+    failFast: boolean(read, Inputs.FailFast, true),
+    plan,
     integrationId: optionalInteger(read, Inputs.IntegrationId, 1, Number.MAX_SAFE_INTEGER),
     authMethod: oneOf(read, Inputs.AuthMethod, AUTH_METHODS, 'api-key'),
     dryRun: boolean(read, Inputs.DryRun, false),
@@ -136,6 +167,80 @@ export function parseInputs(
     caCertificate: pem(read(Inputs.CaCertificate)),
     warehouse: readWarehouse(read, allowInsecureHttp, warn)
   });
+}
+
+/**
+ * The hosts: one connection key per line, blank lines and # comments left out, spaces trimmed.
+ * With a plan, the plan's hosts when none are given, and only those when some are.
+ */
+function hostList(value: string, plan: Plan | undefined): string[] {
+  const planned = plan?.hosts.map((h) => h.connectionKey);
+  if (value === '') {
+    if (planned) return planned;
+    throw new InputError(
+      Inputs.ConnectionKey,
+      "is required but was empty. Set it in the step's `with:` block: one connection key, or one per line."
+    );
+  }
+  const keys = value
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  if (keys.length === 0) {
+    throw new InputError(
+      Inputs.ConnectionKey,
+      'names no host: every line is blank or a # comment.'
+    );
+  }
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (hasControlCharacter(key)) {
+      throw new InputError(
+        Inputs.ConnectionKey,
+        'contains a control character (a tab?). Give each connection key exactly as Immuta shows it, one per line.'
+      );
+    }
+    if (key === '.' || key === '..') {
+      throw new InputError(
+        Inputs.ConnectionKey,
+        `is ${JSON.stringify(key)}, which names a folder, not a host. Give the connection key exactly as Immuta shows it.`
+      );
+    }
+    if (seen.has(key)) {
+      throw new InputError(Inputs.ConnectionKey, `names host '${key}' twice. Give each host once.`);
+    }
+    seen.add(key);
+  }
+  if (planned) {
+    const same = keys.length === planned.length && planned.every((k) => seen.has(k));
+    if (!same) {
+      throw new InputError(
+        Inputs.ConnectionKey,
+        `names other hosts than the plan (${planned.map((k) => `'${k}'`).join(', ')}). Leave connection-key empty to apply the plan's hosts.`
+      );
+    }
+  }
+  return keys;
+}
+
+/** The plan file named by `plan`, read and checked now, before any request. */
+function readPlan(file: string): Plan | undefined {
+  if (file === '') return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputError(
+      Inputs.Plan,
+      `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): ${file}. Give the path of the plan file the dry run wrote (its plan-path output), downloaded in this job.`
+    );
+  }
+  try {
+    return parsePlan(text);
+  } catch (error) {
+    if (!(error instanceof PlanError)) throw error;
+    throw new InputError(Inputs.Plan, `${error.message}: ${file}. Make a new plan with a dry run.`);
+  }
 }
 
 function pem(value: string): string | undefined {

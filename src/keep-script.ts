@@ -90,16 +90,18 @@ export function fitsInOutput(script: string): boolean {
 }
 
 /**
- * Keeps the script every way the user asked for: the file, the step outputs and the artifact.
- * Any failure throws, so the caller never reaches the delete with the script unsaved.
+ * Keeps the script every way the user asked for: the file, the step outputs and the artifact
+ * (with `extras`, files beside the script such as the report, in it too). Any failure throws, so
+ * the caller never reaches the delete with the script unsaved.
  */
 export async function keepScript(
   script: string,
   config: Pick<Config, 'scriptPath' | 'uploadArtifact' | 'artifactName' | 'retentionDays'>,
   artifacts: ArtifactClient | Promise<ArtifactClient> | undefined,
-  run: RunContext
+  run: RunContext,
+  extras: readonly string[] = []
 ): Promise<KeptScript> {
-  await writeScriptFile(config.scriptPath, script);
+  await writeFileAtomically(config.scriptPath, script, 'the cleanup script');
   runner.setOutput('script-path', config.scriptPath);
   log.info(`Saved the cleanup script to ${config.scriptPath}.`);
 
@@ -115,8 +117,39 @@ export async function keepScript(
   if (!config.uploadArtifact) {
     return { path: config.scriptPath, inOutput, artifactId: undefined, artifactUrl: undefined };
   }
+  const kept = await keepInArtifact(
+    {
+      files: [config.scriptPath, ...extras],
+      root: path.dirname(config.scriptPath),
+      scripts: new Map([[path.basename(config.scriptPath), Buffer.from(script, 'utf8')]]),
+      saved: `the script is saved at ${config.scriptPath} (${Buffer.byteLength(script, 'utf8')} bytes)`
+    },
+    config,
+    artifacts,
+    run
+  );
+  return { path: config.scriptPath, inOutput, ...kept };
+}
+
+/** What goes into an artifact: files under one root, and the scripts among them, by name. */
+export interface ArtifactBundle {
+  readonly files: readonly string[];
+  readonly root: string;
+  /** The scripts by their names in the artifact: what proves an existing artifact is this one's. */
+  readonly scripts: ReadonlyMap<string, Buffer>;
+  /** Where the scripts are kept anyway, for a message saying the upload failed. */
+  readonly saved: string;
+}
+
+/** Uploads the bundle as the artifact and sets the artifact outputs; throws when it cannot. */
+export async function keepInArtifact(
+  bundle: ArtifactBundle,
+  config: ArtifactConfig,
+  artifacts: ArtifactClient | Promise<ArtifactClient> | undefined,
+  run: RunContext
+): Promise<{ artifactId: number; artifactUrl: string | undefined }> {
   const unavailable = artifactUnavailable(run);
-  if (unavailable !== undefined) throw uploadFailed(config, script, unavailable);
+  if (unavailable !== undefined) throw uploadFailed(config, bundle, unavailable);
   let client: ArtifactClient;
   try {
     if (artifacts === undefined) throw new Error('no artifact client was loaded');
@@ -124,83 +157,87 @@ export async function keepScript(
   } catch (error) {
     throw uploadFailed(
       config,
-      script,
+      bundle,
       `the artifact client could not be loaded: ${errorText(error)}`
     );
   }
-  const artifactId = await uploadScript(client, config, script);
+  const artifactId = await upload(client, config, bundle);
   const artifactUrl = artifactUrlFor(run, artifactId);
   runner.setOutput('artifact-id', String(artifactId));
   runner.setOutput('artifact-url', artifactUrl ?? '');
   runner.setOutput('artifact-name', config.artifactName);
-  log.info(`Uploaded the cleanup script as artifact '${config.artifactName}' (ID ${artifactId}).`);
-  return { path: config.scriptPath, inOutput, artifactId, artifactUrl };
+  log.info(
+    `Uploaded the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${config.artifactName}' (ID ${artifactId}).`
+  );
+  return { artifactId, artifactUrl };
 }
 
 /**
- * Writes the script to a new file beside the target and renames it into place: the file is never
- * half-written, is 0600 whatever stood there before, and a symlink at the path is replaced, not
- * followed to wherever it points.
+ * Writes a file beside the target and renames it into place: the file is never half-written, is
+ * 0600 whatever stood there before, and a symlink at the path is replaced, not followed to
+ * wherever it points.
  */
-async function writeScriptFile(file: string, script: string): Promise<void> {
+export async function writeFileAtomically(file: string, text: string, what: string): Promise<void> {
   // A short name of its own, so a long script-path cannot make it too long for the file system.
   const temporary = path.join(path.dirname(file), `.immuta-${randomBytes(8).toString('hex')}.tmp`);
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(temporary, script, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
+    await fs.writeFile(temporary, text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
     await fs.rename(temporary, file);
   } catch (error) {
     await fs.rm(temporary, { force: true }).catch(() => undefined);
     throw new Error(
-      `Saving the cleanup script to ${file} failed: ${errorText(error)}. Nothing was deleted. Set script-path to a writable location.`,
+      `Saving ${what} to ${file} failed: ${errorText(error)}. Nothing was deleted. Set script-path to a writable location.`,
       { cause: error }
     );
   }
 }
 
-type ArtifactConfig = Pick<Config, 'scriptPath' | 'artifactName' | 'retentionDays'>;
+type ArtifactConfig = Pick<Config, 'artifactName' | 'retentionDays'>;
 
-/** Largest artifact worth downloading to compare: a cleanup script's zip is far smaller. */
-const MAX_COMPARED_ARTIFACT_BYTES = 32 * 1024 * 1024;
+/** Largest artifact worth downloading to compare: a batch's scripts zip far smaller. */
+const MAX_COMPARED_ARTIFACT_BYTES = 64 * 1024 * 1024;
 
-async function uploadScript(
+async function upload(
   artifacts: ArtifactClient,
   config: ArtifactConfig,
-  script: string
+  bundle: ArtifactBundle
 ): Promise<number> {
   try {
     // A re-run of a job whose first attempt failed at the delete finds its own artifact. It is
-    // replaced only when it holds exactly this script: an artifact of the same name can be
+    // replaced only when it holds exactly these scripts: an artifact of the same name can be
     // another job's, and deleting it could lose a script whose host is already gone.
     const existing = await findArtifact(artifacts, config.artifactName);
     if (existing !== undefined) {
-      const differs = await differsFrom(artifacts, existing, config, script);
+      const differs = await differsFrom(artifacts, existing, bundle.scripts);
       if (differs !== undefined) throw new ArtifactCollision(config, differs);
       await artifacts.deleteArtifact(config.artifactName);
       log.info(
-        `Replaced artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt with this same script.`
+        `Replaced artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt with these same scripts.`
       );
     }
     const response = await artifacts.uploadArtifact(
       config.artifactName,
-      [config.scriptPath],
-      path.dirname(config.scriptPath),
-      { retentionDays: config.retentionDays }
+      [...bundle.files],
+      bundle.root,
+      {
+        retentionDays: config.retentionDays
+      }
     );
     if (response.id === undefined) throw new Error('the artifact service returned no artifact ID');
     return response.id;
   } catch (error) {
-    if (error instanceof ArtifactCollision) throw uploadFailed(config, script, error.message);
+    if (error instanceof ArtifactCollision) throw uploadFailed(config, bundle, error.message);
     // Two jobs racing for one name: the service refuses the second CreateArtifact.
     if (/\(409\)|already exists/i.test(errorText(error))) {
       throw uploadFailed(
         config,
-        script,
+        bundle,
         new ArtifactCollision(config, 'another job of this run created it at the same moment')
           .message
       );
     }
-    throw uploadFailed(config, script, errorText(error));
+    throw uploadFailed(config, bundle, errorText(error));
   }
 }
 
@@ -226,23 +263,32 @@ async function findArtifact(
 }
 
 /**
- * Why the artifact does not hold exactly this script (one file, this script's name and bytes),
- * or undefined when it does. Only that proves it is this host's, left by an earlier attempt.
+ * Why the artifact does not hold exactly these scripts (the same .sql files, byte for byte; a
+ * report or plan beside them may differ), or undefined when it does. Only that proves it was
+ * left by an earlier attempt of this same step.
  */
 async function differsFrom(
   artifacts: ArtifactClient,
   existing: { id: number; size: number },
-  config: ArtifactConfig,
-  script: string
+  scripts: ReadonlyMap<string, Buffer>
 ): Promise<string | undefined> {
-  if (existing.size > MAX_COMPARED_ARTIFACT_BYTES) return 'is far larger than a cleanup script';
-  const files = await filesOf(artifacts, existing.id);
-  const names = [...files.keys()];
-  const expected = path.basename(config.scriptPath);
-  if (names.length !== 1 || names[0] !== expected) {
-    return `holds ${names.length === 1 ? `the file '${names[0]}'` : `${names.length} files`}, not this host's '${expected}' alone`;
+  if (existing.size > MAX_COMPARED_ARTIFACT_BYTES)
+    return 'is far larger than these cleanup scripts';
+  const held = [...(await filesOf(artifacts, existing.id))].filter(([name]) =>
+    name.endsWith('.sql')
+  );
+  const names = held.map(([name]) => name);
+  const expected = [...scripts.keys()];
+  const same = names.length === expected.length && expected.every((n) => names.includes(n));
+  if (!same) {
+    const what = names.length === 1 ? `the file '${names[0]}'` : `${names.length} script files`;
+    const ours =
+      expected.length === 1
+        ? `this host's '${expected[0]}' alone`
+        : `these ${expected.length} scripts`;
+    return `holds ${what}, not ${ours}`;
   }
-  return files.get(expected)!.equals(Buffer.from(script, 'utf8'))
+  return held.every(([name, bytes]) => bytes.equals(scripts.get(name)!))
     ? undefined
     : 'holds a different script';
 }
@@ -286,12 +332,8 @@ export async function recoverScript(
   };
 }
 
-function uploadFailed(
-  config: Pick<Config, 'scriptPath' | 'artifactName'>,
-  script: string,
-  why: string
-): Error {
+function uploadFailed(config: ArtifactConfig, bundle: ArtifactBundle, why: string): Error {
   return new Error(
-    `Uploading the cleanup script as artifact '${config.artifactName}' failed: ${why}. Nothing was deleted; the script is saved at ${config.scriptPath} (${Buffer.byteLength(script, 'utf8')} bytes). If the file and the 'script' output are enough, set upload-artifact: false.`
+    `Uploading the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${config.artifactName}' failed: ${why}. Nothing was deleted; ${bundle.saved}. If the files${bundle.scripts.size === 1 ? " and the 'script' output" : ''} are enough, set upload-artifact: false.`
   );
 }

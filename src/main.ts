@@ -1,4 +1,10 @@
-import { environmentWarnings, readConfig } from './inputs.js';
+import { environmentWarnings, readConfig, type Config } from './inputs.js';
+import { deregisterBatch, writePlan, writeReport } from './batch.js';
+import { reportBatch } from './batch-report.js';
+import { runFiles } from './naming.js';
+import { planOf } from './plan.js';
+import { emptyRecord } from './run-report.js';
+import { hostRecord, singleReport } from './single-report.js';
 import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
@@ -6,6 +12,7 @@ import { deregister } from './deregister.js';
 import type { ArtifactClient } from '@actions/artifact';
 import {
   artifactUnavailable,
+  keepInArtifact,
   keepScript,
   loadArtifactClient,
   recoverScript,
@@ -36,8 +43,12 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
   let host: ArtifactHost | undefined;
   const secrets = new Secrets((secret) => runner.setSecret(secret));
   let deleted = false;
+  const startedAt = new Date().toISOString();
+  let single: Config | undefined;
+  let reportPath: string | undefined;
   try {
     const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
+    single = config.connectionKeys.length === 1 && !config.plan ? config : undefined;
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
     // The artifact client is most of the bundle: it is loaded only when an upload is asked for,
     // and from now on, so that it loads while the requests to Immuta are on the network.
@@ -67,9 +78,49 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
       secrets
     });
 
+    if (config.connectionKeys.length > 1 || config.plan) {
+      const outcome = await deregisterBatch(config, {
+        immuta,
+        keepArtifact: (bundle) =>
+          config.uploadArtifact
+            ? keepInArtifact(bundle, config, artifacts, runContext())
+            : Promise.resolve(undefined),
+        onDeleted: () => (deleted = true),
+        log
+      });
+      await reportBatch(outcome, secrets);
+      return;
+    }
+
+    const files = runFiles(config.scriptPath, config.connectionKeys);
+    reportPath = files.reportPath;
     const outcome = await deregister(config, {
       immuta,
-      keepScript: (script) => keepScript(script, config, artifacts, runContext()),
+      keepScript: async (script, known) => {
+        // The report (and a dry run's plan) go into the artifact with the script.
+        const record = hostRecord(
+          { ...known, connectionKey: config.connectionKey, script, deleted: false },
+          config.dryRun ? 'dry-run' : 'kept'
+        );
+        await writeReport(
+          files.reportPath,
+          singleReport(config, [record], 'before-delete', startedAt)
+        );
+        const extras = [files.reportPath];
+        if (config.dryRun) {
+          const plan = planOf(
+            config.immutaUrl,
+            [{ connectionKey: config.connectionKey, ...known, script }],
+            new Date()
+          );
+          await writePlan(files.planPath, plan);
+          runner.setOutput('plan-path', files.planPath);
+          extras.push(files.planPath);
+        }
+        return script === undefined
+          ? undefined
+          : keepScript(script, config, artifacts, runContext(), extras);
+      },
       onIntegration: (id) => runner.setOutput('integration-id', String(id)),
       onDeleted: () => (deleted = true),
       runScript: config.warehouse
@@ -80,9 +131,27 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
       log
     });
 
+    await writeReport(
+      files.reportPath,
+      singleReport(config, [hostRecord(outcome)], 'final', startedAt)
+    );
+    runner.setOutput('report-path', files.reportPath);
     await report(outcome, config.ifMissing, secrets);
   } catch (error) {
-    await reportFailure(secrets.redact(errorText(error)), deleted);
+    const message = secrets.redact(errorText(error));
+    if (single && reportPath) {
+      // The audit record says what this run did, failures too.
+      const record = {
+        ...emptyRecord(single.connectionKey),
+        status: 'failed' as const,
+        deleted,
+        error: message
+      };
+      await writeReport(reportPath, singleReport(single, [record], 'final', startedAt))
+        .then(() => runner.setOutput('report-path', reportPath!))
+        .catch(() => undefined);
+    }
+    await reportFailure(message, deleted);
   } finally {
     transport?.close();
     await host?.stop();

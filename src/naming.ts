@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import { isInvisible } from './escape.js';
 
 /** Characters that the artifact service refuses in a name (as @actions/artifact lists them). */
@@ -44,6 +45,17 @@ export function artifactNameFor(connectionKey: string): string {
   return `immuta-cleanup-script-${safe}`;
 }
 
+/**
+ * Default artifact (and folder) name for a batch: one per set of hosts, so a re-run of the same
+ * batch finds its own artifact and another batch does not.
+ */
+export function batchArtifactNameFor(connectionKeys: readonly string[]): string {
+  const digest = createHash('sha256')
+    .update([...connectionKeys].sort().join('\n'))
+    .digest('hex');
+  return `immuta-cleanup-scripts-${digest.slice(0, 12)}`;
+}
+
 /** Longest encoded key kept whole in a file name: file systems refuse names over 255 bytes. */
 const MAX_FILE_KEY = 180;
 
@@ -68,4 +80,35 @@ export function scriptFileNameFor(connectionKey: string): string {
 export function pathSegment(value: string): string {
   const encoded = encodeURIComponent(value);
   return /^\.+$/.test(value) ? encoded.replace(/\./g, '%2E') : encoded;
+}
+
+/** Where a run keeps its files: the scripts, the report and the plan, side by side. */
+export interface RunFiles {
+  /** The folder the artifact is made from. */
+  readonly folder: string;
+  readonly scriptFor: (connectionKey: string) => string;
+  readonly reportPath: string;
+  readonly planPath: string;
+}
+
+/**
+ * One host keeps its script in script-path, and the report and plan beside it, named after it;
+ * a batch keeps everything in the folder script-path names.
+ */
+export function runFiles(scriptPath: string, connectionKeys: readonly string[]): RunFiles {
+  if (connectionKeys.length > 1) {
+    return {
+      folder: scriptPath,
+      scriptFor: (key) => path.join(scriptPath, scriptFileNameFor(key)),
+      reportPath: path.join(scriptPath, 'report.json'),
+      planPath: path.join(scriptPath, 'plan.json')
+    };
+  }
+  const stem = scriptPath.replace(/\.sql$/i, '');
+  return {
+    folder: path.dirname(scriptPath),
+    scriptFor: () => scriptPath,
+    reportPath: `${stem}.report.json`,
+    planPath: `${stem}.plan.json`
+  };
 }

@@ -21,6 +21,8 @@ export interface Outcome {
   readonly absentBecause: string | undefined;
   /** Step 3, when run-script names a platform. */
   readonly scriptRun?: ScriptRun | undefined;
+  /** How long the lookup, the script and the delete took, for the report. */
+  readonly timings?: { lookupMs?: number; scriptMs?: number; deleteMs?: number };
 }
 
 /** Lines as a person counts them: a final line break does not start another. Counted in place, as a script can be megabytes long. */

@@ -50,7 +50,16 @@ describe('the cleanup script lands in the blob store as an artifact', () => {
     const zip = (await service.zipOf(NAME))!;
     expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
     const files = unzip(zip);
-    expect([...files.keys()]).toEqual(['immuta-cleanup-snowflake-prod.sql']);
+    // The script, and the report as it stood before the delete: the audit record goes with it.
+    expect([...files.keys()].sort()).toEqual([
+      'immuta-cleanup-snowflake-prod.report.json',
+      'immuta-cleanup-snowflake-prod.sql'
+    ]);
+    const report = JSON.parse(files.get('immuta-cleanup-snowflake-prod.report.json')!.toString());
+    expect(report).toMatchObject({
+      stage: 'before-delete',
+      hosts: [{ connectionKey: 'snowflake-prod', status: 'kept', deleted: false, integrationId: 1 }]
+    });
     expect(files.get('immuta-cleanup-snowflake-prod.sql')).toEqual(Buffer.from(snowflakeScript(1)));
 
     const days = (Date.parse(stored.expires_at!) - Date.now()) / 86_400_000;

@@ -62,15 +62,22 @@ describe('action.yml', () => {
     const booleans = [...sources.matchAll(/boolean\(read, Inputs\.(\w+)/g)].map(
       (m) => Inputs[m[1] as keyof typeof Inputs]
     );
-    expect(booleans.sort()).toEqual(['allow-insecure-http', 'dry-run', 'upload-artifact']);
+    expect(booleans.sort()).toEqual([
+      'allow-insecure-http',
+      'dry-run',
+      'fail-fast',
+      'upload-artifact'
+    ]);
     for (const name of booleans) expect(['true', 'false']).toContain(action.inputs[name].default);
   });
 
   it('states the same defaults as the code applies', () => {
-    const required = { 'immuta-url': 'https://x.example', 'api-key': 'k', 'connection-key': 'c' };
+    // connection-key is needed unless a plan names the hosts, so action.yml cannot require it.
+    const required = { 'immuta-url': 'https://x.example', 'api-key': 'k' };
+    const given = { ...required, 'connection-key': 'c' };
     const fromYml = (name: string) =>
-      required[name as keyof typeof required] ?? action.inputs[name]?.default ?? '';
-    const fromNothing = (name: string) => required[name as keyof typeof required] ?? '';
+      given[name as keyof typeof given] ?? action.inputs[name]?.default ?? '';
+    const fromNothing = (name: string) => given[name as keyof typeof given] ?? '';
     const env = { RUNNER_TEMP: '/runner/temp' };
     expect(parseInputs(fromYml, env)).toEqual(parseInputs(fromNothing, env));
     for (const name of Object.keys(required)) expect(action.inputs[name].required).toBe(true);

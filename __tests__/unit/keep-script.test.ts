@@ -118,7 +118,7 @@ describe('keepScript', () => {
   it.each([
     ['a different script', { 'cleanup.sql': 'y' }, /holds a different script/],
     ['another file', { 'other.sql': 'x' }, /holds the file 'other.sql', not this host's/],
-    ['more files', { 'cleanup.sql': 'x', 'b.sql': 'x' }, /holds 2 files/]
+    ['more files', { 'cleanup.sql': 'x', 'b.sql': 'x' }, /holds 2 script files/]
   ])(
     'leaves alone an artifact of the same name holding %s, and fails',
     async (_what, files, why) => {

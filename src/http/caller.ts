@@ -73,6 +73,11 @@ export const SETTLED: HttpAnswer = Object.freeze({
 
 export class HttpCaller {
   readonly policy: RetryPolicy;
+  /**
+   * When a 429 asks the service to be left alone, every request waits, not only the one that got
+   * it: the batch's workers share this caller, and a rate limit is the service's, not a request's.
+   */
+  private pausedUntil = 0;
 
   constructor(private readonly options: CallerOptions) {
     this.policy = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts };
@@ -88,6 +93,13 @@ export class HttpCaller {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && options.beforeResend && (await options.beforeResend(previous))) {
         return SETTLED;
+      }
+      for (
+        let wait = this.pausedUntil - Date.now();
+        wait > 0;
+        wait = this.pausedUntil - Date.now()
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
       const exchange = typeof build === 'function' ? build(attempt) : build;
       const shown = `${exchange.method} ${exchange.shown}`;
@@ -114,6 +126,9 @@ export class HttpCaller {
       }
       const retryAfterMs = parseRetryAfter(previous?.retryAfter, Date.now());
       const delay = delayBeforeRetry(attempt, this.policy, Math.random(), retryAfterMs);
+      if (previous?.status === 429) {
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+      }
       this.options.log.info(
         `${shown} ${reason}; trying again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${maxAttempts}).`
       );

@@ -1,0 +1,189 @@
+/**
+ * What a batch (or an applied plan) says: its outputs, its log line, and a job summary that
+ * stays under GitHub's 1 MiB limit for any number of hosts: counts first, a row per host, then
+ * the scripts folded, read from their files one at a time until the budget is spent.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as runner from './runner.js';
+import type { BatchOutcome } from './batch.js';
+import type { HostRecord, HostStatus } from './run-report.js';
+import { excerpt, htmlText, markdownCode, markdownText } from './escape.js';
+import type { Redactor } from './report.js';
+import { lineCount } from './outcome.js';
+import { fitsInOutput } from './keep-script.js';
+import { log } from './log.js';
+
+/** GitHub refuses a job summary over 1 MiB; this leaves room for the rest of the job's steps. */
+export const SUMMARY_BUDGET = 900 * 1024;
+
+const STATUS_WORDS: Record<HostStatus, string> = {
+  deregistered: 'deregistered',
+  'dry-run': 'dry run',
+  'already-absent': 'already absent',
+  failed: 'failed',
+  kept: 'kept, not deleted',
+  'not-started': 'not started'
+};
+
+/** The batch's overall status: every host's when they agree, else partial or failed. */
+export function batchStatus(outcome: BatchOutcome): string {
+  if (outcome.refused !== undefined) return 'failed';
+  const statuses = new Set(outcome.records.map((r) => r.status));
+  if (statuses.size === 1) {
+    const [only] = statuses;
+    if (only === 'deregistered' || only === 'dry-run' || only === 'already-absent') return only;
+    if (only === 'failed' || only === 'not-started') return 'failed';
+  }
+  return outcome.records.some((r) => r.deleted) || !statuses.has('failed') ? 'partial' : 'failed';
+}
+
+/** Sets the outputs, logs the outcome, writes the summary; the step fails when any host did. */
+export async function reportBatch(outcome: BatchOutcome, redact: Redactor): Promise<void> {
+  const { records } = outcome;
+  const single = records.length === 1 ? records[0] : undefined;
+  runner.setOutput('status', batchStatus(outcome));
+  runner.setOutput('deleted', String(records.every((r) => r.deleted)));
+  const counts = records.filter((r) => r.deleted).map((r) => r.childCount);
+  runner.setOutput(
+    'child-count',
+    counts.length > 0 && counts.every((c) => c !== undefined)
+      ? String(counts.reduce((a, b) => a! + b!, 0))
+      : ''
+  );
+  runner.setOutput(
+    'integration-id',
+    single?.integrationId === undefined ? '' : String(single.integrationId)
+  );
+  runner.setOutput(
+    'script-path',
+    single?.scriptFile ? path.join(outcome.folder, single.scriptFile) : outcome.folder
+  );
+  runner.setOutput(
+    'script',
+    single?.scriptFile ? await scriptOutput(outcome.folder, single.scriptFile) : ''
+  );
+  runner.setOutput('report-path', outcome.reportPath);
+  runner.setOutput('plan-path', outcome.planPath ?? '');
+  runner.setOutput('script-status', 'skipped');
+  runner.setOutput('statements-run', '0');
+
+  log.info(headline(outcome));
+  try {
+    await runner.appendSummary(await batchSummary(outcome, redact));
+  } catch (error) {
+    log.warning(`The job summary could not be written: ${(error as Error).message}`);
+  }
+  const failed = records.filter((r) => r.status === 'failed');
+  if (outcome.refused !== undefined) {
+    runner.setFailed(
+      `${outcome.refused}: nothing was deleted.${outcome.changes.length > 0 ? ` ${outcome.changes.join(' ')}` : ''}${failed.length > 0 ? ` ${failures(failed)}` : ''} The report is at ${outcome.reportPath}.`
+    );
+  } else if (failed.length > 0) {
+    const notStarted = records.filter((r) => r.status === 'not-started').length;
+    runner.setFailed(
+      `${failed.length} of ${records.length} host${records.length === 1 ? '' : 's'} failed. ${failures(failed)}${notStarted > 0 ? ` ${notStarted} not started (fail-fast).` : ''} The scripts are kept in ${outcome.folder}; the report is at ${outcome.reportPath}.`
+    );
+  }
+}
+
+async function scriptOutput(folder: string, file: string): Promise<string> {
+  const script = await fs.readFile(path.join(folder, file), 'utf8');
+  return fitsInOutput(script) ? script : '';
+}
+
+function failures(failed: readonly HostRecord[]): string {
+  const shown = failed
+    .slice(0, 5)
+    .map((r) => `'${r.connectionKey}': ${excerpt(r.error ?? 'failed', 300)}`);
+  return `${shown.join(' ')}${failed.length > 5 ? ` And ${failed.length - 5} more, in the report.` : ''}`;
+}
+
+function tally(records: readonly HostRecord[]): string {
+  const counts = new Map<HostStatus, number>();
+  for (const r of records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  return [...counts].map(([status, n]) => `${n} ${STATUS_WORDS[status]}`).join(', ');
+}
+
+export function headline(outcome: BatchOutcome): string {
+  const n = outcome.records.length;
+  const what = `${n} host${n === 1 ? '' : 's'}: ${tally(outcome.records)}`;
+  return outcome.refused ? `${what}. Nothing was deleted: ${outcome.refused}.` : `${what}.`;
+}
+
+/** The summary, built to the budget: whatever does not fit is named, never cut mid-row. */
+export async function batchSummary(outcome: BatchOutcome, redact: Redactor): Promise<string> {
+  const parts: string[] = [`## Immuta: ${markdownText(headline(outcome))}`, ''];
+  let size = Buffer.byteLength(parts.join('\n'));
+  const add = (text: string): boolean => {
+    const bytes = Buffer.byteLength(text) + 1;
+    if (size + bytes > SUMMARY_BUDGET) return false;
+    parts.push(text);
+    size += bytes;
+    return true;
+  };
+  if (outcome.changes.length > 0) {
+    add('Not as planned, so nothing was deleted:');
+    add('');
+    for (const change of outcome.changes) add(`- ${markdownText(change)}`);
+    add('');
+  }
+  add('| host | integration | status | child objects | note |');
+  add('|---|---|---|---|---|');
+  let rows = 0;
+  for (const r of outcome.records) {
+    const note = r.error ? markdownText(excerpt(r.error, 300)) : '';
+    const row = `| ${markdownCode(excerpt(r.connectionKey, 200))} | ${r.integrationId ?? ''} | ${STATUS_WORDS[r.status]} | ${r.childCount ?? ''} | ${note} |`;
+    if (!add(row)) break;
+    rows++;
+  }
+  if (rows < outcome.records.length) {
+    add('');
+    add(
+      `${outcome.records.length - rows} more hosts are not listed here, to keep the summary under GitHub's limit; the report (${markdownCode(outcome.reportPath)}) has every one.`
+    );
+    return parts.join('\n') + '\n';
+  }
+  const withScripts = outcome.records.filter((r) => r.scriptFile);
+  if (withScripts.length === 0) return parts.join('\n') + '\n';
+  add('');
+  add(
+    `### Cleanup scripts (in ${markdownCode(outcome.folder)}${outcome.artifact ? ` and artifact ${outcome.artifact.artifactId}` : ''})`
+  );
+  let shown = 0;
+  for (const r of withScripts) {
+    const script = await fs
+      .readFile(path.join(outcome.folder, r.scriptFile!), 'utf8')
+      .catch(() => undefined);
+    if (script === undefined) continue;
+    if (!add(folded(r.connectionKey, script, redact))) break;
+    shown++;
+  }
+  if (shown < withScripts.length) {
+    add('');
+    add(
+      `${withScripts.length - shown} more scripts are not shown here, to keep the summary under GitHub's limit; they are in the folder${outcome.artifact ? ' and the artifact' : ''}.`
+    );
+  }
+  return parts.join('\n') + '\n';
+}
+
+/** One script, folded; as Immuta sent it but for any secret a hostile server put in it. */
+function folded(key: string, script: string, redact: Redactor): string {
+  const whole = script.length <= 16 * 1024;
+  const head = redact.redactHead(script.slice(0, 16 * 1024), whole);
+  const shown = whole ? head : `${head}\n-- … cut here; the whole script is in its file`;
+  const longest = Math.max(2, ...[...shown.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  const lines = lineCount(script);
+  return [
+    '',
+    `<details><summary>${htmlText(excerpt(key, 200))} (${lines} line${lines === 1 ? '' : 's'})</summary>`,
+    '',
+    `${fence}sql`,
+    shown.replace(/\n$/, ''),
+    fence,
+    '',
+    '</details>'
+  ].join('\n');
+}

@@ -1,0 +1,393 @@
+/**
+ * Many hosts in one step, and plan → apply, on the one-host flow's phases: look every host up,
+ * then get and keep every script, and only when all are kept start any delete. A lookup that
+ * fails, a missing host under if-missing: error, a script that cannot be had, or a world that no
+ * longer matches the plan: nothing at all is deleted.
+ */
+import * as path from 'node:path';
+import type { Config } from './inputs.js';
+import type { ImmutaClient } from './immuta/client.js';
+import { cleanupScript, HOST_GONE, integrationFor } from './deregister.js';
+import type { ArtifactBundle } from './keep-script.js';
+import { writeFileAtomically } from './keep-script.js';
+import { runFiles } from './naming.js';
+import { changesSince, planOf, serializePlan, sha256, type Plan } from './plan.js';
+import { mapLimit } from './pool.js';
+import {
+  emptyRecord,
+  runReport,
+  serializeReport,
+  type HostRecord,
+  type RunReport
+} from './run-report.js';
+import { errorText } from './error-text.js';
+import { promises as fs } from 'node:fs';
+
+export interface BatchDependencies {
+  readonly immuta: ImmutaClient;
+  /** Uploads the batch's files as one artifact; undefined when upload-artifact is false. */
+  readonly keepArtifact: (
+    bundle: ArtifactBundle
+  ) => Promise<{ artifactId: number; artifactUrl: string | undefined } | undefined>;
+  /** Called the moment any host is known deleted. */
+  readonly onDeleted: () => void;
+  readonly log: { info(message: string): void; warning(message: string): void };
+}
+
+export interface BatchOutcome {
+  readonly records: readonly HostRecord[];
+  readonly folder: string;
+  readonly reportPath: string;
+  /** Written by a dry run. */
+  readonly planPath: string | undefined;
+  readonly artifact: { artifactId: number; artifactUrl: string | undefined } | undefined;
+  /** Why nothing was deleted, when something stopped the batch before its deletes. */
+  readonly refused: string | undefined;
+  /** How the world differs from the plan, when it does. */
+  readonly changes: readonly string[];
+  readonly dryRun: boolean;
+}
+
+interface Found {
+  record: HostRecord;
+  /** Immuta's record of the host, when it has one. */
+  present: boolean;
+}
+
+export async function deregisterBatch(
+  config: Config,
+  deps: BatchDependencies,
+  now: () => Date = () => new Date()
+): Promise<BatchOutcome> {
+  const { immuta, log } = deps;
+  const files = runFiles(config.scriptPath, config.connectionKeys);
+  const startedAt = now().toISOString();
+  const finish = async (
+    records: HostRecord[],
+    fields: Partial<Pick<BatchOutcome, 'refused' | 'changes' | 'planPath' | 'artifact'>> = {}
+  ): Promise<BatchOutcome> => {
+    const report = runReport(
+      {
+        tenant: config.immutaUrl,
+        dryRun: config.dryRun,
+        stage: 'final',
+        startedAt,
+        hosts: records
+      },
+      now()
+    );
+    await writeReport(files.reportPath, report);
+    return {
+      records,
+      folder: files.folder,
+      reportPath: files.reportPath,
+      planPath: fields.planPath,
+      artifact: fields.artifact,
+      refused: fields.refused,
+      changes: fields.changes ?? [],
+      dryRun: config.dryRun
+    };
+  };
+
+  // A plan for another tenant is refused before any request.
+  if (config.plan && config.plan.tenant !== config.immutaUrl) {
+    const changes = changesSince(config.plan, config.immutaUrl, []);
+    return finish(config.connectionKeys.map(emptyRecord), {
+      refused: 'The plan does not match what Immuta holds now',
+      changes
+    });
+  }
+  if (config.authMethod === 'token') await immuta.authenticate();
+
+  // Phase 1: every host looked up.
+  const found = await mapLimit(config.connectionKeys, config.maxParallel, (key) =>
+    lookUp(config, immuta, key, log)
+  );
+  const lookupFailed = found.filter((f) => f.record.status === 'failed');
+  const missing = found.filter((f) => !f.present && f.record.status !== 'failed');
+  if (lookupFailed.length > 0 || (missing.length > 0 && config.ifMissing === 'error')) {
+    const why =
+      lookupFailed.length > 0
+        ? `Looking up ${names(lookupFailed)} failed`
+        : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'})`;
+    return finish(
+      found.map((f) => f.record),
+      { refused: why }
+    );
+  }
+  for (const m of missing) {
+    const message = `Immuta has no host '${m.record.connectionKey}': it counts as already absent.`;
+    if (config.ifMissing === 'warn') log.warning(message);
+    else log.info(message);
+  }
+
+  // Phase 2: every script, written to disk as it arrives.
+  await fs.mkdir(files.folder, { recursive: true });
+  const scripted = await mapLimit(found, config.maxParallel, (f) =>
+    f.present ? getScript(config, immuta, files.scriptFor, f, log) : Promise.resolve(f)
+  );
+  const scriptFailed = scripted.filter((f) => f.record.status === 'failed');
+  if (scriptFailed.length > 0) {
+    return finish(
+      scripted.map((f) => f.record),
+      { refused: `Getting the cleanup script of ${names(scriptFailed)} failed` }
+    );
+  }
+  const gone = scripted.filter((f, i) => !f.present && found[i]!.present);
+  if (gone.length > 0 && config.ifMissing === 'error') {
+    return finish(
+      scripted.map((f) => f.record),
+      {
+        refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error)`
+      }
+    );
+  }
+
+  // An applied plan must still hold: same hosts, integrations and scripts.
+  if (config.plan) {
+    const changes = changesSince(
+      config.plan,
+      config.immutaUrl,
+      scripted.map((f) => ({
+        connectionKey: f.record.connectionKey,
+        present: f.present,
+        integrationId: f.record.integrationId,
+        sha256: f.record.scriptSha256
+      }))
+    );
+    if (changes.length > 0) {
+      for (const change of changes) log.warning(`Not as planned: ${change}`);
+      return finish(
+        scripted.map((f) => ({ ...f.record, status: f.present ? 'not-started' : f.record.status })),
+        { refused: 'The plan does not match what Immuta holds now', changes }
+      );
+    }
+  }
+
+  // Phase 3: everything kept (files, report, plan, one artifact) before any delete.
+  const present = scripted.filter((f) => f.present);
+  const records = scripted.map((f) =>
+    f.present
+      ? { ...f.record, status: config.dryRun ? ('dry-run' as const) : ('kept' as const) }
+      : f.record
+  );
+  await writeReport(
+    files.reportPath,
+    runReport(
+      {
+        tenant: config.immutaUrl,
+        dryRun: config.dryRun,
+        stage: 'before-delete',
+        startedAt,
+        hosts: records
+      },
+      now()
+    )
+  );
+  let planPath: string | undefined;
+  if (config.dryRun) {
+    planPath = files.planPath;
+    await writePlan(planPath, await planFor(config.immutaUrl, present, files.folder, now()));
+  }
+  const scripts = new Map<string, Buffer>();
+  for (const f of present) {
+    if (f.record.scriptFile) {
+      scripts.set(
+        f.record.scriptFile,
+        await fs.readFile(path.join(files.folder, f.record.scriptFile))
+      );
+    }
+  }
+  const artifact = await deps.keepArtifact({
+    files: [
+      ...[...scripts.keys()].map((name) => path.join(files.folder, name)),
+      files.reportPath,
+      ...(planPath ? [planPath] : [])
+    ],
+    root: files.folder,
+    scripts,
+    saved: `the scripts are saved in ${files.folder}`
+  });
+  if (config.dryRun) return finish(records, { planPath, artifact });
+
+  // Phase 4: the deletes; after the first failure, fail-fast starts no other.
+  let stopped = false;
+  const deleted = await mapLimit(records, config.maxParallel, async (record) => {
+    if (record.status !== 'kept') return record;
+    if (stopped) {
+      return {
+        ...record,
+        status: 'not-started' as const,
+        error: 'Not started: an earlier delete failed (fail-fast).'
+      };
+    }
+    const result = await deleteOne(config, immuta, record, log);
+    if (result.status === 'failed' && config.failFast) stopped = true;
+    if (result.deleted) deps.onDeleted();
+    return result;
+  });
+  return finish(deleted, { artifact });
+}
+
+async function lookUp(
+  config: Config,
+  immuta: ImmutaClient,
+  key: string,
+  log: BatchDependencies['log']
+): Promise<Found> {
+  const started = Date.now();
+  const record = emptyRecord(key);
+  try {
+    const host = await immuta.getConnection(key);
+    const timings = { lookupMs: Date.now() - started };
+    if (host === undefined) {
+      return { record: { ...record, status: 'already-absent', timings }, present: false };
+    }
+    const integrationId = integrationFor(config, host, log);
+    return {
+      record: {
+        ...record,
+        integrationId,
+        technology: host.technology,
+        hostname: host.hostname,
+        status: 'not-started',
+        timings
+      },
+      present: true
+    };
+  } catch (error) {
+    return {
+      record: {
+        ...record,
+        status: 'failed',
+        error: errorText(error),
+        timings: { lookupMs: Date.now() - started }
+      },
+      present: false
+    };
+  }
+}
+
+/** The host's script, written to its file at once, so no batch holds its scripts in memory. */
+async function getScript(
+  config: Config,
+  immuta: ImmutaClient,
+  scriptFor: (key: string) => string,
+  found: Found,
+  log: BatchDependencies['log']
+): Promise<Found> {
+  const { record } = found;
+  const started = Date.now();
+  const timings = () => ({ ...record.timings, scriptMs: Date.now() - started });
+  try {
+    const script = await cleanupScript(
+      immuta,
+      record.connectionKey,
+      record.integrationId!,
+      record.technology,
+      log
+    );
+    if (script === HOST_GONE) {
+      return {
+        record: { ...record, status: 'already-absent', timings: timings() },
+        present: false
+      };
+    }
+    if (script === undefined) return { record: { ...record, timings: timings() }, present: true };
+    const file = scriptFor(record.connectionKey);
+    await writeFileAtomically(file, script, `the cleanup script of '${record.connectionKey}'`);
+    return {
+      record: {
+        ...record,
+        scriptFile: path.basename(file),
+        scriptSha256: sha256(script),
+        timings: timings()
+      },
+      present: true
+    };
+  } catch (error) {
+    return {
+      record: { ...record, status: 'failed', error: errorText(error), timings: timings() },
+      present: false
+    };
+  }
+}
+
+async function deleteOne(
+  config: Config,
+  immuta: ImmutaClient,
+  record: HostRecord,
+  log: BatchDependencies['log']
+): Promise<HostRecord> {
+  const started = Date.now();
+  const timings = () => ({ ...record.timings, deleteMs: Date.now() - started });
+  try {
+    const deletion = await immuta.deleteObject(record.connectionKey);
+    if (deletion === undefined) {
+      const because = `Host '${record.connectionKey}' was gone before its delete.`;
+      if (config.ifMissing === 'error') {
+        return {
+          ...record,
+          status: 'failed',
+          error: `${because} (if-missing: error)`,
+          timings: timings()
+        };
+      }
+      if (config.ifMissing === 'warn') log.warning(because);
+      return { ...record, status: 'already-absent', timings: timings() };
+    }
+    if (deletion.unreadableAnswer !== undefined) {
+      log.warning(
+        `Immuta's answer to the delete of host '${record.connectionKey}' was not its usual answer (it came back as ${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted.`
+      );
+    }
+    log.info(`Deleted host '${record.connectionKey}'.`);
+    return {
+      ...record,
+      status: 'deregistered',
+      deleted: true,
+      childCount: deletion.childCount,
+      timings: timings()
+    };
+  } catch (error) {
+    return { ...record, status: 'failed', error: errorText(error), timings: timings() };
+  }
+}
+
+/** The plan: the present hosts with their scripts, read back from their files. */
+async function planFor(
+  tenant: string,
+  present: readonly Found[],
+  folder: string,
+  now: Date
+): Promise<Plan> {
+  const hosts = [];
+  for (const { record } of present) {
+    const script = record.scriptFile
+      ? await fs.readFile(path.join(folder, record.scriptFile), 'utf8')
+      : undefined;
+    hosts.push({
+      connectionKey: record.connectionKey,
+      integrationId: record.integrationId,
+      technology: record.technology,
+      hostname: record.hostname,
+      script
+    });
+  }
+  return planOf(tenant, hosts, now);
+}
+
+export async function writeReport(file: string, report: RunReport): Promise<void> {
+  await writeFileAtomically(file, serializeReport(report), 'the report');
+}
+
+export async function writePlan(file: string, plan: Plan): Promise<void> {
+  await writeFileAtomically(file, serializePlan(plan), 'the plan');
+}
+
+function names(found: readonly Found[]): string {
+  const keys = found.map((f) => `'${f.record.connectionKey}'`);
+  return keys.length <= 5
+    ? keys.join(', ')
+    : `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more`;
+}

@@ -1,0 +1,71 @@
+/**
+ * The audit record of a run: per host, what was found, what was kept and what was removed. One
+ * JSON file for every run (report-path), written before the deletes (for the artifact) and again
+ * at the end. It never holds a secret or a script, only the script's file and SHA-256.
+ */
+export const REPORT_KIND = 'immuta-deregister-host/report';
+
+export type HostStatus =
+  | 'deregistered'
+  | 'dry-run'
+  | 'already-absent'
+  | 'failed'
+  /** Looked up and kept, not deleted yet (the report as it stands before the deletes). */
+  | 'kept'
+  /** Not attempted: an earlier failure stopped the batch (fail-fast), or the plan no longer held. */
+  | 'not-started';
+
+export interface HostRecord {
+  readonly connectionKey: string;
+  readonly integrationId: number | undefined;
+  readonly technology: string | undefined;
+  readonly hostname: string | undefined;
+  readonly status: HostStatus;
+  readonly deleted: boolean;
+  readonly childCount: number | undefined;
+  /** The script's file, relative to the report's folder. */
+  readonly scriptFile: string | undefined;
+  readonly scriptSha256: string | undefined;
+  readonly timings: { lookupMs?: number; scriptMs?: number; deleteMs?: number };
+  readonly error: string | undefined;
+}
+
+export interface RunReport {
+  readonly kind: typeof REPORT_KIND;
+  readonly version: 1;
+  readonly tenant: string;
+  readonly dryRun: boolean;
+  /** before-delete: as uploaded with the scripts; final: as the run ended. */
+  readonly stage: 'before-delete' | 'final';
+  readonly startedAt: string;
+  readonly writtenAt: string;
+  readonly hosts: readonly HostRecord[];
+}
+
+export function runReport(
+  fields: Omit<RunReport, 'kind' | 'version' | 'writtenAt'>,
+  now: Date
+): RunReport {
+  return { kind: REPORT_KIND, version: 1, ...fields, writtenAt: now.toISOString() };
+}
+
+export function serializeReport(report: RunReport): string {
+  // Undefined fields are written as null, so every record has every key.
+  return `${JSON.stringify(report, (_k, v: unknown) => (v === undefined ? null : v), 2)}\n`;
+}
+
+export function emptyRecord(connectionKey: string): HostRecord {
+  return {
+    connectionKey,
+    integrationId: undefined,
+    technology: undefined,
+    hostname: undefined,
+    status: 'not-started',
+    deleted: false,
+    childCount: undefined,
+    scriptFile: undefined,
+    scriptSha256: undefined,
+    timings: {},
+    error: undefined
+  };
+}

@@ -1,0 +1,52 @@
+/** The report of a one-host run, from its outcome: the same record a batch keeps per host. */
+import * as path from 'node:path';
+import type { Config } from './inputs.js';
+import type { Outcome } from './outcome.js';
+import { sha256 } from './plan.js';
+import { runReport, type HostRecord, type HostStatus, type RunReport } from './run-report.js';
+import { runFiles } from './naming.js';
+
+type Known = Pick<
+  Outcome,
+  'connectionKey' | 'integrationId' | 'technology' | 'hostname' | 'script' | 'deleted'
+> &
+  Partial<Pick<Outcome, 'status' | 'childCount' | 'timings' | 'scriptRun'>>;
+
+/** The host's record; `status` overrides the outcome's (kept, before the delete). */
+export function hostRecord(outcome: Known, status?: HostStatus): HostRecord {
+  return {
+    connectionKey: outcome.connectionKey,
+    integrationId: outcome.integrationId,
+    technology: outcome.technology,
+    hostname: outcome.hostname,
+    status:
+      status ?? (outcome.scriptRun?.status === 'failed' ? 'failed' : (outcome.status ?? 'kept')),
+    deleted: outcome.deleted,
+    childCount: outcome.childCount,
+    scriptFile: undefined,
+    scriptSha256: outcome.script === undefined ? undefined : sha256(outcome.script),
+    timings: outcome.timings ?? {},
+    error: outcome.scriptRun?.status === 'failed' ? outcome.scriptRun.error : undefined
+  };
+}
+
+export function singleReport(
+  config: Config,
+  records: HostRecord[],
+  stage: RunReport['stage'],
+  startedAt: string
+): RunReport {
+  const script = path.basename(
+    runFiles(config.scriptPath, config.connectionKeys).scriptFor(config.connectionKey)
+  );
+  return runReport(
+    {
+      tenant: config.immutaUrl,
+      dryRun: config.dryRun,
+      stage,
+      startedAt,
+      hosts: records.map((r) => ({ ...r, scriptFile: r.scriptSha256 ? script : undefined }))
+    },
+    new Date()
+  );
+}
