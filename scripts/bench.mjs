@@ -3,7 +3,9 @@
 // (the same three requests with built-in fetch, nothing else) run alternately against the
 // loopback Immuta stand-in, several times each after a warm-up; the medians of wall time and peak
 // resident memory are printed with their ratios.
-//   npm run bench [-- --runs 15]
+// A second table times batches: 1, 10, 100 and 500 hosts in one step, at a latency and a
+// max-parallel of your choosing.
+//   npm run bench [-- --runs 15] [-- --hosts 1,10,100,500 --latency 50 --max-parallel 8 --batch-runs 3]
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +18,15 @@ import { runAction, ROOT } from '../__tests__/support/run-action.mjs';
 import { startSnowflakeStandIn } from '../__tests__/support/warehouse-stand-ins.mjs';
 import { generateKeyPairSync } from 'node:crypto';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '11' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '11' },
+    hosts: { type: 'string', default: '1,10,100,500' },
+    latency: { type: 'string', default: '50' },
+    'max-parallel': { type: 'string', default: '8' },
+    'batch-runs': { type: 'string', default: '3' }
+  }
+});
 const RUNS = Number(values.runs);
 const BARE_FETCH = path.join(ROOT, 'bench', 'bare-fetch.mjs');
 
@@ -149,3 +159,54 @@ console.log(
   `Node ${process.versions.node}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${os.platform()} ${os.release()}; medians of ${RUNS} runs each, after one warm-up`
 );
 console.table(rows);
+
+// Batches: every host its own integration and a script of a few hundred bytes.
+const batchRows = [];
+for (const count of values.hosts.split(',').map(Number)) {
+  const immuta = await startImmutaStandIn({ latencyMs: Number(values.latency) });
+  const base = defaultState();
+  const fresh = () => {
+    immuta.state.hosts = {};
+    immuta.state.integrations = {};
+    for (let i = 0; i < count; i++) {
+      immuta.state.hosts[`host-${i}`] = {
+        ...base.hosts['snowflake-prod'],
+        nativeIntegrationId: 100 + i
+      };
+      immuta.state.integrations[100 + i] = {
+        ...base.integrations[1],
+        script: `-- host ${i}\n${'DROP ROLE IF EXISTS R;\n'.repeat(10)}`
+      };
+    }
+  };
+  const samples = [];
+  try {
+    for (let r = 0; r < Number(values['batch-runs']); r++) {
+      fresh();
+      const run = await runAction({
+        measureMemory: true,
+        inputs: {
+          'immuta-url': immuta.url,
+          'api-key': immuta.apiKey,
+          'connection-key': Array.from({ length: count }, (_, i) => `host-${i}`).join('\n'),
+          'allow-insecure-http': 'true',
+          'upload-artifact': 'false',
+          'max-parallel': values['max-parallel']
+        }
+      });
+      if (run.code !== 0) throw new Error(`batch of ${count} failed:\n${run.log.slice(-2000)}`);
+      samples.push({ wallMs: run.wallMs, rssMiB: run.peakRssMiB });
+    }
+  } finally {
+    await immuta.close();
+  }
+  batchRows.push({
+    hosts: count,
+    latency: `${values.latency} ms`,
+    'max-parallel': Number(values['max-parallel']),
+    'wall ms': median(samples.map((x) => x.wallMs)).toFixed(0),
+    'peak MiB': median(samples.map((x) => x.rssMiB)).toFixed(1)
+  });
+}
+console.log(`Batches: medians of ${values['batch-runs']} runs each, no upload`);
+console.table(batchRows);
