@@ -206,7 +206,8 @@ export async function deregisterBatch(
     ],
     root: files.folder,
     scripts,
-    saved: `the scripts are saved in ${files.folder}`
+    saved: `the scripts are saved in ${files.folder}`,
+    batch: true
   });
   if (config.dryRun) return finish(records, { planPath, artifact });
 

@@ -139,6 +139,11 @@ export interface ArtifactBundle {
   readonly scripts: ReadonlyMap<string, Buffer>;
   /** Where the scripts are kept anyway, for a message saying the upload failed. */
   readonly saved: string;
+  /**
+   * A batch's: an earlier attempt's artifact may hold more scripts than these (those of hosts it
+   * deleted). One host's artifact must hold its script alone.
+   */
+  readonly batch?: boolean;
 }
 
 /** Uploads the bundle as the artifact and sets the artifact outputs; throws when it cannot. */
@@ -209,8 +214,16 @@ async function upload(
     // another job's, and deleting it could lose a script whose host is already gone.
     const existing = await findArtifact(artifacts, config.artifactName);
     if (existing !== undefined) {
-      const differs = await differsFrom(artifacts, existing, bundle.scripts);
-      if (differs !== undefined) throw new ArtifactCollision(config, differs);
+      const held = await compareWith(artifacts, existing, bundle.scripts, bundle.batch === true);
+      if (typeof held === 'object') throw new ArtifactCollision(config, held.differs);
+      if (held === 'more') {
+        // A batch re-run after some hosts were deleted: the earlier artifact holds these scripts
+        // and those of the deleted hosts, which must not be lost. It stays as it is.
+        log.info(
+          `Artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt, already holds these scripts and those of hosts deleted then; it is kept as it is.`
+        );
+        return existing.id;
+      }
       await artifacts.deleteArtifact(config.artifactName);
       log.info(
         `Replaced artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt with these same scripts.`
@@ -263,34 +276,41 @@ async function findArtifact(
 }
 
 /**
- * Why the artifact does not hold exactly these scripts (the same .sql files, byte for byte; a
- * report or plan beside them may differ), or undefined when it does. Only that proves it was
- * left by an earlier attempt of this same step.
+ * Whether the artifact holds exactly these scripts ('same'), these and more ('more': a batch
+ * whose earlier attempt deleted some hosts), byte for byte; else why it does not. A report or
+ * plan beside the scripts may differ. Only this proves the artifact was left by an earlier
+ * attempt of this same step.
  */
-async function differsFrom(
+async function compareWith(
   artifacts: ArtifactClient,
   existing: { id: number; size: number },
-  scripts: ReadonlyMap<string, Buffer>
-): Promise<string | undefined> {
-  if (existing.size > MAX_COMPARED_ARTIFACT_BYTES)
-    return 'is far larger than these cleanup scripts';
-  const held = [...(await filesOf(artifacts, existing.id))].filter(([name]) =>
-    name.endsWith('.sql')
+  scripts: ReadonlyMap<string, Buffer>,
+  batch: boolean
+): Promise<'same' | 'more' | { differs: string }> {
+  if (existing.size > MAX_COMPARED_ARTIFACT_BYTES) {
+    return { differs: 'is far larger than these cleanup scripts' };
+  }
+  const held = new Map(
+    [...(await filesOf(artifacts, existing.id))].filter(([name]) => name.endsWith('.sql'))
   );
-  const names = held.map(([name]) => name);
   const expected = [...scripts.keys()];
-  const same = names.length === expected.length && expected.every((n) => names.includes(n));
-  if (!same) {
+  if (!expected.every((name) => held.has(name))) {
+    const names = [...held.keys()];
     const what = names.length === 1 ? `the file '${names[0]}'` : `${names.length} script files`;
     const ours =
       expected.length === 1
         ? `this host's '${expected[0]}' alone`
         : `these ${expected.length} scripts`;
-    return `holds ${what}, not ${ours}`;
+    return { differs: `holds ${what}, not ${ours}` };
   }
-  return held.every(([name, bytes]) => bytes.equals(scripts.get(name)!))
-    ? undefined
-    : 'holds a different script';
+  if (!expected.every((name) => held.get(name)!.equals(scripts.get(name)!))) {
+    return { differs: 'holds a different script' };
+  }
+  // One host's artifact must hold its script alone: another's, beside it, is not this step's.
+  if (held.size > expected.length && !batch) {
+    return { differs: `holds ${held.size} script files, not this host's '${expected[0]}' alone` };
+  }
+  return held.size === expected.length ? 'same' : 'more';
 }
 
 /** An artifact's files, by their paths inside it, downloaded to a folder removed afterwards. */

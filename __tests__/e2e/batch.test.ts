@@ -180,6 +180,28 @@ describe('a batch', () => {
     }
   });
 
+  it('a storm of 429s in the middle of the deletes: every worker waits, every host is deleted', async () => {
+    const state = manyHosts(12);
+    immuta = await startImmutaStandIn({ state });
+    immuta.fault({
+      method: 'DELETE',
+      path: /^\/data\/object\/host-\d$/,
+      status: 429,
+      times: 4,
+      headers: { 'retry-after': '1' }
+    });
+    const run = await runAction({
+      inputs: batch(Object.keys(state.hosts), { 'max-parallel': '4' })
+    });
+    expect(run.code).toBe(0);
+    expect(immuta.sent('DELETE')).toHaveLength(12 + 4);
+    expect(Object.keys(immuta.state.hosts)).toEqual([]);
+    const first = immuta.requests.find((r) => r.method === 'DELETE')!.at;
+    // The first 429 paused them all: the deletes after it wait out its second.
+    const early = immuta.requests.filter((r) => r.at > first + 50 && r.at < first + 900);
+    expect(early).toEqual([]);
+  });
+
   it('a 429 pauses every worker until its Retry-After has passed', async () => {
     const state = manyHosts(8);
     immuta = await startImmutaStandIn({ state });
@@ -310,6 +332,32 @@ describe('the batch artifact', () => {
         'kept'
       ]);
       expect(run.outputs['artifact-name']).toMatch(/^immuta-cleanup-scripts-[0-9a-f]{12}$/);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('a re-run after some deletes failed keeps the earlier artifact, which holds every script', async () => {
+    immuta = await startImmutaStandIn();
+    const service = await startArtifactService({ azurite });
+    try {
+      immuta.fault({ method: 'DELETE', path: '/data/object/databricks-uc', status: 500 });
+      const inputs = batch(KEYS, {
+        'upload-artifact': 'true',
+        'fail-fast': 'false',
+        'if-missing': 'warn'
+      });
+      const first = await runAction({ inputs, env: service.env() });
+      expect(first.code).toBe(1);
+      const second = await runAction({ inputs, env: service.env() });
+      expect(second.code).toBe(0);
+      expect(second.outputs.status).toBe('partial');
+      expect(immuta.state.hosts['databricks-uc']).toBeUndefined();
+      expect(second.outputs['artifact-id']).toBe(first.outputs['artifact-id']);
+      expect(service.calls.map((c) => c.method)).not.toContain('DeleteArtifact');
+      const files = unzip((await service.zipOf(first.outputs['artifact-name']!))!);
+      expect(files.get('immuta-cleanup-snowflake-prod.sql')!.toString()).toBe(snowflakeScript(1));
+      expect(files.get('immuta-cleanup-databricks-uc.sql')!.toString()).toBe(databricksScript(2));
     } finally {
       await service.close();
     }
