@@ -4,7 +4,13 @@
  * Immuta, on a worker it runs beside them, on another core. The main thread sees an
  * `ArtifactClient` whose calls are messages to the worker.
  */
-import { Worker, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+
+/** Set in the worker's environment: the bundle started with it serves artifact calls. */
+export const WORKER_FLAG = 'IMMUTA_DEREGISTER_ARTIFACT_WORKER';
+
+// Loaded only when a worker is started: a run without an upload never needs it.
+const threads = () => process.getBuiltinModule('node:worker_threads');
 import type { ArtifactClient } from '@actions/artifact';
 
 /** The client methods the action uses: the ones that go through the worker. */
@@ -33,7 +39,7 @@ export function artifactsInWorker(
   debug: (message: string) => void
 ): { client: ArtifactClient; stop(): Promise<void> } {
   const started = performance.now();
-  const worker = new Worker(entry, { workerData: { serveArtifacts: true } });
+  const worker = new (threads().Worker)(entry, { env: { ...process.env, [WORKER_FLAG]: '1' } });
   // The step may end without any artifact call (a host already gone); the worker must not keep it alive.
   worker.unref();
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
@@ -86,7 +92,7 @@ export function artifactsInWorker(
 }
 
 /** In the worker: loads the client, says it is ready, and answers calls as they come. */
-export async function serveArtifactCalls(port: MessagePort): Promise<void> {
+export async function serveArtifactCalls(port: MessagePort = threads().parentPort!): Promise<void> {
   // The client's log lines travel with the replies, on one channel, so the step's log shows
   // them before the main thread's line about the upload they belong to.
   process.stdout.write = ((chunk: string | Uint8Array) => {

@@ -97,16 +97,20 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
     const outcome = await deregister(config, {
       immuta,
       keepScript: async (script, known) => {
-        // The report (and a dry run's plan) go into the artifact with the script.
-        const record = hostRecord(
-          { ...known, connectionKey: config.connectionKey, script, deleted: false },
-          config.dryRun ? 'dry-run' : 'kept'
-        );
-        await writeReport(
-          files.reportPath,
-          singleReport(config, [record], 'before-delete', startedAt)
-        );
-        const extras = [files.reportPath];
+        // The report as it stands before the delete (and a dry run's plan) go into the artifact
+        // with the script; without an artifact only the final report is written.
+        const extras: string[] = [];
+        if (config.uploadArtifact) {
+          const record = hostRecord(
+            { ...known, connectionKey: config.connectionKey, script, deleted: false },
+            config.dryRun ? 'dry-run' : 'kept'
+          );
+          await writeReport(
+            files.reportPath,
+            singleReport(config, [record], 'before-delete', startedAt)
+          );
+          extras.push(files.reportPath);
+        }
         if (config.dryRun) {
           const plan = planOf(
             config.immutaUrl,

@@ -5,9 +5,16 @@
  * are part of the runtime, so using them costs nothing at start-up.
  */
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as HttpsModule from 'node:https';
 import type { Duplex } from 'node:stream';
-import * as tls from 'node:tls';
+import type * as TlsModule from 'node:tls';
+
+/**
+ * https and tls take longer to load than a request takes on loopback; a run that speaks only
+ * http (a test, a lab) never loads them, and one that speaks https loads them on its first call.
+ */
+const https = (): typeof HttpsModule => process.getBuiltinModule('node:https');
+const tls = (): typeof TlsModule => process.getBuiltinModule('node:tls');
 
 export interface TransportOptions {
   /** PEM of a private CA, trusted in addition to the runtime's own roots. */
@@ -57,12 +64,10 @@ export function createTransport(options: TransportOptions): Transport {
       const secure = url.protocol === 'https:';
       const settings = { keepAlive: true, keepAliveMsecs: 10_000, ca };
       if (proxy === undefined)
-        agent = secure ? new https.Agent(settings) : new http.Agent(settings);
+        agent = secure ? new (https().Agent)(settings) : new http.Agent(settings);
       else {
         const tunnel = tunnelTo(proxy, { ca, secure, timeoutMs: options.connectTimeoutMs });
-        agent = secure
-          ? new TunnelHttpsAgent(settings, tunnel)
-          : new TunnelHttpAgent(settings, tunnel);
+        agent = secure ? tunnelHttpsAgent(settings, tunnel) : new TunnelHttpAgent(settings, tunnel);
       }
       agents.set(key, agent);
     }
@@ -72,7 +77,7 @@ export function createTransport(options: TransportOptions): Transport {
   return {
     request(url, init) {
       return new Promise((resolve, reject) => {
-        const send = url.protocol === 'https:' ? https.request : http.request;
+        const send = url.protocol === 'https:' ? https().request : http.request;
         const headers = { ...init.headers };
         if (init.body !== undefined || init.method === 'POST') {
           headers['content-length'] = String(Buffer.byteLength(init.body ?? ''));
@@ -96,9 +101,8 @@ export function createTransport(options: TransportOptions): Transport {
 }
 
 function defaultCertificates(): readonly string[] {
-  return typeof tls.getCACertificates === 'function'
-    ? tls.getCACertificates('default')
-    : tls.rootCertificates;
+  const { getCACertificates, rootCertificates } = tls();
+  return typeof getCACertificates === 'function' ? getCACertificates('default') : rootCertificates;
 }
 
 /**
@@ -156,7 +160,7 @@ function tunnelTo(
       : undefined;
   return (target, callback) => {
     const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-    const connect = (proxy.protocol === 'https:' ? https : http).request({
+    const connect = (proxy.protocol === 'https:' ? https() : http).request({
       host: proxy.hostname.replace(/^\[|\]$/g, ''),
       port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
       method: 'CONNECT',
@@ -182,7 +186,7 @@ function tunnelTo(
       }
       if (!secure) return done(null, socket);
       const servername = target.servername || (isIp(target.host) ? undefined : target.host);
-      done(null, tls.connect({ socket, servername, ca }));
+      done(null, tls().connect({ socket, servername, ca }));
     });
     connect.once('timeout', () =>
       connect.destroy(
@@ -217,25 +221,32 @@ class TunnelHttpAgent extends http.Agent {
   }
 }
 
-class TunnelHttpsAgent extends https.Agent {
-  constructor(
-    options: https.AgentOptions,
-    private readonly tunnel: Tunnel
-  ) {
-    super(options);
-  }
-  override createConnection(
-    options: { host?: string; port?: number; servername?: string },
-    callback?: (error: Error | null, socket: Duplex) => void
-  ): Duplex | undefined {
-    this.tunnel(
-      {
-        host: options.host ?? 'localhost',
-        port: options.port ?? 443,
-        servername: options.servername
-      },
-      (e, s) => callback?.(e, s!)
-    );
-    return undefined;
-  }
+let TunnelHttpsAgent:
+  (new (options: HttpsModule.AgentOptions, tunnel: Tunnel) => HttpsModule.Agent) | undefined;
+
+/** The https flavour of the tunnel agent, defined when first needed, as https is loaded then. */
+function tunnelHttpsAgent(options: HttpsModule.AgentOptions, tunnel: Tunnel): HttpsModule.Agent {
+  TunnelHttpsAgent ??= class extends https().Agent {
+    constructor(
+      agentOptions: HttpsModule.AgentOptions,
+      private readonly through: Tunnel
+    ) {
+      super(agentOptions);
+    }
+    override createConnection(
+      target: { host?: string; port?: number; servername?: string },
+      callback?: (error: Error | null, socket: Duplex) => void
+    ): Duplex | undefined {
+      this.through(
+        {
+          host: target.host ?? 'localhost',
+          port: target.port ?? 443,
+          servername: target.servername
+        },
+        (e, s) => callback?.(e, s!)
+      );
+      return undefined;
+    }
+  };
+  return new TunnelHttpsAgent(options, tunnel);
 }
