@@ -39,7 +39,11 @@ export function batchStatus(outcome: BatchOutcome): string {
 }
 
 /** Sets the outputs, logs the outcome, writes the summary; the step fails when any host did. */
-export async function reportBatch(outcome: BatchOutcome, redact: Redactor): Promise<void> {
+export async function reportBatch(
+  outcome: BatchOutcome,
+  redact: Redactor,
+  showScripts = true
+): Promise<void> {
   const { records } = outcome;
   const single = records.length === 1 ? records[0] : undefined;
   runner.setOutput('status', batchStatus(outcome));
@@ -70,7 +74,7 @@ export async function reportBatch(outcome: BatchOutcome, redact: Redactor): Prom
 
   log.info(headline(outcome));
   try {
-    await runner.appendSummary(await batchSummary(outcome, redact));
+    await runner.appendSummary(await batchSummary(outcome, redact, showScripts));
   } catch (error) {
     log.warning(`The job summary could not be written: ${(error as Error).message}`);
   }
@@ -112,7 +116,11 @@ export function headline(outcome: BatchOutcome): string {
 }
 
 /** The summary, built to the budget: whatever does not fit is named, never cut mid-row. */
-export async function batchSummary(outcome: BatchOutcome, redact: Redactor): Promise<string> {
+export async function batchSummary(
+  outcome: BatchOutcome,
+  redact: Redactor,
+  showScripts = true
+): Promise<string> {
   const parts: string[] = [`## Immuta: ${markdownText(headline(outcome))}`, ''];
   let size = Buffer.byteLength(parts.join('\n'));
   const add = (text: string): boolean => {
@@ -145,7 +153,7 @@ export async function batchSummary(outcome: BatchOutcome, redact: Redactor): Pro
     return parts.join('\n') + '\n';
   }
   const withScripts = outcome.records.filter((r) => r.scriptFile);
-  if (withScripts.length === 0) return parts.join('\n') + '\n';
+  if (withScripts.length === 0 || !showScripts) return parts.join('\n') + '\n';
   add('');
   add(
     `### Cleanup scripts (in ${markdownCode(outcome.folder)}${outcome.artifact ? ` and artifact ${outcome.artifact.artifactId}` : ''})`

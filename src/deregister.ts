@@ -19,8 +19,8 @@ export interface FlowDependencies {
     script: string | undefined,
     known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>
   ) => Promise<KeptScript | undefined>;
-  /** Called as soon as the integration is known, so the output exists even if a later step fails. */
-  readonly onIntegration: (integrationId: number) => void;
+  /** Told what Immuta says of the host as soon as it is known, so the outputs exist even if a later step fails. */
+  readonly onHost: (known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>) => void;
   /** Called the moment the host is known deleted, so a later failure still reports it. */
   readonly onDeleted: () => void;
   /** Step 3 on the platform run-script names; absent when it is none. */
@@ -67,8 +67,8 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   }
   if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);
   const integrationId = integrationFor(config, host, log);
-  deps.onIntegration(integrationId);
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
+  deps.onHost(known);
 
   // Step 1: the cleanup script, kept every way asked for before anything is deleted.
   started = Date.now();

@@ -36,6 +36,7 @@ export const Inputs = {
   DatabricksClientSecret: 'databricks-client-secret',
   DatabricksWarehouseId: 'databricks-warehouse-id',
   ScriptTimeoutSeconds: 'script-timeout-seconds',
+  SummaryScript: 'summary-script',
   MaxParallel: 'max-parallel',
   FailFast: 'fail-fast',
   Plan: 'plan'

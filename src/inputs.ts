@@ -58,6 +58,8 @@ export interface Config {
   readonly caCertificate: string | undefined;
   /** Step 3, when run-script names a platform. */
   readonly warehouse: WarehouseConfig | undefined;
+  /** Whether the job summary shows the script's text. */
+  readonly summaryScript: boolean;
 }
 
 export interface Environment {
@@ -79,7 +81,13 @@ export function parseInputs(
   env: Environment = {},
   warn: (message: string) => void = () => undefined
 ): Config {
-  const apiKey = required(read, Inputs.ApiKey);
+  const apiKey = read(Inputs.ApiKey);
+  if (apiKey === '') {
+    throw new InputError(
+      Inputs.ApiKey,
+      'is required but was empty. The usual cause is a secret this job cannot see: one stored in an environment the job does not name (environment:), or a run from a fork or by Dependabot, which get no secrets. Check that the secret exists where the job looks and that `with:` passes it, as api-key: ${{ secrets.IMMUTA_API_KEY }}.'
+    );
+  }
   const badKey = unsendable(apiKey);
   if (badKey !== undefined) {
     throw new InputError(
@@ -165,7 +173,8 @@ export function parseInputs(
     timeoutMs: (optionalInteger(read, Inputs.TimeoutSeconds, 1, MAX_TIMEOUT_SECONDS) ?? 30) * 1000,
     maxAttempts: optionalInteger(read, Inputs.MaxAttempts, 1, MAX_ATTEMPTS) ?? 3,
     caCertificate: pem(read(Inputs.CaCertificate)),
-    warehouse: readWarehouse(read, allowInsecureHttp, warn)
+    warehouse: readWarehouse(read, allowInsecureHttp, warn),
+    summaryScript: boolean(read, Inputs.SummaryScript, true)
   });
 }
 

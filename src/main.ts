@@ -88,7 +88,7 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
         onDeleted: () => (deleted = true),
         log
       });
-      await reportBatch(outcome, secrets);
+      await reportBatch(outcome, secrets, config.summaryScript);
       return;
     }
 
@@ -125,7 +125,11 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
           ? undefined
           : keepScript(script, config, artifacts, runContext(), extras);
       },
-      onIntegration: (id) => runner.setOutput('integration-id', String(id)),
+      onHost: ({ integrationId, technology, hostname }) => {
+        runner.setOutput('integration-id', String(integrationId));
+        runner.setOutput('technology', technology ?? '');
+        runner.setOutput('hostname', hostname ?? '');
+      },
       onDeleted: () => (deleted = true),
       runScript: config.warehouse
         ? (script) => scriptRunner(config.warehouse!, secrets, caller).run(script)
@@ -140,7 +144,7 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
       singleReport(config, [hostRecord(outcome)], 'final', startedAt)
     );
     runner.setOutput('report-path', files.reportPath);
-    await report(outcome, config.ifMissing, secrets);
+    await report(outcome, config.ifMissing, secrets, config.summaryScript);
   } catch (error) {
     const message = secrets.redact(errorText(error));
     if (single && reportPath) {

@@ -19,7 +19,8 @@ const NO_SECRETS: Redactor = { redactHead: (head) => head };
 export async function report(
   outcome: Outcome,
   ifMissing: IfMissing,
-  redact: Redactor
+  redact: Redactor,
+  showScript = true
 ): Promise<void> {
   runner.setOutput('deleted', String(outcome.deleted));
   runner.setOutput(
@@ -36,7 +37,7 @@ export async function report(
     else log.info(`${outcome.absentBecause}.`);
   }
   log.info(headline(outcome, (key) => `'${key}'`));
-  await writeSummary(summaryMarkdown(outcome, redact));
+  await writeSummary(summaryMarkdown(outcome, redact, showScript));
   if (failed) runner.setFailed(scriptFailure(outcome));
 }
 
@@ -114,7 +115,12 @@ export function headline(outcome: Outcome, quote: (key: string) => string): stri
 }
 
 /** The job summary, as Markdown. Pure, so every shape of outcome is tested without a runner. */
-export function summaryMarkdown(outcome: Outcome, redact: Redactor = NO_SECRETS): string {
+/** `showScript` false (summary-script: false) leaves the script's text out: the summary outlives the artifact. */
+export function summaryMarkdown(
+  outcome: Outcome,
+  redact: Redactor = NO_SECRETS,
+  showScript = true
+): string {
   const rows: [string, string][] = [
     ['Host', hostCell(outcome)],
     [
@@ -151,9 +157,11 @@ export function summaryMarkdown(outcome: Outcome, redact: Redactor = NO_SECRETS)
     nextStep(outcome)
   ];
   if (outcome.scriptRun !== undefined) {
-    parts.push('', scriptRunMarkdown(outcome.scriptRun, redact));
+    parts.push('', scriptRunMarkdown(outcome.scriptRun, redact, showScript));
   }
-  if (outcome.script !== undefined) parts.push('', scriptBlock(outcome.script, redact));
+  if (outcome.script !== undefined && showScript) {
+    parts.push('', scriptBlock(outcome.script, redact));
+  }
   return parts.join('\n') + '\n';
 }
 
@@ -226,7 +234,11 @@ const OUTCOME_TEXT: Record<ScriptRun['statements'][number]['outcome'], string> =
 };
 
 /** Step 3 in the summary: each statement, what became of it, and where a failure stopped. */
-export function scriptRunMarkdown(run: ScriptRun, redact: Redactor = NO_SECRETS): string {
+export function scriptRunMarkdown(
+  run: ScriptRun,
+  redact: Redactor = NO_SECRETS,
+  showScript = true
+): string {
   const name = PLATFORM_NAMES[run.platform];
   const heading =
     run.status === 'ran'
@@ -247,9 +259,8 @@ export function scriptRunMarkdown(run: ScriptRun, redact: Redactor = NO_SECRETS)
     lines.push('| # | statement | result | duration |', '|---|---|---|---|');
     shown.forEach((s, i) => {
       const duration = s.durationMs === undefined ? '' : `${(s.durationMs / 1000).toFixed(1)} s`;
-      lines.push(
-        `| ${i + 1} | ${markdownCode(excerpt(redact.redactHead(s.text, true), 100))} | ${OUTCOME_TEXT[s.outcome]} | ${duration} |`
-      );
+      const text = showScript ? markdownCode(excerpt(redact.redactHead(s.text, true), 100)) : '';
+      lines.push(`| ${i + 1} | ${text} | ${OUTCOME_TEXT[s.outcome]} | ${duration} |`);
     });
     if (run.statements.length > shown.length) {
       lines.push(

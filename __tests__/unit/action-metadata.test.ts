@@ -66,6 +66,7 @@ describe('action.yml', () => {
       'allow-insecure-http',
       'dry-run',
       'fail-fast',
+      'summary-script',
       'upload-artifact'
     ]);
     for (const name of booleans) expect(['true', 'false']).toContain(action.inputs[name].default);

