@@ -25,11 +25,14 @@ const snowflake = await startSnowflakeStandIn({
   publicKey: keys.publicKey
 });
 try {
-  const inputs = {
+  const base = {
     'immuta-url': immuta.url,
     'api-key': immuta.apiKey,
+    'allow-insecure-http': 'true' // the stand-ins listen on plain http://127.0.0.1
+  };
+  const inputs = {
+    ...base,
     'connection-key': 'snowflake-prod',
-    'allow-insecure-http': 'true', // the stand-ins listen on plain http://127.0.0.1
     'retention-days': '7',
     'run-script': 'snowflake',
     'snowflake-account': 'xy12345',
@@ -40,7 +43,7 @@ try {
   heading('Workflow step');
   console.log(
     [
-      '- uses: immuta-deregister-host@v1',
+      '- uses: your-org/immuta-deregister-host@v1 # or ./ in a checkout of this repository',
       '  with:',
       `    immuta-url: ${immuta.url}`,
       '    api-key: ${{ secrets.IMMUTA_API_KEY }}',
@@ -72,7 +75,40 @@ try {
   heading('Job summary (Markdown)');
   console.log(run.summary);
   heading(run.code === 0 ? 'Step succeeded' : `Step failed (exit code ${run.code})`);
-  process.exitCode = run.code ?? 1;
+  let failed = run.code !== 0;
+
+  // Two more runs a newcomer should see: a dry run, and what a failure looks like.
+  heading('Another step: dry-run: true on databricks-uc');
+  const dry = await runAction({
+    inputs: {
+      ...base,
+      'connection-key': 'databricks-uc',
+      'dry-run': 'true',
+      'upload-artifact': 'false'
+    }
+  });
+  console.log(asRunnerShows(dry.log, [immuta.apiKey]));
+  console.log(
+    `\nstatus: ${dry.outputs.status}, deleted: ${dry.outputs.deleted}, plan-path: ${dry.outputs['plan-path']}`
+  );
+  failed ||= dry.code !== 0;
+
+  heading('And a failure: the key may not delete databricks-uc (403)');
+  immuta.fault({
+    method: 'DELETE',
+    path: '/data/object/databricks-uc',
+    status: 403,
+    body: '{"statusCode":403,"error":"Forbidden","message":"User does not have permission to delete this object."}'
+  });
+  const refused = await runAction({
+    inputs: { ...base, 'connection-key': 'databricks-uc', 'upload-artifact': 'false' }
+  });
+  console.log(asRunnerShows(refused.log, [immuta.apiKey]));
+  console.log(
+    `\nstatus: ${refused.outputs.status}, deleted: ${refused.outputs.deleted} (exit code ${refused.code}, as expected)`
+  );
+  failed ||= refused.code !== 1;
+  process.exitCode = failed ? 1 : 0;
 } finally {
   await snowflake.close();
   await immuta.close();
