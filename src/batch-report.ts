@@ -9,8 +9,7 @@ import * as runner from './runner.js';
 import type { BatchOutcome } from './batch.js';
 import type { HostRecord, HostStatus } from './run-report.js';
 import { excerpt, htmlText, markdownCode, markdownText } from './escape.js';
-import type { Redactor } from './report.js';
-import { lineCount } from './outcome.js';
+import { scriptBlock, type Redactor } from './report.js';
 import { fitsInOutput } from './keep-script.js';
 import { log } from './log.js';
 
@@ -164,7 +163,11 @@ export async function batchSummary(
       .readFile(path.join(outcome.folder, r.scriptFile!), 'utf8')
       .catch(() => undefined);
     if (script === undefined) continue;
-    if (!add(folded(r.connectionKey, script, redact))) break;
+    if (
+      !add(`\n${scriptBlock(script, redact, htmlText(excerpt(r.connectionKey, 200)), 16 * 1024)}`)
+    ) {
+      break;
+    }
     shown++;
   }
   if (shown < withScripts.length) {
@@ -174,24 +177,4 @@ export async function batchSummary(
     );
   }
   return parts.join('\n') + '\n';
-}
-
-/** One script, folded; as Immuta sent it but for any secret a hostile server put in it. */
-function folded(key: string, script: string, redact: Redactor): string {
-  const whole = script.length <= 16 * 1024;
-  const head = redact.redactHead(script.slice(0, 16 * 1024), whole);
-  const shown = whole ? head : `${head}\n-- … cut here; the whole script is in its file`;
-  const longest = Math.max(2, ...[...shown.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  const lines = lineCount(script);
-  return [
-    '',
-    `<details><summary>${htmlText(excerpt(key, 200))} (${lines} line${lines === 1 ? '' : 's'})</summary>`,
-    '',
-    `${fence}sql`,
-    shown.replace(/\n$/, ''),
-    fence,
-    '',
-    '</details>'
-  ].join('\n');
 }

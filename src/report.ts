@@ -201,14 +201,19 @@ function deletedCell(outcome: Outcome): string {
 }
 
 /**
- * The script, or its head when it is long, as Immuta sent it but for any secret a hostile server
- * put in it. Only the shown part is redacted; `redactHead` drops the end of a cut head, where a
- * secret could have been split.
+ * The script folded under `title` (already safe as HTML), or its head when it is over `limit`,
+ * as Immuta sent it but for any secret a hostile server put in it. Only the shown part is
+ * redacted; `redactHead` drops the end of a cut head, where a secret could have been split.
  */
-function scriptBlock(script: string, redact: Redactor): string {
+export function scriptBlock(
+  script: string,
+  redact: Redactor,
+  title = 'Cleanup script',
+  limit = SUMMARY_SCRIPT_LIMIT
+): string {
   const lines = lineCount(script);
-  const whole = script.length <= SUMMARY_SCRIPT_LIMIT;
-  const head = redact.redactHead(script.slice(0, SUMMARY_SCRIPT_LIMIT), whole);
+  const whole = script.length <= limit;
+  const head = redact.redactHead(script.slice(0, limit), whole);
   const shown = whole
     ? head
     : `${head}\n-- … truncated: ${script.length - head.length} more characters are in the file and the artifact`;
@@ -216,7 +221,7 @@ function scriptBlock(script: string, redact: Redactor): string {
   const longest = Math.max(2, ...[...shown.matchAll(/`+/g)].map((m) => m[0].length));
   const fence = '`'.repeat(longest + 1);
   return [
-    `<details><summary>Cleanup script (${lines} line${lines === 1 ? '' : 's'})</summary>`,
+    `<details><summary>${title} (${lines} line${lines === 1 ? '' : 's'})</summary>`,
     '',
     `${fence}sql`,
     shown.replace(/\n$/, ''),

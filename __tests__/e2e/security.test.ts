@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { startImmutaStandIn, type ImmutaStandIn as StandIn } from '../support/immuta-stand-in.mjs';
 import { startArtifactService, startAzurite } from '../support/artifact-service-stand-in.mjs';
 import { runAction, ROOT } from '../support/run-action.mjs';
 import { stepInputs, visibleLog } from '../support/inputs.js';
 import { unzip } from '../support/unzip.js';
+import { startConnectProxy } from '../support/proxy.js';
 
 let immuta: StandIn | undefined;
 const closers: (() => Promise<void>)[] = [];
@@ -96,31 +95,9 @@ describe('TLS with a private CA', () => {
 
 describe('proxies', () => {
   async function startProxy(credentials?: string) {
-    const tunnels: string[] = [];
-    const server = http.createServer((_req, res) => res.writeHead(405).end());
-    server.on('connect', (req, client, head) => {
-      const expected = credentials && `Basic ${Buffer.from(credentials).toString('base64')}`;
-      if (expected && req.headers['proxy-authorization'] !== expected) {
-        client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
-        return;
-      }
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = net.connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, tunnels };
+    const proxy = await startConnectProxy(credentials);
+    closers.push(() => proxy.close());
+    return proxy;
   }
 
   it('goes through HTTP_PROXY as a self-hosted runner sets it', async () => {

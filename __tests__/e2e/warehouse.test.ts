@@ -2,8 +2,6 @@
 // their REST APIs, against loopback stand-ins that check what the vendors check.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import {
   startImmutaStandIn,
   snowflakeScript,
@@ -22,6 +20,7 @@ import {
   type Azurite
 } from '../support/artifact-service-stand-in.mjs';
 import { stepInputs, trail, visibleLog } from '../support/inputs.js';
+import { startConnectProxy } from '../support/proxy.js';
 
 let immuta: StandIn | undefined;
 let snowflake: SnowflakeStandIn | undefined;
@@ -216,21 +215,7 @@ describe('run-script: snowflake', () => {
   });
 
   it('goes through the same proxy as the requests to Immuta', async () => {
-    const tunnels: string[] = [];
-    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
-    proxy.on('connect', (req, client, head) => {
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = net.connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxy = await startConnectProxy();
     try {
       immuta = await startImmutaStandIn();
       snowflake = await startSnowflakeStandIn({
@@ -246,15 +231,14 @@ describe('run-script: snowflake', () => {
           'snowflake-user': 'immuta_cleanup',
           'snowflake-private-key': keys.privateKey
         }),
-        env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` }
+        env: { HTTP_PROXY: proxy.url }
       });
       expect(run.code).toBe(0);
-      expect(new Set(tunnels)).toEqual(
+      expect(new Set(proxy.tunnels)).toEqual(
         new Set([new URL(immuta.url).host, new URL(snowflake.url).host])
       );
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   });
 
