@@ -9,7 +9,7 @@ import * as runner from './runner.js';
 import type { BatchOutcome } from './batch.js';
 import type { HostRecord, HostStatus } from './run-report.js';
 import { excerpt, htmlText, markdownCode, markdownText } from './escape.js';
-import { scriptBlock, type Redactor } from './report.js';
+import { scriptBlock, setScriptOutputs, writeSummary, type Redactor } from './report.js';
 import { fitsInOutput } from './keep-script.js';
 import { log } from './log.js';
 
@@ -68,15 +68,10 @@ export async function reportBatch(
   );
   runner.setOutput('report-path', outcome.reportPath);
   runner.setOutput('plan-path', outcome.planPath ?? '');
-  runner.setOutput('script-status', 'skipped');
-  runner.setOutput('statements-run', '0');
+  setScriptOutputs(undefined);
 
   log.info(headline(outcome));
-  try {
-    await runner.appendSummary(await batchSummary(outcome, redact, showScripts));
-  } catch (error) {
-    log.warning(`The job summary could not be written: ${(error as Error).message}`);
-  }
+  await writeSummary(await batchSummary(outcome, redact, showScripts));
   const failed = records.filter((r) => r.status === 'failed');
   if (outcome.refused !== undefined) {
     runner.setFailed(

@@ -184,11 +184,7 @@ export async function deregisterBatch(
       now()
     )
   );
-  let planPath: string | undefined;
-  if (config.dryRun) {
-    planPath = files.planPath;
-    await writePlan(planPath, await planFor(config.immutaUrl, present, files.folder, now()));
-  }
+  // Each kept script is read back once: for the artifact's proof of identity and the plan.
   const scripts = new Map<string, Buffer>();
   for (const f of present) {
     if (f.record.scriptFile) {
@@ -197,6 +193,11 @@ export async function deregisterBatch(
         await fs.readFile(path.join(files.folder, f.record.scriptFile))
       );
     }
+  }
+  let planPath: string | undefined;
+  if (config.dryRun) {
+    planPath = files.planPath;
+    await writePlan(planPath, planFor(config.immutaUrl, present, scripts, now()));
   }
   const artifact = await deps.keepArtifact({
     files: [
@@ -355,26 +356,20 @@ async function deleteOne(
   }
 }
 
-/** The plan: the present hosts with their scripts, read back from their files. */
-async function planFor(
+/** The plan: the present hosts with their scripts, as kept. */
+function planFor(
   tenant: string,
   present: readonly Found[],
-  folder: string,
+  scripts: ReadonlyMap<string, Buffer>,
   now: Date
-): Promise<Plan> {
-  const hosts = [];
-  for (const { record } of present) {
-    const script = record.scriptFile
-      ? await fs.readFile(path.join(folder, record.scriptFile), 'utf8')
-      : undefined;
-    hosts.push({
-      connectionKey: record.connectionKey,
-      integrationId: record.integrationId,
-      technology: record.technology,
-      hostname: record.hostname,
-      script
-    });
-  }
+): Plan {
+  const hosts = present.map(({ record }) => ({
+    connectionKey: record.connectionKey,
+    integrationId: record.integrationId,
+    technology: record.technology,
+    hostname: record.hostname,
+    script: record.scriptFile ? scripts.get(record.scriptFile)!.toString('utf8') : undefined
+  }));
   return planOf(tenant, hosts, now);
 }
 

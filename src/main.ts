@@ -44,11 +44,10 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
   const secrets = new Secrets((secret) => runner.setSecret(secret));
   let deleted = false;
   const startedAt = new Date().toISOString();
-  let single: Config | undefined;
-  let reportPath: string | undefined;
+  /** A one-host run's config and report file, for the report of a failure. */
+  let single: { config: Config; reportPath: string } | undefined;
   try {
     const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
-    single = config.connectionKeys.length === 1 && !config.plan ? config : undefined;
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
     // The artifact client is most of the bundle: it is loaded only when an upload is asked for,
     // and from now on, so that it loads while the requests to Immuta are on the network.
@@ -93,7 +92,7 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
     }
 
     const files = runFiles(config.scriptPath, config.connectionKeys);
-    reportPath = files.reportPath;
+    single = { config, reportPath: files.reportPath };
     const outcome = await deregister(config, {
       immuta,
       keepScript: async (script, known) => {
@@ -147,16 +146,17 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
     await report(outcome, config.ifMissing, secrets, config.summaryScript);
   } catch (error) {
     const message = secrets.redact(errorText(error));
-    if (single && reportPath) {
+    if (single) {
       // The audit record says what this run did, failures too.
+      const { config, reportPath } = single;
       const record = {
-        ...emptyRecord(single.connectionKey),
+        ...emptyRecord(config.connectionKey),
         status: 'failed' as const,
         deleted,
         error: message
       };
-      await writeReport(reportPath, singleReport(single, [record], 'final', startedAt))
-        .then(() => runner.setOutput('report-path', reportPath!))
+      await writeReport(reportPath, singleReport(config, [record], 'final', startedAt))
+        .then(() => runner.setOutput('report-path', reportPath))
         .catch(() => undefined);
     }
     await reportFailure(message, deleted);

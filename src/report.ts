@@ -42,7 +42,7 @@ export async function report(
 }
 
 /** Sets and reports the step's outputs; the script outputs say skipped without a run. */
-function setScriptOutputs(run: ScriptRun | undefined): void {
+export function setScriptOutputs(run: ScriptRun | undefined): void {
   runner.setOutput('script-status', run?.status ?? 'skipped');
   runner.setOutput(
     'statements-run',
@@ -76,7 +76,8 @@ export async function reportFailure(message: string, deleted: boolean): Promise<
   await writeSummary(failureMarkdown(message, deleted));
 }
 
-async function writeSummary(markdown: string): Promise<void> {
+/** Appends to the job summary; one that cannot be written is a warning, never a failed step. */
+export async function writeSummary(markdown: string): Promise<void> {
   try {
     await runner.appendSummary(markdown);
   } catch (error) {

@@ -4,7 +4,6 @@ import type { Config } from './inputs.js';
 import type { Outcome } from './outcome.js';
 import { sha256 } from './plan.js';
 import { runReport, type HostRecord, type HostStatus, type RunReport } from './run-report.js';
-import { runFiles } from './naming.js';
 
 type Known = Pick<
   Outcome,
@@ -36,9 +35,7 @@ export function singleReport(
   stage: RunReport['stage'],
   startedAt: string
 ): RunReport {
-  const script = path.basename(
-    runFiles(config.scriptPath, config.connectionKeys).scriptFor(config.connectionKey)
-  );
+  const script = path.basename(config.scriptPath);
   return runReport(
     {
       tenant: config.immutaUrl,
