@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as runner from './runner.js';
-import type { ArtifactClient } from '@actions/artifact';
+import type { ArtifactClient } from './artifacts/client.js';
 import type { Config } from './inputs.js';
 import { errorText } from './error-text.js';
 import { log } from './log.js';
@@ -28,17 +28,6 @@ export interface RunContext {
 }
 
 /**
- * The artifact client, from a chunk of its own: it is most of the bundle, so it is loaded only
- * when an upload is asked for. It waits one turn of the event loop first, so that the first
- * request to Immuta is on its way before the chunk is compiled.
- */
-export function loadArtifactClient(): Promise<ArtifactClient> {
-  return new Promise((resolve) => setImmediate(resolve))
-    .then(() => import('@actions/artifact'))
-    .then(({ DefaultArtifactClient }) => new DefaultArtifactClient());
-}
-
-/**
  * The client, with the lookup `keepScript` makes first (is there an artifact of this name
  * already?) started now, while Immuta is still answering; the first such call gets its answer.
  */
@@ -46,15 +35,14 @@ export function withEarlyLookup(client: ArtifactClient, artifactName: string): A
   const early = client.getArtifact(artifactName);
   early.catch(() => undefined);
   let used = false;
-  return Object.assign(Object.create(client) as ArtifactClient, {
-    getArtifact: (name: string, options?: Parameters<ArtifactClient['getArtifact']>[1]) => {
-      if (name !== artifactName || options !== undefined || used) {
-        return client.getArtifact(name, options);
-      }
+  return {
+    ...client,
+    getArtifact: (name) => {
+      if (name !== artifactName || used) return client.getArtifact(name);
       used = true;
       return early;
     }
-  });
+  };
 }
 
 /** The artifact's link on the run page, or undefined when the run is not known. */
@@ -97,7 +85,7 @@ export function fitsInOutput(script: string): boolean {
 export async function keepScript(
   script: string,
   config: Pick<Config, 'scriptPath' | 'uploadArtifact' | 'artifactName' | 'retentionDays'>,
-  artifacts: ArtifactClient | Promise<ArtifactClient> | undefined,
+  artifacts: ArtifactClient | undefined,
   run: RunContext,
   extras: readonly string[] = []
 ): Promise<KeptScript> {
@@ -150,23 +138,15 @@ export interface ArtifactBundle {
 export async function keepInArtifact(
   bundle: ArtifactBundle,
   config: ArtifactConfig,
-  artifacts: ArtifactClient | Promise<ArtifactClient> | undefined,
+  artifacts: ArtifactClient | undefined,
   run: RunContext
 ): Promise<{ artifactId: number; artifactUrl: string | undefined }> {
   const unavailable = artifactUnavailable(run);
   if (unavailable !== undefined) throw uploadFailed(config, bundle, unavailable);
-  let client: ArtifactClient;
-  try {
-    if (artifacts === undefined) throw new Error('no artifact client was loaded');
-    client = await artifacts;
-  } catch (error) {
-    throw uploadFailed(
-      config,
-      bundle,
-      `the artifact client could not be loaded: ${errorText(error)}`
-    );
+  if (artifacts === undefined) {
+    throw uploadFailed(config, bundle, 'no artifact client was started for this run');
   }
-  const artifactId = await upload(client, config, bundle);
+  const artifactId = await upload(artifacts, config, bundle);
   const artifactUrl = artifactUrlFor(run, artifactId);
   runner.setOutput('artifact-id', String(artifactId));
   runner.setOutput('artifact-url', artifactUrl ?? '');
@@ -336,10 +316,9 @@ async function filesOf(artifacts: ArtifactClient, id: number): Promise<Map<strin
  * script.
  */
 export async function recoverScript(
-  artifacts: ArtifactClient | Promise<ArtifactClient>,
+  client: ArtifactClient,
   artifactName: string
 ): Promise<{ script: string; from: string } | undefined> {
-  const client = await artifacts;
   const existing = await findArtifact(client, artifactName);
   if (existing === undefined || existing.size > MAX_COMPARED_ARTIFACT_BYTES) return undefined;
   const scripts = [...(await filesOf(client, existing.id))].filter(([name]) =>

@@ -9,12 +9,11 @@ import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister } from './deregister.js';
-import type { ArtifactClient } from '@actions/artifact';
+import { createArtifactClient } from './artifacts/client.js';
 import {
   artifactUnavailable,
   keepInArtifact,
   keepScript,
-  loadArtifactClient,
   recoverScript,
   withEarlyLookup,
   type RunContext
@@ -26,21 +25,11 @@ import { log } from './log.js';
 import * as runner from './runner.js';
 import { scriptRunner } from './warehouse/index.js';
 
-/** Where the artifact client runs: started only when an upload is asked for. */
-export interface ArtifactHost {
-  readonly client: Promise<ArtifactClient>;
-  stop(): Promise<void>;
-}
+/** The artifact service's exchanges: uploads of a few megabytes at most, so minutes are ample. */
+const ARTIFACT_TIMEOUT_MS = 5 * 60_000;
 
-/** The artifact client on this thread, loaded from its chunk. */
-const onThisThread = (): ArtifactHost => ({
-  client: loadArtifactClient(),
-  stop: async () => undefined
-});
-
-export async function run(startArtifacts: () => ArtifactHost = onThisThread): Promise<void> {
+export async function run(): Promise<void> {
   let transport: Transport | undefined;
-  let host: ArtifactHost | undefined;
   const secrets = new Secrets((secret) => runner.setSecret(secret));
   let deleted = false;
   const startedAt = new Date().toISOString();
@@ -49,18 +38,32 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
   try {
     const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
-    // The artifact client is most of the bundle: it is loaded only when an upload is asked for,
-    // and from now on, so that it loads while the requests to Immuta are on the network.
-    const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
-    host = canUpload ? startArtifacts() : undefined;
-    const artifacts = host?.client.then((c) => withEarlyLookup(c, config.artifactName));
-    // A failure to load is reported when the client is needed, never as an unhandled rejection.
-    artifacts?.catch(() => undefined);
     transport = createTransport({
       caCertificate: config.caCertificate,
       env: process.env,
       connectTimeoutMs: config.timeoutMs
     });
+    // The lookup for an artifact of this name (left by an earlier attempt) starts now, so that
+    // its answer is in by the time Immuta's script is.
+    const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
+    const artifacts = canUpload
+      ? withEarlyLookup(
+          createArtifactClient({
+            env: process.env,
+            caller: new HttpCaller({
+              transport,
+              timeoutMs: ARTIFACT_TIMEOUT_MS,
+              maxAttempts: 5,
+              log,
+              redact: (text) => secrets.redact(text)
+            }),
+            addSecret: (secret) => secrets.add(secret),
+            redact: (text) => secrets.redact(text),
+            log
+          }),
+          config.artifactName
+        )
+      : undefined;
     const caller = new HttpCaller({
       transport,
       timeoutMs: config.timeoutMs,
@@ -162,7 +165,6 @@ export async function run(startArtifacts: () => ArtifactHost = onThisThread): Pr
     await reportFailure(message, deleted);
   } finally {
     transport?.close();
-    await host?.stop();
   }
 }
 

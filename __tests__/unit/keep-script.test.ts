@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { ArtifactClient } from '@actions/artifact';
+import type { ArtifactClient } from '../../src/artifacts/client.js';
 import { scratchDir } from '../support/run-action.mjs';
 
 // The runner is mocked so the outputs and warnings can be read back without a runner.

@@ -15,12 +15,12 @@ import {
 import type { Transport } from './transport.js';
 
 export interface Exchange {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: URL;
   /** The request as the log shows it: method and path, never a query or a credential. */
   readonly shown: string;
   readonly headers: Record<string, string>;
-  readonly body?: string;
+  readonly body?: string | Buffer;
   /** The most a successful answer may hold; a longer one is cut there and marked truncated. */
   readonly limit: number;
 }
@@ -59,6 +59,8 @@ export interface SendOptions {
   readonly beforeResend?: (previous: HttpAnswer | undefined) => Promise<boolean>;
   /** False for a request that must not be repeated once it may have been carried out. */
   readonly resendLost?: boolean;
+  /** Which answers are tried again, when a service's differ from the usual ones. */
+  readonly retryable?: (status: number) => boolean;
 }
 
 /** What `send` resolves with when `beforeResend` settled the call. */
@@ -112,7 +114,8 @@ export class HttpCaller {
         this.options.log.debug(
           `${shown} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
         );
-        if (!isRetryableStatus(previous.status) || attempt >= maxAttempts) return previous;
+        const retryable = options.retryable ?? isRetryableStatus;
+        if (!retryable(previous.status) || attempt >= maxAttempts) return previous;
       } catch (error) {
         if (!(error instanceof ExchangeFailed)) throw error;
         if (error.kind !== 'no-response') throw error;

@@ -28,7 +28,7 @@ export interface TransportOptions {
 export interface TransportRequest {
   readonly method: string;
   readonly headers: Record<string, string>;
-  readonly body?: string;
+  readonly body?: string | Buffer;
   readonly signal: AbortSignal;
 }
 
