@@ -19,7 +19,7 @@ try {
     'INPUT_API-KEY': immuta.apiKey,
     'INPUT_CONNECTION-KEY': 'snowflake-prod',
     'INPUT_ALLOW-INSECURE-HTTP': 'true',
-    // local-action stands in for @actions/artifact with a different major version.
+    // No runner here, so no artifact service to upload to.
     'INPUT_UPLOAD-ARTIFACT': 'false',
     RUNNER_TEMP: dir,
     GITHUB_STEP_SUMMARY: path.join(dir, 'step-summary.md'),

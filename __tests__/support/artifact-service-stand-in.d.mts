@@ -29,19 +29,26 @@ export interface ArtifactService {
   url: string;
   calls: { method: string; request: Record<string, unknown> }[];
   artifacts: StoredArtifact[];
+  /** Every signed URL handed out, in order. */
+  issued: string[];
   zipOf(name: string): Promise<Buffer | undefined>;
+  plant(name: string, zip: Buffer, run?: string, job?: string): Promise<string>;
   blobNames(): Promise<string[]>;
   env(run?: string, job?: string): { ACTIONS_RUNTIME_TOKEN: string; ACTIONS_RESULTS_URL: string };
   close(): Promise<void>;
 }
 
+export type Fault =
+  number | { status?: number; contentType?: string; body?: string } | 'lost' | 'lost-once';
+
 export declare function startArtifactService(options: {
   azurite: Azurite;
   faults?: {
-    CreateArtifact?: number;
-    FinalizeArtifact?: number;
-    ListArtifacts?: number;
-    DeleteArtifact?: number;
+    CreateArtifact?: Fault;
+    FinalizeArtifact?: Fault;
+    ListArtifacts?: Fault | 'ignore-filter';
+    GetSignedArtifactURL?: Fault;
+    DeleteArtifact?: Fault;
     blob?: 'refuse';
   };
 }): Promise<ArtifactService>;

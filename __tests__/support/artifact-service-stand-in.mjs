@@ -100,9 +100,12 @@ export async function startAzurite() {
 
 /**
  * Starts the results-service fake in front of an Azurite from startAzurite().
- * faults: { CreateArtifact, FinalizeArtifact, ListArtifacts, GetSignedArtifactURL, DeleteArtifact }: answer that HTTP
- * status (with a twirp error body) instead of doing the work; blob: 'refuse' hands out an upload
- * URL whose signature the blob store rejects.
+ * faults: { CreateArtifact, FinalizeArtifact, ListArtifacts, GetSignedArtifactURL, DeleteArtifact }:
+ * a number answers that HTTP status (with a twirp error body) instead of doing the work; an
+ * object { status, contentType, body } answers that instead (a proxy's page); 'lost' does the
+ * work and then drops the connection unanswered; 'lost-once' does so the first time only;
+ * ListArtifacts: 'ignore-filter' lists every artifact of the run, whatever name was asked for.
+ * blob: 'refuse' hands out an upload URL whose signature the blob store rejects.
  */
 export async function startArtifactService({ azurite, faults = {} }) {
   // A container of its own, so services sharing one Azurite never see each other's blobs.
@@ -111,6 +114,8 @@ export async function startArtifactService({ azurite, faults = {} }) {
   await container.createIfNotExists();
   const artifacts = [];
   const calls = [];
+  /** Every signed URL handed out, in order. */
+  const issued = [];
   let nextId = 1000 + Math.floor(Math.random() * 1000) * 10;
 
   const server = http.createServer(async (req, res) => {
@@ -121,7 +126,18 @@ export async function startArtifactService({ azurite, faults = {} }) {
     const method = url.pathname.slice(SERVICE.length);
     const request = JSON.parse(body || '{}');
     calls.push({ method, request });
-    if (faults[method]) return twirpError(res, faults[method], `injected ${method} failure`);
+    const fault = faults[method];
+    if (typeof fault === 'number') return twirpError(res, fault, `injected ${method} failure`);
+    if (typeof fault === 'object') {
+      res.writeHead(fault.status ?? 200, { 'content-type': fault.contentType ?? 'text/html' });
+      return res.end(fault.body ?? '');
+    }
+    if (fault === 'lost' || fault === 'lost-once') {
+      if (fault === 'lost-once') delete faults[method];
+      // The service acts; its answer never arrives.
+      const unanswered = { writeHead: () => unanswered, end: () => req.socket.destroy() };
+      return rpc(method, request, unanswered).catch(() => req.socket.destroy());
+    }
     try {
       await rpc(method, request, res);
     } catch (error) {
@@ -177,7 +193,9 @@ export async function startArtifactService({ azurite, faults = {} }) {
           (a) =>
             a.finalized &&
             a.workflow_run_backend_id === request.workflow_run_backend_id &&
-            (request.name_filter === undefined || a.name === request.name_filter) &&
+            (request.name_filter === undefined ||
+              faults.ListArtifacts === 'ignore-filter' ||
+              a.name === request.name_filter) &&
             (request.id_filter === undefined || a.database_id === String(request.id_filter))
         );
         return json(res, {
@@ -231,7 +249,9 @@ export async function startArtifactService({ azurite, faults = {} }) {
       },
       credential
     );
-    return `${container.getBlockBlobClient(blobName).url}?${sas.toString()}`;
+    const url = `${container.getBlockBlobClient(blobName).url}?${sas.toString()}`;
+    issued.push(url);
+    return url;
   }
 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -241,6 +261,26 @@ export async function startArtifactService({ azurite, faults = {} }) {
     url: origin,
     calls,
     artifacts,
+    issued,
+    /**
+     * Puts a finalized artifact holding this zip into the run, as another client (an older
+     * version of this action, another step) would have left it. Returns its ID.
+     */
+    async plant(name, zipBytes, run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
+      const blobName = `${run}/${job}/${name}.zip`;
+      await container.getBlockBlobClient(blobName).uploadData(zipBytes);
+      const database_id = String(nextId++);
+      artifacts.push({
+        workflow_run_backend_id: run,
+        workflow_job_run_backend_id: job,
+        name,
+        finalized: true,
+        blobName,
+        size: String(zipBytes.length),
+        database_id
+      });
+      return database_id;
+    },
     /** The artifact's zip as the blob store holds it, by artifact name; undefined when absent. */
     async zipOf(name) {
       const artifact = artifacts.find((a) => a.name === name);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { answerText, type HttpAnswer } from '../http/body.js';
+import { answerText, formatBytes, type HttpAnswer } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller } from '../http/caller.js';
 import { excerpt } from '../escape.js';
 import { backendIdsFrom, field, ResultsService, type BackendIds } from './results-service.js';
@@ -45,10 +45,18 @@ export interface ArtifactClientOptions {
   readonly redact: (text: string) => string;
   readonly log: { info(message: string): void; warning(message: string): void };
   readonly now?: () => Date;
+  /** The most the files of one upload may hold; they are zipped in memory. */
+  readonly maxUploadBytes?: number;
 }
 
 /** The most a downloaded artifact may unpack to: it is read to compare a few scripts. */
 const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
+/**
+ * The most one upload holds. Scripts are kilobytes (Immuta's are capped at 8 MiB each); the zip is
+ * made in memory and sent in one request, so a batch of hundreds of huge scripts is refused
+ * before anything is deleted rather than taking the runner's memory.
+ */
+export const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 /** A blob write with the Blob service version that takes up to 5000 MiB in one request. */
 const BLOB_API_VERSION = '2021-08-06';
 
@@ -75,13 +83,23 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     return service;
   };
 
-  async function listed(filter: Record<string, string>, what: string) {
+  /** The newest listed artifact of the name (or with the ID); others in the answer are ignored. */
+  async function listed(filter: { name_filter: string } | { id_filter: string }) {
     const { rpc, ids } = connect();
     const answer = await rpc.call('ListArtifacts', { ...ids, ...filter }, true);
     const artifacts = field(answer, 'artifacts') ?? [];
     if (!Array.isArray(artifacts)) throw new Error('ListArtifacts answered without a list');
-    const found = artifacts.map((a) => artifactOf(a));
-    if (found.length === 0) throw new ArtifactNotFoundError(what);
+    // The filter is the service's to apply, but deleting the wrong artifact cannot be undone.
+    const found = artifacts
+      .map((a) => artifactOf(a))
+      .filter((a) =>
+        'name_filter' in filter ? a.name === filter.name_filter : String(a.id) === filter.id_filter
+      );
+    if (found.length === 0) {
+      throw new ArtifactNotFoundError(
+        'name_filter' in filter ? `name: ${filter.name_filter}` : `ID: ${filter.id_filter}`
+      );
+    }
     // As @actions/artifact: of several with one name, the newest.
     return found.sort((a, b) => b.id - a.id)[0]!;
   }
@@ -118,13 +136,13 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
 
   return {
     async getArtifact(name) {
-      const artifact = await listed({ name_filter: name }, `name: ${name}`);
+      const artifact = await listed({ name_filter: name });
       return { artifact };
     },
 
     async downloadArtifact(id, { path: folder }) {
       const { rpc } = connect();
-      const artifact = await listed({ id_filter: String(id) }, `ID: ${id}`);
+      const artifact = await listed({ id_filter: String(id) });
       const answer = await rpc.call(
         'GetSignedArtifactURL',
         {
@@ -158,7 +176,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
 
     async deleteArtifact(name) {
       const { rpc } = connect();
-      const artifact = await listed({ name_filter: name }, `name: ${name}`);
+      const artifact = await listed({ name_filter: name });
       const answer = await rpc.call(
         'DeleteArtifact',
         {
@@ -173,6 +191,14 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
 
     async uploadArtifact(name, files, root, uploadOptions = {}) {
       const { rpc, ids } = connect();
+      const limit = options.maxUploadBytes ?? MAX_UPLOAD_BYTES;
+      let total = 0;
+      for (const file of files) total += (await fs.stat(file)).size;
+      if (total > limit) {
+        throw new Error(
+          `the files to upload hold ${formatBytes(total)}, more than the ${formatBytes(limit)} one artifact of this action may hold; split the batch into smaller ones`
+        );
+      }
       const entries = await Promise.all(
         files.map(async (file) => ({
           name: entryName(root, file),
