@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as zlib from 'node:zlib';
+import { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { unzip, zip } from '../../src/artifacts/zip.js';
 import { backendIdsFrom } from '../../src/artifacts/results-service.js';
 import { createArtifactClient, expiry } from '../../src/artifacts/client.js';
@@ -133,35 +135,66 @@ describe('retention', () => {
   });
 });
 
+/**
+ * The client over a transport that records each request and answers with `answer` (JSON, 200),
+ * or fails as no network would when there is none.
+ */
+function clientOver(resultsUrl: string, answer?: object, maxUploadBytes?: number) {
+  const sent: string[] = [];
+  const client = createArtifactClient({
+    env: { ACTIONS_RUNTIME_TOKEN: runtimeToken(), ACTIONS_RESULTS_URL: resultsUrl },
+    caller: new HttpCaller({
+      transport: {
+        request: async (url, init) => {
+          sent.push(`${init.method} ${url.href}`);
+          if (!answer) throw new Error('no network in this test');
+          return Object.assign(Readable.from([Buffer.from(JSON.stringify(answer))]), {
+            statusCode: 200,
+            headers: { 'content-type': 'application/json' }
+          }) as unknown as IncomingMessage;
+        },
+        close: () => undefined
+      },
+      timeoutMs: 1000,
+      maxAttempts: 1,
+      log: { debug: () => undefined, info: () => undefined },
+      redact: (t) => t
+    }),
+    addSecret: () => undefined,
+    redact: (t) => t,
+    log: { info: () => undefined, warning: () => undefined },
+    maxUploadBytes
+  });
+  return { client, sent };
+}
+
 describe('an upload too large to zip in memory', () => {
   it('is refused before any request, saying how large it is and what to do', async () => {
     const dir = await fs.mkdtemp(path.join(scratchDir(), 'large-'));
     const files = [path.join(dir, 'a.sql'), path.join(dir, 'b.sql')];
     for (const file of files) await fs.writeFile(file, Buffer.alloc(1024, 'x'));
-    const sent: string[] = [];
-    const client = createArtifactClient({
-      env: { ACTIONS_RUNTIME_TOKEN: runtimeToken(), ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/' },
-      caller: new HttpCaller({
-        transport: {
-          request: async (url) => {
-            sent.push(url.href);
-            throw new Error('no network in this test');
-          },
-          close: () => undefined
-        },
-        timeoutMs: 1000,
-        maxAttempts: 1,
-        log: { debug: () => undefined, info: () => undefined },
-        redact: (t) => t
-      }),
-      addSecret: () => undefined,
-      redact: (t) => t,
-      log: { info: () => undefined, warning: () => undefined },
-      maxUploadBytes: 1500
-    });
+    const { client, sent } = clientOver('http://127.0.0.1:9/', undefined, 1500);
     await expect(client.uploadArtifact('big', files, dir)).rejects.toThrow(
       /the files to upload hold 2 KiB, more than the 1\.5 KiB one artifact of this action may hold; split the batch/
     );
     expect(sent).toEqual([]);
+  });
+});
+
+describe('a blob URL that is not https when the service is', () => {
+  it('gets no script: the upload stops before sending it', async () => {
+    const dir = await fs.mkdtemp(path.join(scratchDir(), 'downgrade-'));
+    const file = path.join(dir, 'a.sql');
+    await fs.writeFile(file, 'DROP ROLE R;\n');
+    const { client, sent } = clientOver('https://results-receiver.actions.githubusercontent.com/', {
+      ok: true,
+      signed_upload_url: 'http://blob.example/a.zip?sig=abc'
+    });
+    await expect(client.uploadArtifact('a', [file], dir)).rejects.toThrow(
+      /CreateArtifact answered with a blob URL over http, not https; the script is not sent there/
+    );
+    expect(sent).toEqual([
+      'POST https://results-receiver.actions.githubusercontent.com/twirp/github.actions.results.api.v1.ArtifactService/CreateArtifact'
+    ]);
   });
 });

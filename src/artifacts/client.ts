@@ -152,7 +152,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         },
         true
       );
-      const signedUrl = signedUrlIn(field(answer, 'signed_url'), 'GetSignedArtifactURL');
+      const signedUrl = signedUrlIn(field(answer, 'signed_url'), 'GetSignedArtifactURL', rpc);
       maskSignature(signedUrl, options.addSecret);
       const got = await blob('GET', signedUrl, {}, undefined, MAX_UNPACKED_BYTES);
       if (got.status !== 200) throw blobRefused('download', got, options.redact);
@@ -217,7 +217,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       const created = await rpc.call('CreateArtifact', request, false);
       if (field(created, 'ok') !== true)
         throw new Error('CreateArtifact: the service did not say ok');
-      const uploadUrl = signedUrlIn(field(created, 'signed_upload_url'), 'CreateArtifact');
+      const uploadUrl = signedUrlIn(field(created, 'signed_upload_url'), 'CreateArtifact', rpc);
       maskSignature(uploadUrl, options.addSecret);
 
       log.info(`Uploading artifact: ${name}.zip (${archive.length} bytes)`);
@@ -285,13 +285,19 @@ function idIn(value: unknown, method: string): number {
   return Number(value);
 }
 
-function signedUrlIn(value: unknown, method: string): string {
-  if (
-    typeof value !== 'string' ||
-    !URL.canParse(value) ||
-    !/^https?:$/.test(new URL(value).protocol)
-  ) {
+/**
+ * The blob URL from the service's answer. It must be https when the service is: the script
+ * travels to it, and an answer that downgrades it to plain http is not GitHub's.
+ */
+function signedUrlIn(value: unknown, method: string, service: ResultsService): string {
+  if (typeof value !== 'string' || !URL.canParse(value)) {
     throw new Error(`${method} answered without a signed URL`);
+  }
+  const protocol = new URL(value).protocol;
+  if (protocol !== 'https:' && !(protocol === 'http:' && service.origin.startsWith('http:'))) {
+    throw new Error(
+      `${method} answered with a blob URL over ${protocol.replace(':', '')}, not https; the script is not sent there`
+    );
   }
   return value;
 }

@@ -55,7 +55,7 @@ export function field(message: Record<string, unknown>, protoName: string): unkn
 }
 
 export class ResultsService {
-  private readonly origin: string;
+  readonly origin: string;
 
   constructor(
     resultsUrl: string,
