@@ -221,13 +221,16 @@ async function upload(
     return response.id;
   } catch (error) {
     if (error instanceof ArtifactCollision) throw uploadFailed(config, bundle, error.message);
-    // Two jobs racing for one name: the service refuses the second CreateArtifact.
+    // The service refuses a second CreateArtifact of a name, finalized or not: two jobs racing
+    // for it, or an earlier attempt whose upload was cut off after it created the artifact.
     if (/\(409\)|already exists/i.test(errorText(error))) {
       throw uploadFailed(
         config,
         bundle,
-        new ArtifactCollision(config, 'another job of this run created it at the same moment')
-          .message
+        new ArtifactCollision(
+          config,
+          'another job of this run created it at the same moment, or an earlier attempt was cut off before finishing its upload'
+        ).message
       );
     }
     throw uploadFailed(config, bundle, errorText(error));

@@ -205,6 +205,28 @@ describe('the artifact service, hostile or unlucky: nothing is deleted unless th
     expect(service!.calls.filter((c) => c.method === 'FinalizeArtifact')).toHaveLength(1);
   });
 
+  it('a re-run after an upload cut off before FinalizeArtifact says why the name is taken, and another name works', async () => {
+    const faults: Record<string, Fault> = { FinalizeArtifact: 400 };
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite, faults });
+    await expectNoDelete(
+      await runAction({ inputs: withArtifact(), env: service.env() }),
+      /Failed to FinalizeArtifact: the results service answered \(400\)/
+    );
+    delete faults.FinalizeArtifact;
+    const again = await runAction({ inputs: withArtifact(), env: service.env() });
+    await expectNoDelete(
+      again,
+      /an earlier attempt was cut off before finishing its upload.*Give this step an artifact-name of its own/
+    );
+    const renamed = await runAction({
+      inputs: { ...withArtifact(), 'artifact-name': `${NAME}-2` },
+      env: service.env()
+    });
+    expect(renamed.code).toBe(0);
+    expect(renamed.outputs.status).toBe('deregistered');
+  });
+
   it('a lost answer to the lookup is asked again, and the run goes on', async () => {
     const run = await withFaults({ ListArtifacts: 'lost-once' });
     expect(run.code).toBe(0);

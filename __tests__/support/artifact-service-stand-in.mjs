@@ -1,7 +1,8 @@
-// The artifact back end that @actions/artifact talks to, on loopback: a small fake of the GitHub
-// Actions results service (its twirp JSON RPCs) in front of Azurite, Microsoft's Azure Storage
-// emulator, as the real blob store. The real artifact client runs unchanged against them, so a
-// test can read back, from the blob store's side, exactly what a user would download.
+// The artifact back end on loopback: a small fake of the GitHub Actions results service (its twirp
+// JSON RPCs) in front of Azurite, Microsoft's Azure Storage emulator, as the real blob store. The
+// action's own artifact client and @actions/artifact (the client actions/upload-artifact and
+// actions/download-artifact use) both run unchanged against them, so a test can read back, from
+// the blob store's side, exactly what a user would download.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
