@@ -25,8 +25,8 @@ import { log } from './log.js';
 import * as runner from './runner.js';
 import { scriptRunner } from './warehouse/index.js';
 
-/** The artifact service's exchanges: uploads of a few megabytes at most, so minutes are ample. */
-const ARTIFACT_TIMEOUT_MS = 5 * 60_000;
+/** A blob transfer: an artifact of a few megabytes at most, so minutes are ample. */
+const BLOB_TIMEOUT_MS = 5 * 60_000;
 
 export async function run(): Promise<void> {
   let transport: Transport | undefined;
@@ -52,7 +52,7 @@ export async function run(): Promise<void> {
             env: process.env,
             caller: new HttpCaller({
               transport,
-              timeoutMs: ARTIFACT_TIMEOUT_MS,
+              timeoutMs: BLOB_TIMEOUT_MS,
               maxAttempts: 5,
               log,
               redact: (text) => secrets.redact(text)

@@ -137,9 +137,13 @@ describe('retention', () => {
 
 /**
  * The client over a transport that records each request and answers with `answer` (JSON, 200),
- * or fails as no network would when there is none.
+ * or with a body that never ends ('endless'), or fails as no network would when there is none.
  */
-function clientOver(resultsUrl: string, answer?: object, maxUploadBytes?: number) {
+function clientOver(
+  resultsUrl: string,
+  answer?: object | 'endless',
+  { maxUploadBytes, rpcTimeoutMs }: { maxUploadBytes?: number; rpcTimeoutMs?: number } = {}
+) {
   const sent: string[] = [];
   const client = createArtifactClient({
     env: { ACTIONS_RUNTIME_TOKEN: runtimeToken(), ACTIONS_RESULTS_URL: resultsUrl },
@@ -148,7 +152,12 @@ function clientOver(resultsUrl: string, answer?: object, maxUploadBytes?: number
         request: async (url, init) => {
           sent.push(`${init.method} ${url.href}`);
           if (!answer) throw new Error('no network in this test');
-          return Object.assign(Readable.from([Buffer.from(JSON.stringify(answer))]), {
+          const body =
+            answer === 'endless'
+              ? new Readable({ read: () => undefined })
+              : Readable.from([Buffer.from(JSON.stringify(answer))]);
+          init.signal.addEventListener('abort', () => body.destroy(new Error('aborted')));
+          return Object.assign(body, {
             statusCode: 200,
             headers: { 'content-type': 'application/json' }
           }) as unknown as IncomingMessage;
@@ -163,7 +172,8 @@ function clientOver(resultsUrl: string, answer?: object, maxUploadBytes?: number
     addSecret: () => undefined,
     redact: (t) => t,
     log: { info: () => undefined, warning: () => undefined },
-    maxUploadBytes
+    maxUploadBytes,
+    rpcTimeoutMs
   });
   return { client, sent };
 }
@@ -173,7 +183,7 @@ describe('an upload too large to zip in memory', () => {
     const dir = await fs.mkdtemp(path.join(scratchDir(), 'large-'));
     const files = [path.join(dir, 'a.sql'), path.join(dir, 'b.sql')];
     for (const file of files) await fs.writeFile(file, Buffer.alloc(1024, 'x'));
-    const { client, sent } = clientOver('http://127.0.0.1:9/', undefined, 1500);
+    const { client, sent } = clientOver('http://127.0.0.1:9/', undefined, { maxUploadBytes: 1500 });
     await expect(client.uploadArtifact('big', files, dir)).rejects.toThrow(
       /the files to upload hold 2 KiB, more than the 1\.5 KiB one artifact of this action may hold; split the batch/
     );
@@ -196,5 +206,18 @@ describe('a blob URL that is not https when the service is', () => {
     expect(sent).toEqual([
       'POST https://results-receiver.actions.githubusercontent.com/twirp/github.actions.results.api.v1.ArtifactService/CreateArtifact'
     ]);
+  });
+});
+
+describe('a results service that never finishes its answer', () => {
+  it('is given up on after the call timeout, and CreateArtifact is not sent again', async () => {
+    const dir = await fs.mkdtemp(path.join(scratchDir(), 'endless-'));
+    const file = path.join(dir, 'a.sql');
+    await fs.writeFile(file, 'DROP ROLE R;\n');
+    const { client, sent } = clientOver('http://127.0.0.1:9/', 'endless', { rpcTimeoutMs: 200 });
+    await expect(client.uploadArtifact('a', [file], dir)).rejects.toThrow(
+      'Failed to CreateArtifact: got no response from the results service at http://127.0.0.1:9 (timed out after 0.2 s)'
+    );
+    expect(sent).toHaveLength(1);
   });
 });

@@ -47,6 +47,8 @@ export interface ArtifactClientOptions {
   readonly now?: () => Date;
   /** The most the files of one upload may hold; they are zipped in memory. */
   readonly maxUploadBytes?: number;
+  /** Bound on one call to the results service (blob transfers have the caller's). */
+  readonly rpcTimeoutMs?: number;
 }
 
 /** The most a downloaded artifact may unpack to: it is read to compare a few scripts. */
@@ -77,7 +79,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     }
     options.addSecret(token);
     service = {
-      rpc: new ResultsService(url, token, caller, options.redact),
+      rpc: new ResultsService(url, token, caller, options.redact, options.rpcTimeoutMs),
       ids: backendIdsFrom(token)
     };
     return service;

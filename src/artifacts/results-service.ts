@@ -15,6 +15,8 @@ const ANSWER_LIMIT = 1024 * 1024;
 /** What @actions/artifact tries again; a 409 or 400 will not change. */
 const RETRYABLE: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 export const RPC_ATTEMPTS = 5;
+/** A call is a few hundred bytes each way: a minute without its answer is a service in trouble. */
+export const RPC_TIMEOUT_MS = 60_000;
 
 /** The run and job the runtime token is for, as the service names them. */
 export interface BackendIds {
@@ -61,7 +63,8 @@ export class ResultsService {
     resultsUrl: string,
     private readonly token: string,
     private readonly caller: HttpCaller,
-    private readonly redact: (text: string) => string
+    private readonly redact: (text: string) => string,
+    private readonly timeoutMs: number = RPC_TIMEOUT_MS
   ) {
     this.origin = new URL(resultsUrl).origin;
   }
@@ -93,7 +96,12 @@ export class ResultsService {
           body: JSON.stringify(request),
           limit: ANSWER_LIMIT
         },
-        { attempts: RPC_ATTEMPTS, resendLost: resend, retryable: (s) => RETRYABLE.has(s) }
+        {
+          attempts: RPC_ATTEMPTS,
+          resendLost: resend,
+          retryable: (s) => RETRYABLE.has(s),
+          timeoutMs: this.timeoutMs
+        }
       );
     } catch (error) {
       if (!(error instanceof ExchangeFailed)) throw error;

@@ -61,6 +61,8 @@ export interface SendOptions {
   readonly resendLost?: boolean;
   /** Which answers are tried again, when a service's differ from the usual ones. */
   readonly retryable?: (status: number) => boolean;
+  /** Bound on one exchange, when this request's differs from the caller's. */
+  readonly timeoutMs?: number;
 }
 
 /** What `send` resolves with when `beforeResend` settled the call. */
@@ -109,7 +111,7 @@ export class HttpCaller {
       let reason: string;
       previous = undefined;
       try {
-        previous = await this.once(exchange);
+        previous = await this.once(exchange, options.timeoutMs ?? this.options.timeoutMs);
         reason = `answered ${previous.status}`;
         this.options.log.debug(
           `${shown} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
@@ -140,8 +142,8 @@ export class HttpCaller {
   }
 
   /** One exchange; the timeout covers it whole, the body included. */
-  private async once(exchange: Exchange): Promise<HttpAnswer> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+  private async once(exchange: Exchange, timeoutMs: number): Promise<HttpAnswer> {
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       const response = await this.options.transport.request(exchange.url, {
         method: exchange.method,
@@ -165,11 +167,7 @@ export class HttpCaller {
       };
     } catch (error) {
       if (signal.aborted) {
-        throw new ExchangeFailed(
-          'no-response',
-          `timed out after ${this.options.timeoutMs / 1000} s`,
-          1
-        );
+        throw new ExchangeFailed('no-response', `timed out after ${timeoutMs / 1000} s`, 1);
       }
       const failure = classifyFailure(error);
       if (failure.kind === 'local') {
