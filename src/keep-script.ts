@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as runner from './runner.js';
-import type { ArtifactClient } from './artifacts/client.js';
+import type { ArtifactClient, StoredArtifact } from './artifacts/client.js';
 import type { Config } from './inputs.js';
 import { errorText } from './error-text.js';
 import { log } from './log.js';
@@ -32,13 +31,13 @@ export interface RunContext {
  * already?) started now, while Immuta is still answering; the first such call gets its answer.
  */
 export function withEarlyLookup(client: ArtifactClient, artifactName: string): ArtifactClient {
-  const early = client.getArtifact(artifactName);
+  const early = client.find(artifactName);
   early.catch(() => undefined);
   let used = false;
   return {
     ...client,
-    getArtifact: (name) => {
-      if (name !== artifactName || used) return client.getArtifact(name);
+    find: (name) => {
+      if (name !== artifactName || used) return client.find(name);
       used = true;
       return early;
     }
@@ -192,7 +191,7 @@ async function upload(
     // A re-run of a job whose first attempt failed at the delete finds its own artifact. It is
     // replaced only when it holds exactly these scripts: an artifact of the same name can be
     // another job's, and deleting it could lose a script whose host is already gone.
-    const existing = await findArtifact(artifacts, config.artifactName);
+    const existing = await artifacts.find(config.artifactName);
     if (existing !== undefined) {
       const held = await compareWith(artifacts, existing, bundle.scripts, bundle.batch === true);
       if (typeof held === 'object') throw new ArtifactCollision(config, held.differs);
@@ -204,21 +203,18 @@ async function upload(
         );
         return existing.id;
       }
-      await artifacts.deleteArtifact(config.artifactName);
+      await artifacts.delete(existing);
       log.info(
         `Replaced artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt with these same scripts.`
       );
     }
-    const response = await artifacts.uploadArtifact(
+    const uploaded = await artifacts.upload(
       config.artifactName,
-      [...bundle.files],
+      bundle.files,
       bundle.root,
-      {
-        retentionDays: config.retentionDays
-      }
+      config.retentionDays
     );
-    if (response.id === undefined) throw new Error('the artifact service returned no artifact ID');
-    return response.id;
+    return uploaded.id;
   } catch (error) {
     if (error instanceof ArtifactCollision) throw uploadFailed(config, bundle, error.message);
     // The service refuses a second CreateArtifact of a name, finalized or not: two jobs racing
@@ -245,19 +241,6 @@ class ArtifactCollision extends Error {
   }
 }
 
-async function findArtifact(
-  artifacts: ArtifactClient,
-  name: string
-): Promise<{ id: number; size: number } | undefined> {
-  try {
-    const { artifact } = await artifacts.getArtifact(name);
-    return { id: artifact.id, size: artifact.size };
-  } catch (error) {
-    if ((error as Error | undefined)?.name === 'ArtifactNotFoundError') return undefined;
-    throw error;
-  }
-}
-
 /**
  * Whether the artifact holds exactly these scripts ('same'), these and more ('more': a batch
  * whose earlier attempt deleted some hosts), byte for byte; else why it does not. A report or
@@ -266,7 +249,7 @@ async function findArtifact(
  */
 async function compareWith(
   artifacts: ArtifactClient,
-  existing: { id: number; size: number },
+  existing: StoredArtifact,
   scripts: ReadonlyMap<string, Buffer>,
   batch: boolean
 ): Promise<'same' | 'more' | { differs: string }> {
@@ -274,7 +257,7 @@ async function compareWith(
     return { differs: 'is far larger than these cleanup scripts' };
   }
   const held = new Map(
-    [...(await filesOf(artifacts, existing.id))].filter(([name]) => name.endsWith('.sql'))
+    [...(await artifacts.files(existing))].filter(([name]) => name.endsWith('.sql'))
   );
   const expected = [...scripts.keys()];
   if (!expected.every((name) => held.has(name))) {
@@ -296,23 +279,6 @@ async function compareWith(
   return held.size === expected.length ? 'same' : 'more';
 }
 
-/** An artifact's files, by their paths inside it, downloaded to a folder removed afterwards. */
-async function filesOf(artifacts: ArtifactClient, id: number): Promise<Map<string, Buffer>> {
-  const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'immuta-artifact-'));
-  try {
-    await artifacts.downloadArtifact(id, { path: folder });
-    const entries = await fs.readdir(folder, { recursive: true, withFileTypes: true });
-    const files = new Map<string, Buffer>();
-    for (const entry of entries.filter((e) => e.isFile())) {
-      const file = path.join(entry.parentPath, entry.name);
-      files.set(path.relative(folder, file), await fs.readFile(file));
-    }
-    return files;
-  } finally {
-    await fs.rm(folder, { recursive: true, force: true });
-  }
-}
-
 /**
  * The script an earlier attempt of this workflow run kept in the artifact of this name, for a
  * re-run that finds the host already gone; undefined when there is none, or it holds no single
@@ -322,11 +288,9 @@ export async function recoverScript(
   client: ArtifactClient,
   artifactName: string
 ): Promise<{ script: string; from: string } | undefined> {
-  const existing = await findArtifact(client, artifactName);
+  const existing = await client.find(artifactName);
   if (existing === undefined || existing.size > MAX_COMPARED_ARTIFACT_BYTES) return undefined;
-  const scripts = [...(await filesOf(client, existing.id))].filter(([name]) =>
-    name.endsWith('.sql')
-  );
+  const scripts = [...(await client.files(existing))].filter(([name]) => name.endsWith('.sql'));
   if (scripts.length !== 1) return undefined;
   return {
     script: scripts[0]![1].toString('utf8'),

@@ -25,9 +25,6 @@ import { log } from './log.js';
 import * as runner from './runner.js';
 import { scriptRunner } from './warehouse/index.js';
 
-/** A blob transfer: an artifact of a few megabytes at most, so minutes are ample. */
-const BLOB_TIMEOUT_MS = 5 * 60_000;
-
 export async function run(): Promise<void> {
   let transport: Transport | undefined;
   const secrets = new Secrets((secret) => runner.setSecret(secret));
@@ -48,19 +45,7 @@ export async function run(): Promise<void> {
     const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
     const artifacts = canUpload
       ? withEarlyLookup(
-          createArtifactClient({
-            env: process.env,
-            caller: new HttpCaller({
-              transport,
-              timeoutMs: BLOB_TIMEOUT_MS,
-              maxAttempts: 5,
-              log,
-              redact: (text) => secrets.redact(text)
-            }),
-            addSecret: (secret) => secrets.add(secret),
-            redact: (text) => secrets.redact(text),
-            log
-          }),
+          createArtifactClient({ env: process.env, transport, secrets, log }),
           config.artifactName
         )
       : undefined;

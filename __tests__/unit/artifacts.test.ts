@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { unzip, zip } from '../../src/artifacts/zip.js';
 import { backendIdsFrom } from '../../src/artifacts/results-service.js';
 import { createArtifactClient, expiry } from '../../src/artifacts/client.js';
-import { HttpCaller } from '../../src/http/caller.js';
+import { Secrets } from '../../src/secrets.js';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { scratchDir } from '../support/run-action.mjs';
@@ -147,31 +147,24 @@ function clientOver(
   const sent: string[] = [];
   const client = createArtifactClient({
     env: { ACTIONS_RUNTIME_TOKEN: runtimeToken(), ACTIONS_RESULTS_URL: resultsUrl },
-    caller: new HttpCaller({
-      transport: {
-        request: async (url, init) => {
-          sent.push(`${init.method} ${url.href}`);
-          if (!answer) throw new Error('no network in this test');
-          const body =
-            answer === 'endless'
-              ? new Readable({ read: () => undefined })
-              : Readable.from([Buffer.from(JSON.stringify(answer))]);
-          init.signal.addEventListener('abort', () => body.destroy(new Error('aborted')));
-          return Object.assign(body, {
-            statusCode: 200,
-            headers: { 'content-type': 'application/json' }
-          }) as unknown as IncomingMessage;
-        },
-        close: () => undefined
+    transport: {
+      request: async (url, init) => {
+        sent.push(`${init.method} ${url.href}`);
+        if (!answer) throw new Error('no network in this test');
+        const body =
+          answer === 'endless'
+            ? new Readable({ read: () => undefined })
+            : Readable.from([Buffer.from(JSON.stringify(answer))]);
+        init.signal.addEventListener('abort', () => body.destroy(new Error('aborted')));
+        return Object.assign(body, {
+          statusCode: 200,
+          headers: { 'content-type': 'application/json' }
+        }) as unknown as IncomingMessage;
       },
-      timeoutMs: 1000,
-      maxAttempts: 1,
-      log: { debug: () => undefined, info: () => undefined },
-      redact: (t) => t
-    }),
-    addSecret: () => undefined,
-    redact: (t) => t,
-    log: { info: () => undefined, warning: () => undefined },
+      close: () => undefined
+    },
+    secrets: new Secrets(() => undefined),
+    log: { debug: () => undefined, info: () => undefined, warning: () => undefined },
     maxUploadBytes,
     rpcTimeoutMs
   });
@@ -184,7 +177,7 @@ describe('an upload too large to zip in memory', () => {
     const files = [path.join(dir, 'a.sql'), path.join(dir, 'b.sql')];
     for (const file of files) await fs.writeFile(file, Buffer.alloc(1024, 'x'));
     const { client, sent } = clientOver('http://127.0.0.1:9/', undefined, { maxUploadBytes: 1500 });
-    await expect(client.uploadArtifact('big', files, dir)).rejects.toThrow(
+    await expect(client.upload('big', files, dir)).rejects.toThrow(
       /the files to upload hold 2 KiB, more than the 1\.5 KiB one artifact of this action may hold; split the batch/
     );
     expect(sent).toEqual([]);
@@ -200,7 +193,7 @@ describe('a blob URL that is not https when the service is', () => {
       ok: true,
       signed_upload_url: 'http://blob.example/a.zip?sig=abc'
     });
-    await expect(client.uploadArtifact('a', [file], dir)).rejects.toThrow(
+    await expect(client.upload('a', [file], dir)).rejects.toThrow(
       /CreateArtifact answered with a blob URL over http, not https; the script is not sent there/
     );
     expect(sent).toEqual([
@@ -215,7 +208,7 @@ describe('a results service that never finishes its answer', () => {
     const file = path.join(dir, 'a.sql');
     await fs.writeFile(file, 'DROP ROLE R;\n');
     const { client, sent } = clientOver('http://127.0.0.1:9/', 'endless', { rpcTimeoutMs: 200 });
-    await expect(client.uploadArtifact('a', [file], dir)).rejects.toThrow(
+    await expect(client.upload('a', [file], dir)).rejects.toThrow(
       'Failed to CreateArtifact: got no response from the results service at http://127.0.0.1:9 (timed out after 0.2 s)'
     );
     expect(sent).toHaveLength(1);

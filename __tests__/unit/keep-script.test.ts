@@ -28,43 +28,29 @@ type Existing = Record<string, Record<string, string>>;
 function fakeArtifacts(existing: Existing = {}, failUpload?: Error) {
   const calls: string[] = [];
   const ids = new Map(Object.keys(existing).map((name, i) => [name, 100 + i]));
-  const notFound = (name: string) => {
-    const error = new Error(`Artifact not found for name: ${name}`);
-    error.name = 'ArtifactNotFoundError';
-    return error;
-  };
-  const client = {
-    getArtifact: async (name: string) => {
+  const client: ArtifactClient = {
+    find: async (name) => {
       calls.push(`find ${name}`);
-      if (!existing[name]) throw notFound(name);
-      return { artifact: { name, id: ids.get(name)!, size: 10 } };
+      if (!existing[name]) return undefined;
+      return { name, id: ids.get(name)!, size: 10, runBackendId: 'run', jobBackendId: 'job' };
     },
-    downloadArtifact: async (id: number, options: { path: string }) => {
-      calls.push(`download ${id}`);
-      const name = [...ids].find(([, i]) => i === id)![0];
-      for (const [file, text] of Object.entries(existing[name]!)) {
-        await fs.writeFile(path.join(options.path, file), text);
-      }
-      return { downloadPath: options.path };
+    files: async (artifact) => {
+      calls.push(`download ${artifact.id}`);
+      return new Map(
+        Object.entries(existing[artifact.name]!).map(([file, text]) => [file, Buffer.from(text)])
+      );
     },
-    deleteArtifact: async (name: string) => {
-      calls.push(`delete ${name}`);
-      if (!existing[name]) throw notFound(name);
-      return { id: ids.get(name)! };
+    delete: async (artifact) => {
+      calls.push(`delete ${artifact.name}`);
     },
-    uploadArtifact: async (
-      name: string,
-      files: string[],
-      root: string,
-      options?: { retentionDays?: number }
-    ) => {
+    upload: async (name, files, root, retentionDays) => {
       calls.push(
-        `upload ${name} ${files.map((f) => path.relative(root, f)).join(',')} ${options?.retentionDays}`
+        `upload ${name} ${files.map((f) => path.relative(root, f)).join(',')} ${retentionDays}`
       );
       if (failUpload) throw failUpload;
       return { id: 555, size: 10 };
     }
-  } as unknown as ArtifactClient;
+  };
   return { client, calls };
 }
 

@@ -1,70 +1,92 @@
 /**
- * The artifact operations the action needs (find, download, delete, upload), over the results
- * service and the blob store its signed URLs point at. It has the shape of @actions/artifact's
- * client for these four calls, and does what that client does, in a few hundred lines where that
- * client loads the Azure SDK, Octokit and archiver (six megabytes) on every run that uploads.
+ * The artifact operations the action needs (find, read, delete, upload), over the results
+ * service and the blob store its signed URLs point at: what @actions/artifact does for these
+ * calls, in a few hundred lines where that client loads the Azure SDK, Octokit and archiver (six
+ * megabytes) on every run that uploads.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { answerText, formatBytes, type HttpAnswer } from '../http/body.js';
-import { ExchangeFailed, type HttpCaller } from '../http/caller.js';
+import { ExchangeFailed, HttpCaller } from '../http/caller.js';
+import type { Transport } from '../http/transport.js';
 import { excerpt } from '../escape.js';
-import { backendIdsFrom, field, ResultsService, type BackendIds } from './results-service.js';
+import type { Secrets } from '../secrets.js';
+import {
+  ATTEMPTS,
+  backendIdsFrom,
+  field,
+  ResultsService,
+  type BackendIds
+} from './results-service.js';
 import { unzip, zip } from './zip.js';
 
-export interface ArtifactClient {
-  /** The newest artifact of the name in this run; throws an ArtifactNotFoundError when none. */
-  getArtifact(name: string): Promise<{ artifact: { name: string; id: number; size: number } }>;
-  /** Unpacks the artifact's files into `options.path`. */
-  downloadArtifact(id: number, options: { path: string }): Promise<{ downloadPath: string }>;
-  deleteArtifact(name: string): Promise<{ id: number }>;
-  /** Zips the files (paths inside the zip relative to `root`) and uploads them as the artifact. */
-  uploadArtifact(
-    name: string,
-    files: string[],
-    root: string,
-    options?: { retentionDays?: number }
-  ): Promise<{ id: number; size: number }>;
+/** An artifact of this run, as the results service lists it. */
+export interface StoredArtifact {
+  readonly name: string;
+  readonly id: number;
+  readonly size: number;
+  /** The run and job it was uploaded from, which the service files it under. */
+  readonly runBackendId: string;
+  readonly jobBackendId: string;
 }
 
-export class ArtifactNotFoundError extends Error {
-  constructor(what: string) {
-    super(`Artifact not found for ${what}`);
-    this.name = 'ArtifactNotFoundError';
-  }
+export interface ArtifactClient {
+  /** The newest artifact of the name in this run, or undefined when there is none. */
+  find(name: string): Promise<StoredArtifact | undefined>;
+  /** The artifact's files, by their paths inside it. */
+  files(artifact: StoredArtifact): Promise<Map<string, Buffer>>;
+  delete(artifact: StoredArtifact): Promise<void>;
+  /** Zips the files (paths inside the zip relative to `root`) and uploads them as the artifact. */
+  upload(
+    name: string,
+    files: readonly string[],
+    root: string,
+    retentionDays?: number
+  ): Promise<{ id: number; size: number }>;
 }
 
 export interface ArtifactClientOptions {
   /** The runner's environment: ACTIONS_RUNTIME_TOKEN, ACTIONS_RESULTS_URL, GITHUB_RETENTION_DAYS. */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** A caller of its own: the artifact service's waits and retries are not Immuta's. */
-  readonly caller: HttpCaller;
-  /** Masks a secret (a signed URL's signature) and cuts it out of messages. */
-  readonly addSecret: (secret: string) => void;
-  readonly redact: (text: string) => string;
-  readonly log: { info(message: string): void; warning(message: string): void };
+  /** The run's transport (its proxies and CA); the client's waits and retries are its own. */
+  readonly transport: Transport;
+  /** Where the runtime token and signed URLs' signatures are masked and cut out of messages. */
+  readonly secrets: Secrets;
+  readonly log: {
+    debug(message: string): void;
+    info(message: string): void;
+    warning(message: string): void;
+  };
   readonly now?: () => Date;
   /** The most the files of one upload may hold; they are zipped in memory. */
   readonly maxUploadBytes?: number;
-  /** Bound on one call to the results service (blob transfers have the caller's). */
+  /** Bound on one call to the results service. */
   readonly rpcTimeoutMs?: number;
 }
 
-/** The most a downloaded artifact may unpack to: it is read to compare a few scripts. */
-const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
 /**
- * The most one upload holds. Scripts are kilobytes (Immuta's are capped at 8 MiB each); the zip is
- * made in memory and sent in one request, so a batch of hundreds of huge scripts is refused
- * before anything is deleted rather than taking the runner's memory.
+ * The most the files of one artifact hold, uploaded or read back. Scripts are kilobytes
+ * (Immuta's are capped at 8 MiB each); zips are made and read in memory, so a batch of hundreds
+ * of huge scripts is refused before anything is deleted rather than taking the runner's memory.
  */
-export const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
+export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 /** A blob write with the Blob service version that takes up to 5000 MiB in one request. */
 const BLOB_API_VERSION = '2021-08-06';
+/** A blob transfer: an artifact of a few megabytes at most, so minutes are ample. */
+const BLOB_TIMEOUT_MS = 5 * 60_000;
 
 export function createArtifactClient(options: ArtifactClientOptions): ArtifactClient {
-  const { env, caller, log } = options;
+  const { env, secrets, log } = options;
   const now = options.now ?? (() => new Date());
+  const redact = (text: string) => secrets.redact(text);
+  const caller = new HttpCaller({
+    transport: options.transport,
+    timeoutMs: BLOB_TIMEOUT_MS,
+    maxAttempts: ATTEMPTS,
+    log,
+    redact
+  });
   let service: { rpc: ResultsService; ids: BackendIds } | undefined;
   /** Built on first use, so that a missing variable fails the upload, with the file kept. */
   const connect = () => {
@@ -77,33 +99,23 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         'ACTIONS_RESULTS_URL is not set to a URL: artifact uploads work only inside a GitHub Actions runner'
       );
     }
-    options.addSecret(token);
+    secrets.add(token);
     service = {
-      rpc: new ResultsService(url, token, caller, options.redact, options.rpcTimeoutMs),
+      rpc: new ResultsService(url, token, caller, redact, options.rpcTimeoutMs),
       ids: backendIdsFrom(token)
     };
     return service;
   };
 
-  /** The newest listed artifact of the name (or with the ID); others in the answer are ignored. */
-  async function listed(filter: { name_filter: string } | { id_filter: string }) {
+  async function find(name: string): Promise<StoredArtifact | undefined> {
     const { rpc, ids } = connect();
-    const answer = await rpc.call('ListArtifacts', { ...ids, ...filter }, true);
+    const answer = await rpc.call('ListArtifacts', { ...ids, name_filter: name }, true);
     const artifacts = field(answer, 'artifacts') ?? [];
     if (!Array.isArray(artifacts)) throw new Error('ListArtifacts answered without a list');
     // The filter is the service's to apply, but deleting the wrong artifact cannot be undone.
-    const found = artifacts
-      .map((a) => artifactOf(a))
-      .filter((a) =>
-        'name_filter' in filter ? a.name === filter.name_filter : String(a.id) === filter.id_filter
-      );
-    if (found.length === 0) {
-      throw new ArtifactNotFoundError(
-        'name_filter' in filter ? `name: ${filter.name_filter}` : `ID: ${filter.id_filter}`
-      );
-    }
+    const found = artifacts.map((a) => artifactOf(a)).filter((a) => a.name === name);
     // As @actions/artifact: of several with one name, the newest.
-    return found.sort((a, b) => b.id - a.id)[0]!;
+    return found.sort((a, b) => b.id - a.id)[0];
   }
 
   /** Sends a blob request, tried again on the answers Azure Storage says are passing. */
@@ -126,7 +138,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
           body,
           limit
         },
-        { attempts: 5, retryable: (s) => s === 408 || s === 429 || s >= 500 }
+        { retryable: (s) => s === 408 || s === 429 || s >= 500 }
       );
     } catch (error) {
       if (!(error instanceof ExchangeFailed)) throw error;
@@ -136,64 +148,46 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     }
   }
 
-  return {
-    async getArtifact(name) {
-      const artifact = await listed({ name_filter: name });
-      return { artifact };
-    },
+  /** The artifact as the service names it in calls about it. */
+  const named = (artifact: StoredArtifact) => ({
+    workflow_run_backend_id: artifact.runBackendId,
+    workflow_job_run_backend_id: artifact.jobBackendId,
+    name: artifact.name
+  });
 
-    async downloadArtifact(id, { path: folder }) {
+  return {
+    find,
+
+    async files(artifact) {
       const { rpc } = connect();
-      const artifact = await listed({ id_filter: String(id) });
-      const answer = await rpc.call(
-        'GetSignedArtifactURL',
-        {
-          workflow_run_backend_id: artifact.runBackendId,
-          workflow_job_run_backend_id: artifact.jobBackendId,
-          name: artifact.name
-        },
-        true
-      );
+      const answer = await rpc.call('GetSignedArtifactURL', named(artifact), true);
       const signedUrl = signedUrlIn(field(answer, 'signed_url'), 'GetSignedArtifactURL', rpc);
-      maskSignature(signedUrl, options.addSecret);
-      const got = await blob('GET', signedUrl, {}, undefined, MAX_UNPACKED_BYTES);
-      if (got.status !== 200) throw blobRefused('download', got, options.redact);
-      if (got.truncated)
-        throw new Error(`artifact ${id} is larger than ${MAX_UNPACKED_BYTES} bytes`);
+      maskSignature(signedUrl, secrets);
+      const got = await blob('GET', signedUrl, {}, undefined, MAX_ARTIFACT_BYTES);
+      if (got.status !== 200) throw blobRefused('download', got, redact);
+      if (got.truncated) {
+        throw new Error(`artifact ${artifact.id} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
+      }
       let files: Map<string, Buffer>;
       try {
-        files = unzip(got.bytes, MAX_UNPACKED_BYTES);
+        files = unzip(got.bytes, MAX_ARTIFACT_BYTES);
       } catch (error) {
-        throw new Error(`artifact ${id} could not be unpacked: ${(error as Error).message}`, {
-          cause: error
-        });
+        throw new Error(
+          `artifact ${artifact.id} could not be unpacked: ${(error as Error).message}`,
+          { cause: error }
+        );
       }
-      for (const [name, data] of files) {
-        const target = path.join(folder, safeRelative(name));
-        await fs.mkdir(path.dirname(target), { recursive: true });
-        await fs.writeFile(target, data, { mode: 0o600 });
-      }
-      return { downloadPath: folder };
+      for (const name of files.keys()) refuseUnsafe(name);
+      return files;
     },
 
-    async deleteArtifact(name) {
-      const { rpc } = connect();
-      const artifact = await listed({ name_filter: name });
-      const answer = await rpc.call(
-        'DeleteArtifact',
-        {
-          workflow_run_backend_id: artifact.runBackendId,
-          workflow_job_run_backend_id: artifact.jobBackendId,
-          name: artifact.name
-        },
-        false
-      );
-      return { id: idIn(field(answer, 'artifact_id'), 'DeleteArtifact') };
+    async delete(artifact) {
+      await connect().rpc.call('DeleteArtifact', named(artifact), false);
     },
 
-    async uploadArtifact(name, files, root, uploadOptions = {}) {
+    async upload(name, files, root, retentionDays) {
       const { rpc, ids } = connect();
-      const limit = options.maxUploadBytes ?? MAX_UPLOAD_BYTES;
+      const limit = options.maxUploadBytes ?? MAX_ARTIFACT_BYTES;
       let total = 0;
       for (const file of files) total += (await fs.stat(file)).size;
       if (total > limit) {
@@ -214,13 +208,13 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         mime_type: 'application/zip',
         version: 7
       };
-      const expires = expiry(uploadOptions.retentionDays, env, now(), log.warning);
+      const expires = expiry(retentionDays, env, now(), log.warning);
       if (expires) request.expires_at = expires;
       const created = await rpc.call('CreateArtifact', request, false);
       if (field(created, 'ok') !== true)
         throw new Error('CreateArtifact: the service did not say ok');
       const uploadUrl = signedUrlIn(field(created, 'signed_upload_url'), 'CreateArtifact', rpc);
-      maskSignature(uploadUrl, options.addSecret);
+      maskSignature(uploadUrl, secrets);
 
       log.info(`Uploading artifact: ${name}.zip (${archive.length} bytes)`);
       const put = await blob(
@@ -234,7 +228,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         archive,
         64 * 1024
       );
-      if (put.status !== 201) throw blobRefused('upload', put, options.redact);
+      if (put.status !== 201) throw blobRefused('upload', put, redact);
 
       const digest = createHash('sha256').update(archive).digest('hex');
       const finalized = await rpc.call(
@@ -254,7 +248,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
 }
 
 /** A listed artifact, checked: the service's answer is used only in the shape it documents. */
-function artifactOf(value: unknown) {
+function artifactOf(value: unknown): StoredArtifact {
   const a = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const name = field(a, 'name');
   const runBackendId = field(a, 'workflow_run_backend_id');
@@ -305,18 +299,19 @@ function signedUrlIn(value: unknown, method: string, service: ResultsService): s
 }
 
 /** The SAS signature is the key to the blob: masked as @actions/artifact masks it. */
-function maskSignature(signedUrl: string, addSecret: (secret: string) => void): void {
+function maskSignature(signedUrl: string, secrets: Secrets): void {
   const signature = new URL(signedUrl).searchParams.get('sig');
   if (signature) {
-    addSecret(signature);
-    addSecret(encodeURIComponent(signature));
+    secrets.add(signature);
+    secrets.add(encodeURIComponent(signature));
   }
 }
 
 function blobRefused(what: string, answer: HttpAnswer, redact: (text: string) => string): Error {
   // Azure Storage says why in an XML body: <Error><Code>AuthenticationFailed</Code>...
-  const code = /<Code>([A-Za-z]{1,64})<\/Code>/.exec(answerText(answer))?.[1];
-  const message = /<Message>([^<]{1,2000})<\/Message>/.exec(answerText(answer))?.[1];
+  const text = answerText(answer);
+  const code = /<Code>([A-Za-z]{1,64})<\/Code>/.exec(text)?.[1];
+  const message = /<Message>([^<]{1,2000})<\/Message>/.exec(text)?.[1];
   return new Error(
     `the blob store refused the ${what} (${answer.status}${code ? ` ${code}` : ''})${message ? `: ${excerpt(redact(message))}` : ''}`
   );
@@ -331,15 +326,18 @@ function entryName(root: string, file: string): string {
   return relative.split(path.sep).join('/');
 }
 
-/** A zip entry's name as a path below the folder; one that would leave it is refused. */
-function safeRelative(name: string): string {
+/**
+ * Neither this action nor actions/upload-artifact writes a name that would leave the folder it
+ * is downloaded to; an artifact holding one was made to harm whoever unpacks it, and is not
+ * compared, let alone replaced.
+ */
+function refuseUnsafe(name: string): void {
   const parts = name.split(/[\\/]/);
   if (name.includes('\0') || path.isAbsolute(name) || parts.some((p) => p === '..' || p === '')) {
     throw new Error(
       `the artifact holds a file named ${JSON.stringify(name)}, which cannot be unpacked safely`
     );
   }
-  return path.join(...parts);
 }
 
 /**

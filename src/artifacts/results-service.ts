@@ -14,7 +14,8 @@ const SERVICE = 'github.actions.results.api.v1.ArtifactService';
 const ANSWER_LIMIT = 1024 * 1024;
 /** What @actions/artifact tries again; a 409 or 400 will not change. */
 const RETRYABLE: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
-export const RPC_ATTEMPTS = 5;
+/** Attempts at one request to the artifact service, as @actions/artifact makes them. */
+export const ATTEMPTS = 5;
 /** A call is a few hundred bytes each way: a minute without its answer is a service in trouble. */
 export const RPC_TIMEOUT_MS = 60_000;
 
@@ -97,7 +98,6 @@ export class ResultsService {
           limit: ANSWER_LIMIT
         },
         {
-          attempts: RPC_ATTEMPTS,
           resendLost: resend,
           retryable: (s) => RETRYABLE.has(s),
           timeoutMs: this.timeoutMs
@@ -123,7 +123,7 @@ export class ResultsService {
         );
       }
       const tried = RETRYABLE.has(answer.status)
-        ? `Failed to make request after ${RPC_ATTEMPTS} attempts: `
+        ? `Failed to make request after ${this.caller.policy.maxAttempts} attempts: `
         : '';
       throw new Error(
         `Failed to ${method}: ${tried}the results service answered (${answer.status})${said}`

@@ -49,7 +49,7 @@ export function zip(entries: readonly ZipEntry[], now: Date = new Date()): Buffe
     header.writeUInt16LE((3 << 8) | 20, 4); // made on Unix, so the mode below is read
     local.copy(header, 6, 4, 26);
     header.writeUInt16LE(name.length, 28);
-    header.writeUInt32LE(((0o100644 << 16) >>> 0) as number, 38);
+    header.writeUInt32LE((0o100644 << 16) >>> 0, 38);
     header.writeUInt32LE(offset, 42);
     parts.push(local, name, compressed);
     central.push(header, name);
