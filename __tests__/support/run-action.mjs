@@ -52,6 +52,9 @@ export async function runAction({
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_REPOSITORY: 'acme/data-platform',
     GITHUB_RUN_ID: '4242',
+    // The runner sets these for every step: a test of a re-run passes GITHUB_RUN_ATTEMPT: '2'.
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_JOB: 'deregister',
     ...(measureMemory
       ? { NODE_OPTIONS: `--import=${pathToFileURL(PEAK_RSS)}`, PEAK_RSS_FILE: rssFile }
       : {}),
