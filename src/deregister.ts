@@ -3,6 +3,8 @@ import type { ImmutaClient } from './immuta/client.js';
 import { ImmutaError } from './immuta/errors.js';
 import { hasNoScript, type ConnectionInfo } from './immuta/responses.js';
 import type { KeptScript } from './keep-script.js';
+import type { RecoveredScript } from './earlier-attempts.js';
+import { resumption, type ScriptRunRecord } from './script-record.js';
 import { lineCount, type Outcome } from './outcome.js';
 import { splitStatements } from './warehouse/split.js';
 import { notRun, PLATFORM_NAMES, type ScriptRun } from './warehouse/types.js';
@@ -24,9 +26,16 @@ export interface FlowDependencies {
   /** Called the moment the host is known deleted, so a later failure still reports it. */
   readonly onDeleted: () => void;
   /** Step 3 on the platform run-script names; absent when it is none. */
-  readonly runScript?: (script: string) => Promise<ScriptRun>;
-  /** The script an earlier attempt of this run kept as an artifact, for a re-run that finds the host gone. */
-  readonly recoverScript?: () => Promise<{ script: string; from: string } | undefined>;
+  readonly runScript?: (script: string, options?: { startAt?: number }) => Promise<ScriptRun>;
+  /**
+   * The script an earlier attempt of this run kept as an artifact, for a re-run that finds the
+   * host gone; `refused` when the artifact cannot be proven to hold this host's script.
+   */
+  readonly recoverScript?: () => Promise<RecoveredScript | { refused: string } | undefined>;
+  /** What step 3 did in earlier attempts of this run, as they recorded it. */
+  readonly earlierScriptRuns?: () => Promise<ScriptRunRecord[]>;
+  /** Keeps what step 3 did where a later attempt can read it; throws when it cannot. */
+  readonly recordScriptRun?: (run: ScriptRun, script: string) => Promise<void>;
   /** Cuts the run's secrets out of text from a server (a script) before it is logged. */
   readonly redact?: (text: string) => string;
   readonly log: { info(message: string): void; warning(message: string): void };
@@ -125,7 +134,8 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
 /**
  * Step 3: the script on the platform, after the host was deleted; in a dry run, only the
  * statements that would run. A re-run that finds the host gone runs the script its earlier
- * attempt kept as an artifact, since Immuta can no longer produce it.
+ * attempt kept as an artifact, since Immuta can no longer produce it, and only what that
+ * attempt did not run.
  */
 async function cleanUp(
   config: Config,
@@ -135,7 +145,152 @@ async function cleanUp(
   const platform = config.warehouse?.platform;
   if (platform === undefined || deps.runScript === undefined) return undefined;
   const name = PLATFORM_NAMES[platform];
-  const skipped = (statements: readonly string[], note: string): ScriptRun => ({
+  if (outcome.status === 'dry-run') {
+    if (outcome.script === undefined)
+      return skipped(platform, [], 'Dry run: there is no script to run.');
+    const statements = splitStatements(outcome.script);
+    deps.log.info(`Dry run: these ${statements.length} statements would run in ${name}, none ran:`);
+    const redact = deps.redact ?? ((t: string) => t);
+    statements.forEach((statement, i) =>
+      deps.log.info(`  ${i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
+    );
+    return skipped(platform, statements, `Dry run: nothing ran in ${name}.`);
+  }
+  if (outcome.status === 'already-absent')
+    return cleanUpAfterEarlierAttempt(config, deps, platform);
+  if (outcome.script === undefined)
+    return skipped(platform, [], 'Immuta gave no cleanup script for this host.');
+  return runAndRecord(name, deps, outcome.script, 0);
+}
+
+/**
+ * The host is gone: an earlier attempt of this run may have deleted it and kept its script. That
+ * script runs only when its record names this host and its SHA-256, and only from the first
+ * statement no earlier attempt is known to have run.
+ */
+async function cleanUpAfterEarlierAttempt(
+  config: Config,
+  deps: FlowDependencies,
+  platform: Platform
+): Promise<ScriptRun> {
+  const name = PLATFORM_NAMES[platform];
+  const key = config.connectionKey;
+  const recovered = await deps.recoverScript?.().catch((error: unknown) => {
+    deps.log.warning(
+      `Looking for the script an earlier attempt kept failed: ${(error as Error).message}`
+    );
+    return undefined;
+  });
+  if (recovered === undefined) {
+    const note = `The host is already gone, and no artifact of this workflow run holds its cleanup script, so nothing ran in ${name}. If the script has not run yet, run it by hand from the file or artifact the earlier run kept.`;
+    deps.log.warning(note);
+    return skipped(platform, [], note);
+  }
+  if ('refused' in recovered) {
+    const note = `The host is already gone; nothing ran in ${name}, because ${recovered.refused}.`;
+    deps.log.warning(note);
+    return skipped(platform, [], note);
+  }
+  const { script, from, technology } = recovered;
+  if (technology !== undefined && !technology.toLowerCase().includes(platform)) {
+    throw new Error(
+      `run-script is ${platform}, but the script in ${from} was kept for a ${technology} host. Nothing ran. Set run-script to the host's platform, or to none.`
+    );
+  }
+  const statements = splitStatements(script);
+  const next = resumption(await earlierRuns(deps, name), {
+    connectionKey: key,
+    sha256: recovered.sha256,
+    statements: statements.length
+  });
+  if (next.kind === 'already-ran') {
+    const note = `Attempt ${next.attempt} of this workflow run ran this cleanup script in ${name} (${from}); nothing ran again.`;
+    deps.log.info(note);
+    return {
+      platform,
+      status: 'already-ran',
+      statements: statements.map((text) => ({
+        text,
+        outcome: 'ran-before',
+        durationMs: undefined,
+        error: undefined
+      })),
+      statementsRun: next.statements,
+      durationMs: 0,
+      error: undefined,
+      note
+    };
+  }
+  let note = `The script an earlier attempt kept in ${from}.`;
+  if (next.kind === 'whole') {
+    deps.log.warning(`Running the whole cleanup script kept in ${from}: ${next.why}.`);
+  } else if (next.startAt > 0) {
+    note = `The script an earlier attempt kept in ${from}; attempt ${next.attempt} ran statements 1 to ${next.startAt}, so this attempt started at statement ${next.startAt + 1}.`;
+    deps.log.info(
+      `Attempt ${next.attempt} of this run ran statements 1 to ${next.startAt} of ${statements.length}: running from statement ${next.startAt + 1}.`
+    );
+    if (next.uncertain) {
+      deps.log.warning(
+        `Statement ${next.startAt + 1} may have run in attempt ${next.attempt} (its answer never came); it runs again.`
+      );
+    }
+  } else {
+    deps.log.info(`Running the cleanup script that an earlier attempt kept in ${from}.`);
+  }
+  const run = await runAndRecord(name, deps, script, next.kind === 'resume' ? next.startAt : 0);
+  return { ...run, note };
+}
+
+/** The records of earlier attempts; without them nothing runs, as it could run twice. */
+async function earlierRuns(deps: FlowDependencies, name: string) {
+  try {
+    return (await deps.earlierScriptRuns?.()) ?? [];
+  } catch (error) {
+    throw new Error(
+      `Reading what earlier attempts of this run did in ${name} failed: ${(error as Error).message}. Nothing ran, so that nothing runs twice; re-run the job when GitHub's artifact service answers.`,
+      { cause: error }
+    );
+  }
+}
+
+/** The script from `startAt` on, then the record of what it did, for a later attempt. */
+async function runAndRecord(
+  name: string,
+  deps: FlowDependencies,
+  script: string,
+  startAt: number
+): Promise<ScriptRun> {
+  const run = await runIn(name, deps, script, startAt);
+  if (deps.recordScriptRun) {
+    await deps
+      .recordScriptRun(run, script)
+      .catch((error: unknown) =>
+        deps.log.warning(
+          `Keeping the record of what the script did failed: ${(error as Error).message}. A re-run of this job cannot tell what ran; do not re-run it, or run it with run-script: none.`
+        )
+      );
+  }
+  return run;
+}
+
+async function runIn(
+  name: string,
+  deps: FlowDependencies,
+  script: string,
+  startAt: number
+): Promise<ScriptRun> {
+  deps.log.info(`Running the cleanup script in ${name}.`);
+  const run = await deps.runScript!(script, startAt > 0 ? { startAt } : undefined);
+  if (run.status === 'ran') {
+    deps.log.info(
+      `Ran the cleanup script in ${name}: ${run.statementsRun ?? run.statements.length} statements in ${(run.durationMs / 1000).toFixed(1)} s.`
+    );
+  }
+  return run;
+}
+
+function skipped(platform: Platform, statements: readonly string[], note: string): ScriptRun {
+  return {
     platform,
     status: 'skipped',
     statements: notRun(statements),
@@ -143,47 +298,7 @@ async function cleanUp(
     durationMs: 0,
     error: undefined,
     note
-  });
-  if (outcome.status === 'dry-run') {
-    if (outcome.script === undefined) return skipped([], 'Dry run: there is no script to run.');
-    const statements = splitStatements(outcome.script);
-    deps.log.info(`Dry run: these ${statements.length} statements would run in ${name}, none ran:`);
-    const redact = deps.redact ?? ((t: string) => t);
-    statements.forEach((statement, i) =>
-      deps.log.info(`  ${i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
-    );
-    return skipped(statements, `Dry run: nothing ran in ${name}.`);
-  }
-  if (outcome.status === 'already-absent') {
-    const recovered = await deps.recoverScript?.().catch((error: unknown) => {
-      deps.log.warning(
-        `Looking for the script an earlier attempt kept failed: ${(error as Error).message}`
-      );
-      return undefined;
-    });
-    if (recovered === undefined) {
-      const note = `The host is already gone, and no artifact of this workflow run holds its cleanup script, so nothing ran in ${name}. If the script has not run yet, run it by hand from the file or artifact the earlier run kept.`;
-      deps.log.warning(note);
-      return skipped([], note);
-    }
-    deps.log.info(`Running the cleanup script that an earlier attempt kept in ${recovered.from}.`);
-    const run = await runIn(name, deps, recovered.script);
-    return { ...run, note: `The script an earlier attempt kept in ${recovered.from}.` };
-  }
-  if (outcome.script === undefined)
-    return skipped([], 'Immuta gave no cleanup script for this host.');
-  return runIn(name, deps, outcome.script);
-}
-
-async function runIn(name: string, deps: FlowDependencies, script: string): Promise<ScriptRun> {
-  deps.log.info(`Running the cleanup script in ${name}.`);
-  const run = await deps.runScript!(script);
-  if (run.status === 'ran') {
-    deps.log.info(
-      `Ran the cleanup script in ${name}: ${run.statementsRun ?? run.statements.length} statements in ${(run.durationMs / 1000).toFixed(1)} s.`
-    );
-  }
-  return run;
+  };
 }
 
 /** The platform must be the host's: a Databricks script must never reach Snowflake. */

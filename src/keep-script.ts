@@ -279,25 +279,6 @@ async function compareWith(
   return held.size === expected.length ? 'same' : 'more';
 }
 
-/**
- * The script an earlier attempt of this workflow run kept in the artifact of this name, for a
- * re-run that finds the host already gone; undefined when there is none, or it holds no single
- * script.
- */
-export async function recoverScript(
-  client: ArtifactClient,
-  artifactName: string
-): Promise<{ script: string; from: string } | undefined> {
-  const existing = await client.find(artifactName);
-  if (existing === undefined || existing.size > MAX_COMPARED_ARTIFACT_BYTES) return undefined;
-  const scripts = [...(await client.files(existing))].filter(([name]) => name.endsWith('.sql'));
-  if (scripts.length !== 1) return undefined;
-  return {
-    script: scripts[0]![1].toString('utf8'),
-    from: `artifact '${artifactName}' (ID ${existing.id})`
-  };
-}
-
 function uploadFailed(config: ArtifactConfig, bundle: ArtifactBundle, why: string): Error {
   return new Error(
     `Uploading the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${config.artifactName}' failed: ${why}. Nothing was deleted; ${bundle.saved}. If the files${bundle.scripts.size === 1 ? " and the 'script' output" : ''} are enough, set upload-artifact: false.`

@@ -14,7 +14,6 @@ import {
   artifactUnavailable,
   keepInArtifact,
   keepScript,
-  recoverScript,
   withEarlyLookup,
   type RunContext
 } from './keep-script.js';
@@ -24,6 +23,9 @@ import { Secrets } from './secrets.js';
 import { log } from './log.js';
 import * as runner from './runner.js';
 import { scriptRunner } from './warehouse/index.js';
+import { earlierScriptRuns, keepScriptRunRecord, recoverScript } from './earlier-attempts.js';
+import { recordOf } from './script-record.js';
+import { sha256 } from './plan.js';
 
 export async function run(): Promise<void> {
   let transport: Transport | undefined;
@@ -119,9 +121,41 @@ export async function run(): Promise<void> {
       },
       onDeleted: () => (deleted = true),
       runScript: config.warehouse
-        ? (script) => scriptRunner(config.warehouse!, secrets, caller).run(script)
+        ? (script, options) => scriptRunner(config.warehouse!, secrets, caller).run(script, options)
         : undefined,
-      recoverScript: artifacts && (() => recoverScript(artifacts, config.artifactName)),
+      recoverScript:
+        artifacts && (() => recoverScript(artifacts, config.artifactName, config.connectionKey)),
+      earlierScriptRuns:
+        artifacts &&
+        (() =>
+          earlierScriptRuns(
+            artifacts,
+            config.artifactName,
+            runAttempt(process.env.GITHUB_RUN_ATTEMPT)
+          )),
+      // What step 3 did goes into an artifact of its own: the script's artifact is never
+      // replaced once the host is deleted.
+      recordScriptRun:
+        artifacts &&
+        (async (scriptRun, script) => {
+          const record = recordOf(
+            scriptRun,
+            {
+              connectionKey: config.connectionKey,
+              scriptSha256: sha256(script),
+              attempt: runAttempt(process.env.GITHUB_RUN_ATTEMPT)
+            },
+            new Date()
+          );
+          const kept = await keepScriptRunRecord(
+            artifacts,
+            config.artifactName,
+            record,
+            files.scriptRunPath,
+            config.retentionDays
+          );
+          log.info(`Recorded what the script did as artifact '${kept.name}' (ID ${kept.id}).`);
+        }),
       redact: (text) => secrets.redact(text),
       log
     });
@@ -160,4 +194,10 @@ function runContext(): RunContext {
     repository: process.env.GITHUB_REPOSITORY || undefined,
     runId: process.env.GITHUB_RUN_ID || undefined
   };
+}
+
+/** GITHUB_RUN_ATTEMPT: 1 for the first attempt, one more for each re-run of the run. */
+export function runAttempt(value: string | undefined): number {
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
 }

@@ -89,6 +89,8 @@ export interface RunFiles {
   readonly scriptFor: (connectionKey: string) => string;
   readonly reportPath: string;
   readonly planPath: string;
+  /** One host's record of what step 3 did, uploaded as an artifact of its own. */
+  readonly scriptRunPath: string;
 }
 
 /**
@@ -101,7 +103,8 @@ export function runFiles(scriptPath: string, connectionKeys: readonly string[]):
       folder: scriptPath,
       scriptFor: (key) => path.join(scriptPath, scriptFileNameFor(key)),
       reportPath: path.join(scriptPath, 'report.json'),
-      planPath: path.join(scriptPath, 'plan.json')
+      planPath: path.join(scriptPath, 'plan.json'),
+      scriptRunPath: path.join(scriptPath, 'script-run.json')
     };
   }
   const stem = scriptPath.replace(/\.sql$/i, '');
@@ -109,6 +112,7 @@ export function runFiles(scriptPath: string, connectionKeys: readonly string[]):
     folder: path.dirname(scriptPath),
     scriptFor: () => scriptPath,
     reportPath: `${stem}.report.json`,
-    planPath: `${stem}.plan.json`
+    planPath: `${stem}.plan.json`,
+    scriptRunPath: `${stem}.script-run.json`
   };
 }

@@ -234,6 +234,7 @@ export function scriptBlock(
 
 const OUTCOME_TEXT: Record<ScriptRun['statements'][number]['outcome'], string> = {
   ran: 'ran',
+  'ran-before': 'ran in an earlier attempt',
   failed: '**failed**',
   'not-run': 'not run',
   unknown: 'unknown'
@@ -251,7 +252,9 @@ export function scriptRunMarkdown(
       ? `### Cleanup script in ${name}: ran (${run.statementsRun ?? run.statements.length} statements, ${(run.durationMs / 1000).toFixed(1)} s)`
       : run.status === 'failed'
         ? `### Cleanup script in ${name}: failed`
-        : `### Cleanup script in ${name}: not run`;
+        : run.status === 'already-ran'
+          ? `### Cleanup script in ${name}: already ran`
+          : `### Cleanup script in ${name}: not run`;
   const lines = [heading, ''];
   if (run.note) lines.push(markdownText(run.note), '');
   if (run.status === 'failed') {

@@ -69,3 +69,32 @@ export function emptyRecord(connectionKey: string): HostRecord {
     error: undefined
   };
 }
+
+/** What a report read back says of its hosts; undefined unless it is a report of this action. */
+export function hostsOfReport(
+  text: string
+): Pick<HostRecord, 'connectionKey' | 'technology' | 'scriptFile' | 'scriptSha256'>[] | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return undefined;
+  }
+  const r = raw as Partial<Record<keyof RunReport, unknown>> | null;
+  if (typeof r !== 'object' || r === null || r.kind !== REPORT_KIND || !Array.isArray(r.hosts)) {
+    return undefined;
+  }
+  const text_ = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const hosts = r.hosts.map((h: unknown) => {
+    const host = (typeof h === 'object' && h !== null ? h : {}) as Record<string, unknown>;
+    return {
+      connectionKey: text_(host.connectionKey),
+      technology: text_(host.technology),
+      scriptFile: text_(host.scriptFile),
+      scriptSha256: text_(host.scriptSha256)
+    };
+  });
+  return hosts.every((h) => h.connectionKey !== undefined)
+    ? (hosts as Pick<HostRecord, 'connectionKey' | 'technology' | 'scriptFile' | 'scriptSha256'>[])
+    : undefined;
+}

@@ -9,8 +9,11 @@ export const PLATFORM_NAMES: Record<Platform, string> = {
 export interface StatementResult {
   /** The statement as the splitter found it. */
   readonly text: string;
-  /** unknown: the platform did not say how far a failed run got. */
-  readonly outcome: 'ran' | 'failed' | 'not-run' | 'unknown';
+  /**
+   * unknown: the platform did not say how far a failed run got. ran-before: an earlier attempt
+   * of the run ran it, so this one did not.
+   */
+  readonly outcome: 'ran' | 'ran-before' | 'failed' | 'not-run' | 'unknown';
   /** Known for Databricks, where each statement is a request of its own. */
   readonly durationMs: number | undefined;
   readonly error: string | undefined;
@@ -18,7 +21,8 @@ export interface StatementResult {
 
 export interface ScriptRun {
   readonly platform: Platform;
-  readonly status: 'ran' | 'failed' | 'skipped';
+  /** already-ran: an earlier attempt of this workflow run ran the whole script; nothing ran now. */
+  readonly status: 'ran' | 'failed' | 'skipped' | 'already-ran';
   readonly statements: readonly StatementResult[];
   /** How many statements finished; undefined when the platform did not say. */
   readonly statementsRun: number | undefined;
@@ -32,7 +36,8 @@ export interface ScriptRun {
 /** Runs a script on one platform; resolves with what happened, failures included. */
 export interface ScriptRunner {
   readonly platform: Platform;
-  run(script: string): Promise<ScriptRun>;
+  /** `startAt` (0-based) resumes a script an earlier attempt ran in part. */
+  run(script: string, options?: { startAt?: number }): Promise<ScriptRun>;
 }
 
 /** A warehouse call that failed: said for the reader, with the request it was. */

@@ -1,0 +1,306 @@
+// "Re-run all jobs" and "Re-run failed jobs" start a new attempt of the same workflow run, which
+// sees the artifacts of earlier attempts; the jobs of a matrix are neighbours in one run and may
+// share an artifact name. Step 3 never runs twice, and never runs another host's script.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import {
+  startImmutaStandIn,
+  snowflakeScript,
+  type ImmutaStandIn as StandIn
+} from '../support/immuta-stand-in.mjs';
+import { startSnowflakeStandIn, type SnowflakeStandIn } from '../support/warehouse-stand-ins.mjs';
+import { runAction } from '../support/run-action.mjs';
+import {
+  startArtifactService,
+  startAzurite,
+  type ArtifactService,
+  type Azurite
+} from '../support/artifact-service-stand-in.mjs';
+import { stepInputs } from '../support/inputs.js';
+import { zip } from '../../src/artifacts/zip.js';
+
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+});
+
+let azurite: Azurite;
+let immuta: StandIn | undefined;
+let service: ArtifactService | undefined;
+const warehouses: SnowflakeStandIn[] = [];
+beforeAll(async () => (azurite = await startAzurite()), 60_000);
+afterAll(async () => azurite?.stop());
+afterEach(async () => {
+  await immuta?.close();
+  await service?.close();
+  for (const w of warehouses.splice(0)) await w.close();
+  immuta = service = undefined;
+});
+
+async function snowflake(options: { failAt?: number } = {}): Promise<SnowflakeStandIn> {
+  const standIn = await startSnowflakeStandIn({
+    account: 'XY12345',
+    user: 'IMMUTA_CLEANUP',
+    publicKey: keys.publicKey,
+    ...options
+  });
+  warehouses.push(standIn);
+  return standIn;
+}
+
+function inputs(warehouseUrl: string, extra: Record<string, string> = {}) {
+  return stepInputs(immuta!, {
+    'upload-artifact': 'true',
+    'if-missing': 'warn',
+    'run-script': 'snowflake',
+    'snowflake-account': 'xy12345',
+    'snowflake-host': warehouseUrl,
+    'snowflake-user': 'immuta_cleanup',
+    'snowflake-private-key': keys.privateKey,
+    ...extra
+  });
+}
+
+const attempt = (n: number, job = 'deregister') => ({
+  ...service!.env(),
+  GITHUB_RUN_ATTEMPT: String(n),
+  GITHUB_JOB: job
+});
+
+/** Statement POSTs the warehouse received: the script runs, not the sign-in checks. */
+const scriptsRun = (w: SnowflakeStandIn) => w.scripts.filter((s) => s.includes('DROP'));
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** An artifact as an earlier attempt of the action leaves it: the script and its report. */
+function keptArtifact(key: string, script: string, recorded: Record<string, unknown> = {}) {
+  const file = `immuta-cleanup-${key}.sql`;
+  const report = {
+    kind: 'immuta-deregister-host/report',
+    version: 1,
+    tenant: immuta!.url,
+    dryRun: false,
+    stage: 'before-delete',
+    startedAt: new Date().toISOString(),
+    writtenAt: new Date().toISOString(),
+    hosts: [
+      {
+        connectionKey: key,
+        integrationId: 1,
+        technology: 'Snowflake',
+        hostname: 'acme.snowflakecomputing.com',
+        status: 'kept',
+        deleted: false,
+        childCount: null,
+        scriptFile: file,
+        scriptSha256: sha256(script),
+        timings: {},
+        error: null,
+        ...recorded
+      }
+    ]
+  };
+  return zip([
+    { name: file, data: Buffer.from(script) },
+    { name: `immuta-cleanup-${key}.report.json`, data: Buffer.from(JSON.stringify(report)) }
+  ]);
+}
+
+describe('a re-run after the script ran runs nothing again', () => {
+  it('attempts 2 and 3 say attempt 1 ran it, exit 0, and send nothing to Snowflake', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const first = await snowflake();
+    const one = await runAction({ inputs: inputs(first.url), env: attempt(1) });
+    expect(one.code).toBe(0);
+    expect(one.outputs).toMatchObject({ deleted: 'true', 'script-status': 'ran' });
+    expect(scriptsRun(first)).toHaveLength(1);
+    // What step 3 did is an artifact of its own, next to the script's, which stays as it was.
+    const names = service.artifacts.map((a) => a.name).sort();
+    expect(names).toEqual([
+      'immuta-cleanup-script-snowflake-prod',
+      'immuta-cleanup-script-snowflake-prod-script-run-1'
+    ]);
+    const scriptArtifact = service.artifacts.find(
+      (a) => a.name === 'immuta-cleanup-script-snowflake-prod'
+    )!;
+
+    for (const n of [2, 3]) {
+      const again = await snowflake();
+      const rerun = await runAction({ inputs: inputs(again.url), env: attempt(n) });
+      expect(rerun.code).toBe(0);
+      expect(rerun.outputs).toMatchObject({
+        status: 'already-absent',
+        deleted: 'false',
+        'script-status': 'already-ran',
+        'statements-run': '6'
+      });
+      expect(rerun.log).toMatch(
+        /Attempt 1 of this workflow run ran this cleanup script in Snowflake \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\); nothing ran again\./
+      );
+      expect(rerun.summary).toContain('Cleanup script in Snowflake: already ran');
+      expect(scriptsRun(again)).toEqual([]);
+    }
+    // Nothing was deleted or replaced: the script's artifact is the one attempt 1 uploaded.
+    expect(service.calls.filter((c) => c.method === 'DeleteArtifact')).toEqual([]);
+    expect(
+      service.artifacts.filter((a) => a.name === 'immuta-cleanup-script-snowflake-prod')
+    ).toEqual([scriptArtifact]);
+  }, 120_000);
+
+  it('a re-run of another run does not read this run’s records', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const first = await snowflake();
+    expect((await runAction({ inputs: inputs(first.url), env: attempt(1) })).code).toBe(0);
+    const other = await snowflake();
+    const run = await runAction({
+      inputs: inputs(other.url),
+      env: { ...service.env('another-run'), GITHUB_RUN_ATTEMPT: '2' }
+    });
+    expect(run.code).toBe(0);
+    expect(run.outputs['script-status']).toBe('skipped');
+    expect(other.requests).toEqual([]);
+  }, 60_000);
+});
+
+describe('a neighbouring job never runs another host’s script', () => {
+  it('job B, whose host is absent, finds job A’s artifact of the same name and runs nothing', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const a = await snowflake();
+    const jobA = await runAction({
+      inputs: inputs(a.url, { 'artifact-name': 'cleanup' }),
+      env: attempt(1, 'retire-a')
+    });
+    expect(jobA.code).toBe(0);
+    const b = await snowflake();
+    const jobB = await runAction({
+      inputs: inputs(b.url, { 'artifact-name': 'cleanup', 'connection-key': 'snowflake-typo' }),
+      env: attempt(1, 'retire-b')
+    });
+    expect(jobB.code).toBe(0);
+    expect(jobB.outputs).toMatchObject({ status: 'already-absent', 'script-status': 'skipped' });
+    expect(jobB.warnings).toContainEqual(
+      expect.stringMatching(
+        /nothing ran in Snowflake, because artifact 'cleanup' \(ID \d+\) holds the script of host 'snowflake-prod', not of 'snowflake-typo': another job of this run uses the same artifact-name/
+      )
+    );
+    expect(b.requests.filter((r) => r.method === 'POST' && /statements$/.test(r.path))).toEqual([]);
+  }, 60_000);
+
+  it('a script that is not the one its record names is not run', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    const planted = keptArtifact('snowflake-prod', snowflakeScript(1), {
+      scriptSha256: sha256('DROP DATABASE SOMETHING_ELSE;')
+    });
+    await service.plant('immuta-cleanup-script-snowflake-prod', planted);
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(0);
+    expect(run.outputs['script-status']).toBe('skipped');
+    expect(run.warnings).toContainEqual(
+      expect.stringMatching(/is not the one its record names .*: it was changed after it was kept/)
+    );
+    expect(scriptsRun(w)).toEqual([]);
+  }, 60_000);
+
+  it('an artifact without a record of its host (an older version’s) is not run', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      zip([{ name: 'immuta-cleanup-snowflake-prod.sql', data: Buffer.from(snowflakeScript(1)) }])
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(0);
+    expect(run.warnings).toContainEqual(
+      expect.stringMatching(/holds no record of which host its script belongs to/)
+    );
+    expect(scriptsRun(w)).toEqual([]);
+  }, 60_000);
+
+  it('the platform guard uses the recorded technology: a Databricks script never reaches Snowflake', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      keptArtifact('snowflake-prod', 'DROP CATALOG IF EXISTS immuta CASCADE;\n', {
+        technology: 'Databricks'
+      })
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toContainEqual(
+      expect.stringMatching(
+        /run-script is snowflake, but the script in artifact .* was kept for a Databricks host\. Nothing ran\./
+      )
+    );
+    expect(scriptsRun(w)).toEqual([]);
+  }, 60_000);
+});
+
+describe('a re-run whose earlier progress is unknown', () => {
+  it('runs the whole script and says why in a warning', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      keptArtifact('snowflake-prod', snowflakeScript(1))
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(0);
+    expect(run.outputs['script-status']).toBe('ran');
+    expect(run.warnings).toContainEqual(
+      expect.stringMatching(
+        /Running the whole cleanup script kept in artifact .*: no earlier attempt of this run left a record of running it/
+      )
+    );
+    expect(scriptsRun(w)).toEqual([snowflakeScript(1)]);
+    // Its own record makes a third attempt stop.
+    const third = await snowflake();
+    const again = await runAction({ inputs: inputs(third.url), env: attempt(3) });
+    expect(again.outputs['script-status']).toBe('already-ran');
+    expect(again.log).toMatch(/Attempt 2 of this workflow run ran this cleanup script/);
+    expect(scriptsRun(third)).toEqual([]);
+  }, 60_000);
+
+  it('a download of the earlier records that fails runs nothing and fails the step', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    // The script's download works; the record's (the second download) is refused.
+    let downloads = 0;
+    const faults = {};
+    Object.defineProperty(faults, 'GetSignedArtifactURL', {
+      enumerable: true,
+      get: () => (++downloads > 1 ? 403 : undefined)
+    });
+    service = await startArtifactService({ azurite, faults });
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      keptArtifact('snowflake-prod', snowflakeScript(1))
+    );
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod-script-run-1',
+      zip([{ name: 'immuta-cleanup-snowflake-prod.script-run.json', data: Buffer.from('{}') }])
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toContainEqual(
+      expect.stringMatching(
+        /Reading what earlier attempts of this run did in Snowflake failed: .*Nothing ran, so that nothing runs twice/
+      )
+    );
+    expect(scriptsRun(w)).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,113 @@
+/**
+ * What earlier attempts of this workflow run left in its artifacts, for a re-run that finds the
+ * host gone: the script one of them kept (only when its record proves it is this host's script),
+ * and what step 3 did with it. Also where this attempt leaves its own record of step 3.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { ArtifactClient } from './artifacts/client.js';
+import { hostsOfReport } from './run-report.js';
+import {
+  parseRecord,
+  recordArtifactName,
+  serializeRecord,
+  type ScriptRunRecord
+} from './script-record.js';
+
+/** Largest artifact worth downloading: one host's script and its report are far smaller. */
+const MAX_RECOVERED_ARTIFACT_BYTES = 64 * 1024 * 1024;
+
+/** A script an earlier attempt kept, proven to be this host's by the record beside it. */
+export interface RecoveredScript {
+  readonly script: string;
+  readonly sha256: string;
+  /** The host's technology as recorded when the script was kept. */
+  readonly technology: string | undefined;
+  /** Where it came from, for the log: the artifact's name and ID. */
+  readonly from: string;
+}
+
+/**
+ * The script in the artifact of this name, when its report names this connection key and its
+ * SHA-256 matches; `refused` says why an artifact that is there cannot be trusted to be this
+ * host's (another job of the run with the same artifact-name, an edited file, an older version's
+ * artifact without a record); undefined when there is no such artifact.
+ */
+export async function recoverScript(
+  client: ArtifactClient,
+  artifactName: string,
+  connectionKey: string
+): Promise<RecoveredScript | { refused: string } | undefined> {
+  const existing = await client.find(artifactName);
+  if (existing === undefined) return undefined;
+  const from = `artifact '${artifactName}' (ID ${existing.id})`;
+  if (existing.size > MAX_RECOVERED_ARTIFACT_BYTES) {
+    return { refused: `${from} is far larger than one host's script and its record` };
+  }
+  const files = await client.files(existing);
+  const scripts = [...files].filter(([name]) => name.endsWith('.sql'));
+  if (scripts.length !== 1) {
+    return { refused: `${from} holds ${scripts.length} script files, not one host's script` };
+  }
+  const [file, bytes] = scripts[0]!;
+  const hosts = [...files]
+    .filter(([name]) => name.endsWith('.report.json'))
+    .map(([, text]) => hostsOfReport(text.toString('utf8')));
+  const recorded = hosts.length === 1 && hosts[0]?.length === 1 ? hosts[0][0] : undefined;
+  if (recorded === undefined) {
+    return {
+      refused: `${from} holds no record of which host its script belongs to (a report naming one host)`
+    };
+  }
+  if (recorded.connectionKey !== connectionKey) {
+    return {
+      refused: `${from} holds the script of host '${recorded.connectionKey}', not of '${connectionKey}': another job of this run uses the same artifact-name`
+    };
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (recorded.scriptFile !== file || recorded.scriptSha256 !== sha256) {
+    return {
+      refused: `the script in ${from} is not the one its record names (file ${file}, SHA-256 ${sha256.slice(0, 12)}…): it was changed after it was kept`
+    };
+  }
+  return { script: bytes.toString('utf8'), sha256, technology: recorded.technology, from };
+}
+
+/**
+ * The records of step 3 that attempts before `attempt` left under this artifact name. A lookup
+ * that fails throws: without them a re-run cannot know what already ran.
+ */
+export async function earlierScriptRuns(
+  client: ArtifactClient,
+  artifactName: string,
+  attempt: number
+): Promise<ScriptRunRecord[]> {
+  const earlier = Array.from({ length: Math.max(0, attempt - 1) }, (_, i) => i + 1);
+  const found = await Promise.all(
+    earlier.map((n) => client.find(recordArtifactName(artifactName, n)))
+  );
+  const records: ScriptRunRecord[] = [];
+  for (const artifact of found) {
+    if (artifact === undefined || artifact.size > MAX_RECOVERED_ARTIFACT_BYTES) continue;
+    for (const [name, text] of await client.files(artifact)) {
+      const record = name.endsWith('.json') ? parseRecord(text.toString('utf8')) : undefined;
+      if (record) records.push(record);
+    }
+  }
+  return records;
+}
+
+/** Writes this attempt's record of step 3 beside the script and uploads it as its own artifact. */
+export async function keepScriptRunRecord(
+  client: ArtifactClient,
+  artifactName: string,
+  record: ScriptRunRecord,
+  file: string,
+  retentionDays: number | undefined
+): Promise<{ name: string; id: number }> {
+  await fs.writeFile(file, serializeRecord(record), { encoding: 'utf8', mode: 0o600 });
+  const name = recordArtifactName(artifactName, record.attempt);
+  const { id } = await client.upload(name, [file], path.dirname(file), retentionDays);
+  return { name, id };
+}
