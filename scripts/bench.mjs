@@ -149,6 +149,25 @@ for (const latencyMs of [0, 100]) {
     };
     const [w, n] = await compare(immuta, [withScript, action]);
     row('action, run-script: snowflake', 100, w, 'action, no upload', n);
+
+    // With upload-artifact, step 3 also keeps its record for a later attempt: a second upload.
+    const azurite = await startAzurite();
+    const service = await startArtifactService({ azurite });
+    try {
+      let runNumber = 0;
+      const withUploads = (inputs) => ({
+        ...action,
+        inputs: { ...inputs, 'upload-artifact': 'true' },
+        get env() {
+          return service.env(`bench-script-run-${++runNumber}`);
+        }
+      });
+      const [r, u] = await compare(immuta, [withUploads(withScript.inputs), withUploads({})]);
+      row('action, run-script + upload (script, record)', 100, r, 'action, upload', u);
+    } finally {
+      await service.close();
+      await azurite.stop();
+    }
   } finally {
     await snowflake.close();
     await immuta.close();
