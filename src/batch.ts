@@ -109,14 +109,14 @@ export async function deregisterBatch(
     const why =
       lookupFailed.length > 0
         ? `Looking up ${names(lookupFailed)} failed`
-        : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'})`;
+        : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'}, or correct ${missing.length === 1 ? 'the key if it is' : 'any key that is'} misspelt)`;
     return finish(
       found.map((f) => f.record),
       { refused: why }
     );
   }
   for (const m of missing) {
-    const message = `Immuta has no host '${m.record.connectionKey}': it counts as already absent.`;
+    const message = `Immuta has no host '${m.record.connectionKey}': it counts as already absent. If the key is misspelt, correct it: it must be the connection key exactly as Immuta shows it.`;
     if (config.ifMissing === 'warn') log.warning(message);
     else log.info(message);
   }

@@ -71,7 +71,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   if (host === undefined) {
     return absent(
       config,
-      `Looking up the host found nothing: GET ${immuta.pathOf('connection', key)} answered 404 Not Found, so Immuta has no host '${key}'`
+      `Looking up the host found nothing: GET ${immuta.pathOf('connection', key)} answered 404 Not Found, so Immuta has no host '${key}' (immuta-url answers as Immuta does, so the URL is not the cause). If the key is misspelt, correct it: it must be the connection key exactly as Immuta shows it`
     );
   }
   if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);

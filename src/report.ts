@@ -166,10 +166,15 @@ export function summaryMarkdown(
   return parts.join('\n') + '\n';
 }
 
-/** What the user does after this step: Immuta's third step, run by a privileged user. */
+/**
+ * What the user does after this step. It follows what became of Immuta's third step: nothing
+ * left when the script ran, the rest of it when it failed, the whole of it by hand otherwise.
+ */
 export function nextStep(
-  outcome: Pick<Outcome, 'status' | 'technology' | 'script' | 'kept'>
+  outcome: Pick<Outcome, 'status' | 'technology' | 'script' | 'kept' | 'scriptRun'>
 ): string {
+  const run = outcome.scriptRun;
+  if (run !== undefined && run.status !== 'skipped') return afterScriptRun(outcome, run);
   if (outcome.status === 'already-absent' && outcome.script === undefined) {
     return 'Nothing was deleted. If an earlier run deleted the host, run the cleanup script that run kept (its artifact or file), if that was not done yet.';
   }
@@ -178,15 +183,42 @@ export function nextStep(
       ? 'AWS Lake Formation hosts have no cleanup script: nothing more to run.'
       : 'Immuta gave no cleanup script for this host.';
   }
+  if (outcome.status === 'dry-run') {
+    const then =
+      run === undefined
+        ? `then: ${byHand(outcome)}`
+        : `the step then runs the cleanup script in ${PLATFORM_NAMES[run.platform]} itself (run-script), as listed below.`;
+    return `Dry run: nothing was deleted${run === undefined ? '' : ' and nothing ran'}. Run again with \`dry-run: false\` to delete the host; ${then}`;
+  }
+  return byHand(outcome);
+}
+
+/** The next step once the action ran the script (or tried to). */
+function afterScriptRun(outcome: Pick<Outcome, 'kept'>, run: ScriptRun): string {
+  const name = PLATFORM_NAMES[run.platform];
+  if (run.status === 'ran') {
+    return `Nothing left to do: the host is deregistered and the cleanup script ran in ${name}.`;
+  }
+  const where = outcome.kept ? ` from ${markdownCode(outcome.kept.path)}` : ' from the artifact';
+  const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
+  const ran = stopped === 1 ? 'statement 1 ran' : `statements 1 to ${stopped} ran`;
+  const rest =
+    stopped === 0
+      ? `run the cleanup script${where} by hand in ${name} (none of its statements ran)`
+      : stopped > 0
+        ? `run the rest of the cleanup script${where} by hand in ${name}, from statement ${stopped + 1} on (${ran})`
+        : `check in ${name} how far the cleanup script got (${name} did not say), then run what did not run${where} by hand`;
+  return `The host is deregistered, but the cleanup script failed in ${name}: fix what the error below names, then ${rest}, as a privileged user.`;
+}
+
+/** Immuta's third step by hand, for the host's platform. */
+function byHand(outcome: Pick<Outcome, 'technology' | 'kept'>): string {
   const where = outcome.kept ? ` (saved at ${markdownCode(outcome.kept.path)})` : '';
-  const run = /databricks/i.test(outcome.technology ?? '')
+  return /databricks/i.test(outcome.technology ?? '')
     ? `Run the cleanup script${where} in Databricks as a metastore admin, in a SQL warehouse or notebook, to remove what Immuta created there.`
     : /snowflake/i.test(outcome.technology ?? '')
       ? `Run the cleanup script${where} in Snowflake as a user with ACCOUNTADMIN, for example in a later step with \`snow sql -x -f "$SCRIPT_PATH" --enable-templating NONE\`, SCRIPT_PATH being this step's script-path output, to remove what Immuta created there.`
       : `Run the cleanup script${where} in the data platform as a privileged user, to remove what Immuta created there.`;
-  return outcome.status === 'dry-run'
-    ? `Dry run: nothing was deleted. Run again with \`dry-run: false\` to delete the host; then: ${run}`
-    : run;
 }
 
 function hostCell(outcome: Outcome): string {

@@ -61,6 +61,11 @@ export interface StandInOptions {
   permissions?: { script?: boolean; delete?: boolean };
   /** Every answer waits this long, as a tenant across a network would. */
   latencyMs?: number;
+  /**
+   * What a request that misses the prefix gets: a web server's HTML 404 (the default), or
+   * Immuta's own JSON 404, as a tenant answers a route it does not know.
+   */
+  missedPrefix?: 'nginx' | 'immuta';
 }
 
 export interface ImmutaStandIn {

@@ -70,7 +70,9 @@ export function defaultState() {
  * endless: an answer (200 unless status says otherwise) whose chunked body never ends, as fast
  * as the client reads. trickleMs: one whose body sends one byte every trickleMs, forever. afterHandling: the request is carried out,
  * then the answer is replaced by the fault's status, body and headers (a proxy in the way).
- * A request that misses the prefix gets what a web server in front would send: its HTML 404.
+ * A request that misses the prefix gets what a web server in front would send: its HTML 404; or,
+ * with missedPrefix: 'immuta', Immuta's own JSON 404, as a tenant answers any route it does not
+ * know (immuta-url with an extra path, …/api, reaches the tenant and gets that).
  */
 export async function startImmutaStandIn(options = {}) {
   const prefix = options.prefix ?? '';
@@ -118,7 +120,11 @@ export async function startImmutaStandIn(options = {}) {
   };
 
   function route(method, path, headers, body) {
-    if (path === undefined) return NGINX_404;
+    if (path === undefined) {
+      return options.missedPrefix === 'immuta'
+        ? { status: 404, body: boom(404, 'Not Found') }
+        : NGINX_404;
+    }
     const segments = path.split('/').slice(1).map(decodeURIComponent);
 
     if (method === 'POST' && path === '/bim/apikey/authenticate') {
@@ -167,6 +173,19 @@ export async function startImmutaStandIn(options = {}) {
         delete state.integrations[host.nativeIntegrationId];
         return { status: 200, body: deleteBody(options.deleteShape, segments[2], host.childCount) };
       }
+    }
+
+    if (method === 'GET' && path === '/integrations') {
+      return {
+        status: 200,
+        body: JSON.stringify(
+          Object.entries(state.integrations).map(([id, integration]) => ({
+            id: Number(id),
+            status: integration.status,
+            type: integration.type
+          }))
+        )
+      };
     }
 
     if (segments[0] === 'integrations' && segments.length >= 2) {

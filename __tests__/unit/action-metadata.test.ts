@@ -105,9 +105,31 @@ describe('README', () => {
   it("holds action.yml's inputs and outputs tables and the example workflows as they are", () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     expect(renderReadme(readme)).toBe(readme);
+    // Every example is linked from the Examples table; a few are also shown whole.
+    const examples = readme.slice(readme.indexOf('## Examples'), readme.indexOf('## Inputs'));
     for (const file of fs.readdirSync(path.join(ROOT, 'examples'))) {
-      expect(readme).toContain(`<!-- example: examples/${file} -->`);
+      expect(examples).toContain(`](examples/${file})`);
     }
+    expect(examples.match(/<!-- example: /g)?.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps the commands to try it near the top, before Setup', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const tryIt = readme.indexOf('## Try it locally');
+    expect(tryIt).toBeGreaterThan(0);
+    expect(tryIt).toBeLessThan(readme.indexOf('## Setup'));
+    const section = readme.slice(tryIt, readme.indexOf('## Setup'));
+    for (const command of ['npm ci', 'npm run demo', 'npm test'])
+      expect(section).toContain(command);
+  });
+
+  it('links only example files that exist, and shows each inline at most once', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const [, file] of readme.matchAll(/\]\((examples\/[^)#]+)\)/g)) {
+      expect(fs.existsSync(path.join(ROOT, file!))).toBe(true);
+    }
+    const shown = [...readme.matchAll(/<!-- example: ([^ ]+) -->/g)].map((m) => m[1]);
+    expect(new Set(shown).size).toBe(shown.length);
   });
 
   it('gives the commands CI runs', () => {

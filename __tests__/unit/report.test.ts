@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { lineCount, type Outcome } from '../../src/outcome.js';
+import type { ScriptRun, StatementResult } from '../../src/warehouse/types.js';
 import { nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/report.js';
 
 const outcome: Outcome = {
@@ -86,6 +87,53 @@ describe('nextStep', () => {
     expect(
       nextStep({ ...outcome, status: 'already-absent', script: undefined, kept: undefined })
     ).toMatch(/earlier run/);
+  });
+});
+
+describe('nextStep after run-script', () => {
+  const statement = (outcome: StatementResult['outcome']): StatementResult => ({
+    text: 'DROP USER X',
+    outcome,
+    durationMs: undefined,
+    error: undefined
+  });
+  const run = (status: ScriptRun['status'], outcomes: StatementResult['outcome'][]): ScriptRun => ({
+    platform: 'snowflake',
+    status,
+    statements: outcomes.map(statement),
+    statementsRun: outcomes.filter((o) => o === 'ran').length,
+    durationMs: 1000,
+    error: status === 'failed' ? 'Statement failed.' : undefined,
+    note: undefined
+  });
+
+  it('has nothing left to do once the script ran', () => {
+    const text = nextStep({ ...outcome, scriptRun: run('ran', ['ran', 'ran']) });
+    expect(text).toBe(
+      'Nothing left to do: the host is deregistered and the cleanup script ran in Snowflake.'
+    );
+  });
+  it.each([
+    [
+      ['failed', 'not-run'],
+      /run the cleanup script from `.*` by hand in Snowflake \(none of its statements ran\)/
+    ],
+    [['ran', 'failed', 'not-run'], /from statement 2 on \(statement 1 ran\)/],
+    [['ran', 'ran', 'ran', 'failed'], /from statement 4 on \(statements 1 to 3 ran\)/],
+    [['unknown', 'unknown'], /check in Snowflake how far the cleanup script got/]
+  ] as const)('after a failed run %j, says where to pick up', (outcomes, said) => {
+    const text = nextStep({ ...outcome, scriptRun: run('failed', [...outcomes]) });
+    expect(text).toMatch(/^The host is deregistered, but the cleanup script failed in Snowflake/);
+    expect(text).toMatch(said);
+  });
+  it('in a dry run, says the step would run the script itself', () => {
+    const text = nextStep({
+      ...outcome,
+      status: 'dry-run',
+      scriptRun: run('skipped', ['not-run'])
+    });
+    expect(text).toMatch(/nothing ran\. .*runs the cleanup script in Snowflake itself/);
+    expect(text).not.toMatch(/Run the cleanup script/);
   });
 });
 

@@ -4,6 +4,7 @@ import {
   hasNoScript,
   immutaMessage,
   isImmutaError,
+  isIntegrationList,
   parseConnection,
   parseDeleteResult,
   parseIntegrationStatus,
@@ -219,5 +220,45 @@ describe('small readers', () => {
     expect(hasNoScript('LakeFormation')).toBe(true);
     expect(hasNoScript('Snowflake')).toBe(false);
     expect(hasNoScript(undefined)).toBe(false);
+  });
+});
+
+describe('isIntegrationList', () => {
+  it.each([
+    ['an empty list', '[]', 'application/json'],
+    [
+      'a list of integrations',
+      JSON.stringify([{ id: 1, status: 'enabled' }, { id: '2' }]),
+      'application/json'
+    ],
+    ['a list with no content type', '[{"id":1}]', undefined]
+  ])('takes %s as the list', (_what, body, type) => {
+    expect(isIntegrationList(answer(body, type))).toBe(true);
+  });
+
+  it.each([
+    ['an HTML page', '<html><body>[]</body></html>', 'text/html'],
+    ['JSON declared as HTML', '[]', 'text/html'],
+    [
+      'an error object',
+      JSON.stringify({ statusCode: 404, error: 'Not Found' }),
+      'application/json'
+    ],
+    [
+      'one integration, not a list',
+      JSON.stringify({ id: 1, status: 'enabled' }),
+      'application/json'
+    ],
+    ['a list of strings', '["a","b"]', 'application/json'],
+    ['a list holding null', '[null]', 'application/json'],
+    ['text that is not JSON', 'OK', 'text/plain']
+  ])('refuses %s', (_what, body, type) => {
+    expect(isIntegrationList(answer(body, type))).toBe(false);
+  });
+
+  it('refuses a compressed body', () => {
+    expect(
+      isIntegrationList(answer(gzipSync('[]'), 'application/json', { contentEncoding: 'gzip' }))
+    ).toBe(false);
   });
 });

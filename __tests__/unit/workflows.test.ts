@@ -46,6 +46,31 @@ describe('workflow files pass actionlint', () => {
   });
 });
 
+describe('CI', () => {
+  type Step = { uses?: string; run?: string; with?: Record<string, unknown> };
+  const ci = parse(fs.readFileSync(path.join(ROOT, '.github/workflows/ci.yml'), 'utf8')) as {
+    jobs: Record<string, { steps: Step[] }>;
+  };
+
+  it('runs .ci/run, the check the README names, on Node 24', () => {
+    const running = Object.values(ci.jobs).filter((job) =>
+      job.steps.some((step) => /^bash \.ci\/run$/.test(step.run?.trim() ?? ''))
+    );
+    expect(running).toHaveLength(1);
+    const setup = running[0]!.steps.find((step) => step.uses?.startsWith('actions/setup-node@'));
+    expect(String(setup?.with?.['node-version'])).toBe('24');
+  });
+
+  it('checks nothing beside it that .ci/run does not (one definition of the checks)', () => {
+    const commands = Object.values(ci.jobs)
+      .flatMap((job) => job.steps.map((step) => step.run ?? ''))
+      .join('\n');
+    for (const check of ['npm run lint', 'npm run typecheck', 'npm test', 'npm run build']) {
+      expect(commands).not.toContain(check);
+    }
+  });
+});
+
 describe('every with: given to this action is one of its inputs', () => {
   // actionlint cannot check a local action's inputs, or one published under another name.
   const action = parse(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {

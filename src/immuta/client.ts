@@ -10,10 +10,11 @@ import {
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
 import { excerpt } from '../escape.js';
 import { unsendable, type Secrets } from '../secrets.js';
-import { immutaError, type FailedCall } from './errors.js';
+import { immutaError, statusLine, type FailedCall } from './errors.js';
 import {
   immutaMessage,
   isImmutaError,
+  isIntegrationList,
   parseConnection,
   parseDeleteResult,
   parseIntegrationStatus,
@@ -49,7 +50,9 @@ export interface ClientOptions {
  */
 export const READ_LIMITS = {
   script: 8 * 1024 * 1024,
-  record: 1024 * 1024
+  record: 1024 * 1024,
+  /** Every integration of the tenant, a few kB each. */
+  integrations: 8 * 1024 * 1024
 } as const;
 
 interface Call {
@@ -97,6 +100,14 @@ const NOT_IMMUTA =
 export class ImmutaClient {
   private authorization: string;
   private readonly basePath: string;
+  /**
+   * Whether immuta-url has answered as only Immuta's API answers. Until it has, Immuta's JSON 404
+   * proves nothing: a tenant answers it for every unknown route, so an extra path in immuta-url
+   * (…/api) would make every host look absent.
+   */
+  private baseConfirmed = false;
+  /** The one check of immuta-url a run makes: why it is not Immuta's API, or undefined when it is. */
+  private baseCheck: Promise<string | undefined> | undefined;
 
   constructor(private readonly options: ClientOptions) {
     this.authorization = options.apiKey;
@@ -154,6 +165,7 @@ export class ImmutaClient {
     const found = this.read(call, answer, "the host's record", (a) =>
       parseConnection(a, connectionKey)
     );
+    this.baseConfirmed = true;
     return {
       nativeIntegrationId: found.nativeIntegrationId,
       technology: this.serverText(found.technology),
@@ -172,6 +184,7 @@ export class ImmutaClient {
     if (answer.status === 404) return this.notFound(call, answer);
     if (answer.status !== 200) throw this.failure(call, answer);
     const found = this.read(call, answer, "the host's data object", parseObject);
+    this.baseConfirmed = true;
     return { state: this.serverText(found.state), technology: this.serverText(found.technology) };
   }
 
@@ -188,7 +201,9 @@ export class ImmutaClient {
     if (answer.status !== 200 && answer.status !== 201) {
       throw this.failure(call, answer, await this.scriptFailureHint(integrationId, answer));
     }
-    return this.read(call, answer, 'a cleanup script', parseScript, 'Nothing was deleted.');
+    const script = this.read(call, answer, 'a cleanup script', parseScript, 'Nothing was deleted.');
+    this.baseConfirmed = true;
+    return script;
   }
 
   /**
@@ -219,7 +234,7 @@ export class ImmutaClient {
       return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: undefined };
     }
     if (answer.status === 404) {
-      if (!isImmutaError(answer)) throw this.notImmuta(call, answer);
+      await this.notFound(call, answer);
       // The host was there when this run looked it up; a 404 after an unanswered DELETE is this
       // run's own deletion, not a host that was already gone.
       if (!lostAnswer) return undefined;
@@ -231,6 +246,7 @@ export class ImmutaClient {
     if (answer.status < 200 || answer.status > 299) throw this.failure(call, answer);
     const result = answer.truncated ? undefined : parseDeleteResult(answer);
     if (result !== undefined) {
+      this.baseConfirmed = true;
       return { childCount: result.childCount, confirmedBy: 'answer', unreadableAnswer: undefined };
     }
     return this.settleUnreadableDelete(call, connectionKey, answer);
@@ -303,10 +319,58 @@ export class ImmutaClient {
     return value === undefined ? undefined : excerpt(this.options.secrets.redact(value), max);
   }
 
-  /** Immuta's 404, in its own shape, means absent; anyone else's 404 means a wrong URL. */
-  private notFound(call: Call, answer: HttpAnswer): undefined {
+  /**
+   * Immuta's 404, in its own shape, means absent once immuta-url is known to be Immuta's API;
+   * anyone else's 404, or one from a URL that fails that check, means a wrong URL.
+   */
+  private async notFound(call: Call, answer: HttpAnswer): Promise<undefined> {
     if (!isImmutaError(answer)) throw this.notImmuta(call, answer);
-    return undefined;
+    if (this.baseConfirmed) return undefined;
+    // One check a run: the hosts of a batch that answer 404 together share it.
+    this.baseCheck ??= this.checkBaseUrl();
+    const wrong = await this.baseCheck;
+    if (wrong === undefined) return undefined;
+    throw immutaError({
+      ...this.describe(call),
+      status: answer.status,
+      hint: `That would mean Immuta has no such host, but immuta-url (${this.options.baseUrl}) is likely wrong: GET ${this.basePath}/integrations, which Immuta answers with the tenant's integrations for any key that can generate cleanup scripts, ${wrong}. Check immuta-url: no extra path (such as /api), and the tenant's own path prefix if it has one. The host was not taken for absent, whatever if-missing says.`
+    });
+  }
+
+  /**
+   * Asks for something every real tenant has (GET /integrations needs APPLICATION_ADMIN, which
+   * the script needs too), so a 404 from this base URL can be believed. Only the expected shape
+   * counts: a 200 page from a proxy proves nothing.
+   */
+  private async checkBaseUrl(): Promise<string | undefined> {
+    const call: Call = {
+      step: 'Checking immuta-url',
+      method: 'GET',
+      path: '/integrations',
+      limit: READ_LIMITS.integrations
+    };
+    let answer: HttpAnswer;
+    try {
+      answer = await this.send(call);
+    } catch (error) {
+      return `got no answer (${(error as Error).message.replace(/\.$/, '')})`;
+    }
+    const status = `answered ${statusLine(answer.status)}`;
+    if (answer.status === 200 && !answer.truncated && isIntegrationList(answer)) {
+      this.baseConfirmed = true;
+      this.options.log.info(
+        `immuta-url answers as Immuta does (GET ${this.basePath}/integrations), so its 404 means the host is not there.`
+      );
+      return undefined;
+    }
+    if (answer.truncated) {
+      return `${status} with more than ${formatBytes(READ_LIMITS.integrations)}, where the action stops reading`;
+    }
+    const permission =
+      answer.status === 403
+        ? " (if the URL is right, the key's user lacks APPLICATION_ADMIN, which generating the script needs too)"
+        : '';
+    return `${status}${permission}, not with a JSON list of integrations: it came back as ${this.describeAnswer(answer)}`;
   }
 
   private notImmuta(call: Call, answer: HttpAnswer) {

@@ -35,11 +35,16 @@ export function describeFailure(call: FailedCall): string {
       ? call.local
         ? `could not be completed: ${call.cause ?? 'unknown error'}`
         : `got no response (${call.cause ?? 'unknown network error'})`
-      : `answered ${call.status}${STATUS_TEXT[call.status] ? ` ${STATUS_TEXT[call.status]}` : ''}`;
+      : `answered ${statusLine(call.status)}`;
   const parts = [`${call.step} failed: ${call.method} ${call.path} ${answer}.`];
   if (call.immutaMessage) parts.push(`Immuta said: ${sentence(call.immutaMessage)}`);
   if (call.hint) parts.push(call.hint);
   return parts.join(' ');
+}
+
+/** 404 Not Found: the code, with its reason phrase when it is a common one. */
+export function statusLine(status: number): string {
+  return STATUS_TEXT[status] ? `${status} ${STATUS_TEXT[status]}` : String(status);
 }
 
 function sentence(text: string): string {

@@ -171,6 +171,15 @@ export function parseIntegrationStatus(answer: HttpAnswer): string | undefined {
 }
 
 /**
+ * Whether the answer is Immuta's list of integrations (`GET /integrations`): a JSON array of
+ * objects. A page, an error object or any other JSON is not, whatever its status said.
+ */
+export function isIntegrationList(answer: HttpAnswer): boolean {
+  const body = json(answer);
+  return Array.isArray(body) && body.every(isRecord);
+}
+
+/**
  * The cleanup script from whatever shape Immuta answers with: a JSON string, a JSON object with
  * the script in a string field, or a body of text. Anything else (a page, compressed or binary
  * bytes, an error object, JSON of another shape) is refused, because it would be kept in place
