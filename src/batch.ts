@@ -155,7 +155,7 @@ export async function deregisterBatch(
     return finish(
       scripted.map((f) => f.record),
       {
-        refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error)`
+        refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error; set if-missing: warn or ignore to count ${gone.length === 1 ? 'it' : 'them'} as already absent)`
       }
     );
   }

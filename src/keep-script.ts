@@ -258,7 +258,7 @@ async function upload(
         }
         if (typeof held === 'object') {
           log.info(
-            `Artifact '${name}' (ID ${existing.id}) ${held.keep}; it is left as it is.${name === names.at(-1) ? '' : ` This step keeps its scripts as artifact '${names[names.indexOf(name) + 1]}'.`}`
+            `Artifact '${name}' (ID ${existing.id}) ${held.keep}; it is left as it is.${name === names.at(-1) ? '' : ` This step keeps ${bundle.scripts.size === 1 ? 'its script' : 'its scripts'} as artifact '${names[names.indexOf(name) + 1]}'.`}`
           );
           continue;
         }

@@ -315,6 +315,43 @@ describe('the artifacts of a plan job and an apply job', () => {
     expect(await reportOf(rerun)).toMatchObject({ job: 'apply', attempt: '2' });
   });
 
+  it('"Re-run all jobs" after a partial apply plans the hosts left and applies them', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    // As examples/plan-approve-apply.yml runs: the plan under if-missing: warn, the apply fed the
+    // plan job's outputs.
+    const planJob = (attempt: string) =>
+      dryRun(KEYS, { 'upload-artifact': 'true', 'if-missing': 'warn' }, job('plan', attempt));
+    const applyJob = async (plan: Awaited<ReturnType<typeof planJob>>, attempt: string) =>
+      apply(
+        path.join(await download(plan.outputs['artifact-name']!), 'plan.json'),
+        {
+          'upload-artifact': 'true',
+          'if-missing': 'warn',
+          'plan-sha256': plan.outputs['plan-sha256']!
+        },
+        job('apply', attempt)
+      );
+    immuta.fault({ method: 'DELETE', path: '/data/object/databricks-uc', status: 500 });
+    const firstPlan = await planJob('1');
+    expect((await applyJob(firstPlan, '1')).code).toBe(1);
+
+    const replanned = await planJob('2');
+    const plan = JSON.parse(await fs.readFile(replanned.outputs['plan-path']!, 'utf8'));
+    expect(plan.hosts.map((h: { connectionKey: string }) => h.connectionKey)).toEqual([
+      'databricks-uc'
+    ]);
+    const second = await applyJob(replanned, '2');
+    expect(second.code).toBe(0);
+    expect(immuta.state.hosts).toEqual({});
+    expect(service.calls.map((c) => c.method)).not.toContain('DeleteArtifact');
+    // The scripts of the hosts the first apply deleted are still in its artifact.
+    const firstApply = unzip((await service.zipOf(`${firstPlan.outputs['artifact-name']}-apply`))!);
+    expect(firstApply.get('immuta-cleanup-snowflake-prod.sql')!.toString()).toBe(
+      snowflakeScript(1)
+    );
+  });
+
   it('a re-run of the plan job keeps the first plan and uploads the new one beside it', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ azurite });
