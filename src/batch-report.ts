@@ -68,6 +68,7 @@ export async function reportBatch(
   );
   runner.setOutput('report-path', outcome.reportPath);
   runner.setOutput('plan-path', outcome.planPath ?? '');
+  runner.setOutput('plan-sha256', outcome.planSha256 ?? '');
   setScriptOutputs(undefined);
 
   log.info(headline(outcome));
@@ -109,6 +110,11 @@ export function headline(outcome: BatchOutcome): string {
   return outcome.refused ? `${what}. Nothing was deleted: ${outcome.refused}.` : `${what}.`;
 }
 
+/** The plan a dry run wrote and its SHA-256, which a reviewer approves and plan-sha256 holds. */
+export function planLine(planPath: string, planSha256: string): string {
+  return `Plan: ${markdownCode(path.basename(planPath))}, SHA-256 ${markdownCode(planSha256)} (the plan-sha256 output; give it to the apply as plan-sha256 so that only this file is applied).`;
+}
+
 /** The summary, built to the budget: whatever does not fit is named, never cut mid-row. */
 export async function batchSummary(
   outcome: BatchOutcome,
@@ -124,6 +130,10 @@ export async function batchSummary(
     size += bytes;
     return true;
   };
+  if (outcome.planPath !== undefined && outcome.planSha256 !== undefined) {
+    add(planLine(outcome.planPath, outcome.planSha256));
+    add('');
+  }
   if (outcome.changes.length > 0) {
     add('Not as planned, so nothing was deleted:');
     add('');

@@ -9,7 +9,7 @@ import type { Config } from './inputs.js';
 import type { ImmutaClient } from './immuta/client.js';
 import { cleanupScript, HOST_GONE, integrationFor } from './deregister.js';
 import type { ArtifactBundle } from './keep-script.js';
-import { writeFileAtomically } from './keep-script.js';
+import { checkKept, writeFileAtomically } from './keep-script.js';
 import { runFiles } from './naming.js';
 import { changesSince, planOf, serializePlan, sha256, type Plan } from './plan.js';
 import { mapLimit } from './pool.js';
@@ -18,6 +18,7 @@ import {
   runReport,
   serializeReport,
   type HostRecord,
+  type RunIdentity,
   type RunReport
 } from './run-report.js';
 import { errorText } from './error-text.js';
@@ -26,12 +27,18 @@ import { promises as fs } from 'node:fs';
 export interface BatchDependencies {
   readonly immuta: ImmutaClient;
   /** Uploads the batch's files as one artifact; undefined when upload-artifact is false. */
-  readonly keepArtifact: (
-    bundle: ArtifactBundle
-  ) => Promise<{ artifactId: number; artifactUrl: string | undefined } | undefined>;
+  readonly keepArtifact: (bundle: ArtifactBundle) => Promise<KeptArtifact | undefined>;
   /** Called the moment any host is known deleted. */
   readonly onDeleted: () => void;
+  /** The job and attempt, written into the report so a later attempt knows whose artifact it finds. */
+  readonly identity?: RunIdentity;
   readonly log: { info(message: string): void; warning(message: string): void };
+}
+
+export interface KeptArtifact {
+  readonly artifactId: number;
+  readonly artifactUrl: string | undefined;
+  readonly artifactName?: string;
 }
 
 export interface BatchOutcome {
@@ -40,7 +47,9 @@ export interface BatchOutcome {
   readonly reportPath: string;
   /** Written by a dry run. */
   readonly planPath: string | undefined;
-  readonly artifact: { artifactId: number; artifactUrl: string | undefined } | undefined;
+  /** The SHA-256 of the plan file's bytes, which an apply can be held to (plan-sha256). */
+  readonly planSha256: string | undefined;
+  readonly artifact: KeptArtifact | undefined;
   /** Why nothing was deleted, when something stopped the batch before its deletes. */
   readonly refused: string | undefined;
   /** How the world differs from the plan, when it does. */
@@ -64,7 +73,9 @@ export async function deregisterBatch(
   const startedAt = now().toISOString();
   const finish = async (
     records: HostRecord[],
-    fields: Partial<Pick<BatchOutcome, 'refused' | 'changes' | 'planPath' | 'artifact'>> = {}
+    fields: Partial<
+      Pick<BatchOutcome, 'refused' | 'changes' | 'planPath' | 'planSha256' | 'artifact'>
+    > = {}
   ): Promise<BatchOutcome> => {
     const report = runReport(
       {
@@ -74,7 +85,8 @@ export async function deregisterBatch(
         startedAt,
         hosts: records
       },
-      now()
+      now(),
+      deps.identity
     );
     await writeReport(files.reportPath, report);
     return {
@@ -82,6 +94,7 @@ export async function deregisterBatch(
       folder: files.folder,
       reportPath: files.reportPath,
       planPath: fields.planPath,
+      planSha256: fields.planSha256,
       artifact: fields.artifact,
       refused: fields.refused,
       changes: fields.changes ?? [],
@@ -109,14 +122,18 @@ export async function deregisterBatch(
     const why =
       lookupFailed.length > 0
         ? `Looking up ${names(lookupFailed)} failed`
-        : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'}, or correct ${missing.length === 1 ? 'the key if it is' : 'any key that is'} misspelt)`;
+        : config.plan
+          ? `Host ${names(missing)} of the plan ${missing.length === 1 ? 'is' : 'are'} gone from Immuta (an earlier apply may have deleted ${missing.length === 1 ? 'it' : 'them'}; if-missing: error). Re-run with if-missing: warn (or ignore) to count ${missing.length === 1 ? 'it' : 'them'} as already absent and apply the rest of the plan`
+          : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'}, or correct ${missing.length === 1 ? 'the key if it is' : 'any key that is'} misspelt)`;
     return finish(
       found.map((f) => f.record),
       { refused: why }
     );
   }
   for (const m of missing) {
-    const message = `Immuta has no host '${m.record.connectionKey}': it counts as already absent. If the key is misspelt, correct it: it must be the connection key exactly as Immuta shows it.`;
+    const message = config.plan
+      ? `Host '${m.record.connectionKey}' of the plan is gone from Immuta (deleted by an earlier apply?): it counts as already absent.`
+      : `Immuta has no host '${m.record.connectionKey}': it counts as already absent. If the key is misspelt, correct it: it must be the connection key exactly as Immuta shows it.`;
     if (config.ifMissing === 'warn') log.warning(message);
     else log.info(message);
   }
@@ -138,7 +155,7 @@ export async function deregisterBatch(
     return finish(
       scripted.map((f) => f.record),
       {
-        refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error)`
+        refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error; set if-missing: warn or ignore to count ${gone.length === 1 ? 'it' : 'them'} as already absent)`
       }
     );
   }
@@ -181,23 +198,38 @@ export async function deregisterBatch(
         startedAt,
         hosts: records
       },
-      now()
+      now(),
+      deps.identity
     )
   );
-  // Each kept script is read back once: for the artifact's proof of identity and the plan.
+  // Each kept script is read back once and checked against what Immuta sent: for the artifact's
+  // proof of identity and the plan. A file that another overwrote stops the batch here.
+  const withFiles = present.filter((f) => f.record.scriptFile && f.record.scriptSha256);
+  let read: Map<string, Buffer>;
+  try {
+    read = await checkKept(
+      new Map(
+        withFiles.map((f) => [
+          path.join(files.folder, f.record.scriptFile!),
+          f.record.scriptSha256!
+        ])
+      )
+    );
+  } catch (error) {
+    return finish(
+      records.map((r) => (r.status === 'kept' ? { ...r, status: 'not-started' as const } : r)),
+      { refused: errorText(error).replace(' Nothing was deleted.', '').replace(/\.$/, '') }
+    );
+  }
   const scripts = new Map<string, Buffer>();
-  for (const f of present) {
-    if (f.record.scriptFile) {
-      scripts.set(
-        f.record.scriptFile,
-        await fs.readFile(path.join(files.folder, f.record.scriptFile))
-      );
-    }
+  for (const f of withFiles) {
+    scripts.set(f.record.scriptFile!, read.get(path.join(files.folder, f.record.scriptFile!))!);
   }
   let planPath: string | undefined;
+  let planSha256: string | undefined;
   if (config.dryRun) {
     planPath = files.planPath;
-    await writePlan(planPath, planFor(config.immutaUrl, present, scripts, now()));
+    planSha256 = await writePlan(planPath, planFor(config.immutaUrl, present, scripts, now()));
   }
   const artifact = await deps.keepArtifact({
     files: [
@@ -210,7 +242,7 @@ export async function deregisterBatch(
     saved: `the scripts are saved in ${files.folder}`,
     batch: true
   });
-  if (config.dryRun) return finish(records, { planPath, artifact });
+  if (config.dryRun) return finish(records, { planPath, planSha256, artifact });
 
   // Phase 4: the deletes; after the first failure, fail-fast starts no other.
   let stopped = false;
@@ -377,8 +409,11 @@ export async function writeReport(file: string, report: RunReport): Promise<void
   await writeFileAtomically(file, serializeReport(report), 'the report');
 }
 
-export async function writePlan(file: string, plan: Plan): Promise<void> {
-  await writeFileAtomically(file, serializePlan(plan), 'the plan');
+/** Writes the plan; returns the SHA-256 of the file's bytes, which plan-sha256 holds an apply to. */
+export async function writePlan(file: string, plan: Plan): Promise<string> {
+  const text = serializePlan(plan);
+  await writeFileAtomically(file, text, 'the plan');
+  return sha256(text);
 }
 
 function names(found: readonly Found[]): string {

@@ -39,7 +39,8 @@ export const Inputs = {
   SummaryScript: 'summary-script',
   MaxParallel: 'max-parallel',
   FailFast: 'fail-fast',
-  Plan: 'plan'
+  Plan: 'plan',
+  PlanSha256: 'plan-sha256'
 } as const;
 
 /** Inputs that hold secrets: each is masked before anything is read or logged. */

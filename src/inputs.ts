@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import {
   artifactNameFor,
   batchArtifactNameFor,
@@ -95,7 +96,13 @@ export function parseInputs(
       `${badKey}. Store the key in the secret exactly as Immuta shows it, on one line.`
     );
   }
-  const plan = readPlan(read(Inputs.Plan));
+  const plan = readPlan(read(Inputs.Plan), read(Inputs.PlanSha256));
+  if (plan && read(Inputs.RunScript) !== '' && read(Inputs.RunScript).toLowerCase() !== 'none') {
+    throw new InputError(
+      Inputs.RunScript,
+      'cannot be used with plan: applying a plan deletes the hosts and keeps their scripts, but runs none. Leave run-script empty (or none) and run the kept scripts in a step of their own, or deregister the host without a plan in a step with run-script.'
+    );
+  }
   const connectionKeys = hostList(read(Inputs.ConnectionKey), plan);
   const connectionKey = connectionKeys[0]!;
   const batch = connectionKeys.length > 1;
@@ -203,16 +210,11 @@ function hostList(value: string, plan: Plan | undefined): string[] {
   }
   const seen = new Set<string>();
   for (const key of keys) {
-    if (hasControlCharacter(key)) {
+    const bad = badKey(key);
+    if (bad !== undefined) {
       throw new InputError(
         Inputs.ConnectionKey,
-        'contains a control character (a tab?). Give each connection key exactly as Immuta shows it, one per line.'
-      );
-    }
-    if (key === '.' || key === '..') {
-      throw new InputError(
-        Inputs.ConnectionKey,
-        `is ${JSON.stringify(key)}, which names a folder, not a host. Give the connection key exactly as Immuta shows it.`
+        `${bad}. Give each connection key exactly as Immuta shows it, one per line.`
       );
     }
     if (seen.has(key)) {
@@ -232,24 +234,74 @@ function hostList(value: string, plan: Plan | undefined): string[] {
   return keys;
 }
 
-/** The plan file named by `plan`, read and checked now, before any request. */
-function readPlan(file: string): Plan | undefined {
-  if (file === '') return undefined;
-  let text: string;
+/**
+ * What makes a connection key unusable, whether typed in connection-key or read from a plan;
+ * undefined when it is fine.
+ */
+function badKey(key: string): string | undefined {
+  if (hasControlCharacter(key)) return 'contains a control character (a tab?)';
+  if (key === '.' || key === '..') {
+    return `is ${JSON.stringify(key)}, which names a folder, not a host`;
+  }
+  // A typed key is trimmed and a line starting with # is a comment: no such key can be given.
+  if (key !== key.trim()) return `${JSON.stringify(key)} starts or ends with white space`;
+  if (key.startsWith('#')) return `${JSON.stringify(key)} starts with #, which marks a comment`;
+  return undefined;
+}
+
+/**
+ * The plan file named by `plan`, read and checked now, before any request; held to
+ * `plan-sha256` (the SHA-256 of the file the approved dry run wrote) when that is given.
+ */
+function readPlan(file: string, expectedSha256: string): Plan | undefined {
+  if (file === '') {
+    if (expectedSha256 !== '') {
+      throw new InputError(
+        Inputs.PlanSha256,
+        'is set, but plan is empty. Give plan the path of the plan file, or leave plan-sha256 empty.'
+      );
+    }
+    return undefined;
+  }
+  if (expectedSha256 !== '' && !/^[0-9a-f]{64}$/i.test(expectedSha256)) {
+    throw new InputError(
+      Inputs.PlanSha256,
+      "must be the 64 hex digits of a SHA-256, as the dry run's plan-sha256 output gives it."
+    );
+  }
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (error) {
     throw new InputError(
       Inputs.Plan,
       `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): ${file}. Give the path of the plan file the dry run wrote (its plan-path output), downloaded in this job.`
     );
   }
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (expectedSha256 !== '' && actual !== expectedSha256.toLowerCase()) {
+    throw new InputError(
+      Inputs.PlanSha256,
+      `does not match the plan file ${file}: its SHA-256 is ${actual}, but the approved plan's is ${expectedSha256.toLowerCase()}. This is not the plan that was approved; apply the plan file the approved dry run wrote, or make and approve a new plan.`
+    );
+  }
+  let plan: Plan;
   try {
-    return parsePlan(text);
+    plan = parsePlan(bytes.toString('utf8'));
   } catch (error) {
     if (!(error instanceof PlanError)) throw error;
     throw new InputError(Inputs.Plan, `${error.message}: ${file}. Make a new plan with a dry run.`);
   }
+  for (const host of plan.hosts) {
+    const bad = badKey(host.connectionKey);
+    if (bad !== undefined) {
+      throw new InputError(
+        Inputs.Plan,
+        `names a host whose connection key ${bad}: ${file}. A dry run never writes such a key; make a new plan with a dry run.`
+      );
+    }
+  }
+  return plan;
 }
 
 function pem(value: string): string | undefined {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as runner from './runner.js';
@@ -6,6 +6,9 @@ import type { ArtifactClient, StoredArtifact } from './artifacts/client.js';
 import type { Config } from './inputs.js';
 import { errorText } from './error-text.js';
 import { log } from './log.js';
+import { ownArtifactNames } from './naming.js';
+import { sha256 } from './plan.js';
+import { reportIdentity } from './run-report.js';
 
 /** GitHub refuses a step output over 1 MB; stay under it with room to spare. */
 export const MAX_OUTPUT_BYTES = 1_000_000;
@@ -24,6 +27,9 @@ export interface RunContext {
   /** owner/name, or undefined outside a workflow. */
   readonly repository: string | undefined;
   readonly runId: string | undefined;
+  /** GITHUB_JOB and GITHUB_RUN_ATTEMPT: whose artifact is whose. */
+  readonly job?: string | undefined;
+  readonly attempt?: string | undefined;
 }
 
 /**
@@ -89,6 +95,7 @@ export async function keepScript(
   extras: readonly string[] = []
 ): Promise<KeptScript> {
   await writeFileAtomically(config.scriptPath, script, 'the cleanup script');
+  await checkKept(new Map([[config.scriptPath, sha256(script)]]));
   runner.setOutput('script-path', config.scriptPath);
   log.info(`Saved the cleanup script to ${config.scriptPath}.`);
 
@@ -139,21 +146,59 @@ export async function keepInArtifact(
   config: ArtifactConfig,
   artifacts: ArtifactClient | undefined,
   run: RunContext
-): Promise<{ artifactId: number; artifactUrl: string | undefined }> {
+): Promise<{ artifactId: number; artifactUrl: string | undefined; artifactName: string }> {
   const unavailable = artifactUnavailable(run);
   if (unavailable !== undefined) throw uploadFailed(config, bundle, unavailable);
   if (artifacts === undefined) {
     throw uploadFailed(config, bundle, 'no artifact client was started for this run');
   }
-  const artifactId = await upload(artifacts, config, bundle);
+  const kept = await upload(artifacts, config, bundle, run);
+  const artifactId = kept.id;
   const artifactUrl = artifactUrlFor(run, artifactId);
   runner.setOutput('artifact-id', String(artifactId));
   runner.setOutput('artifact-url', artifactUrl ?? '');
-  runner.setOutput('artifact-name', config.artifactName);
-  log.info(
-    `Uploaded the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${config.artifactName}' (ID ${artifactId}).`
-  );
-  return { artifactId, artifactUrl };
+  runner.setOutput('artifact-name', kept.name);
+  // An artifact an earlier attempt left, kept as it is, was not uploaded by this one.
+  if (!kept.reused) {
+    log.info(
+      `Uploaded the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${kept.name}' (ID ${artifactId}).`
+    );
+  }
+  return { artifactId, artifactUrl, artifactName: kept.name };
+}
+
+/** Why a kept script file cannot be trusted: its bytes are not what Immuta sent. */
+export class KeptScriptChanged extends Error {}
+
+/**
+ * Reads every kept script file back and checks it against the SHA-256 of what Immuta sent, by
+ * file path; returns the bytes read. Two keys whose files fold to one name on a case-insensitive
+ * file system, or anything else that changed a file after it was written, shows here, before the
+ * artifact and before any delete. `readFile` is injectable so a test can fold names.
+ */
+export async function checkKept(
+  expected: ReadonlyMap<string, string>,
+  readFile: (file: string) => Promise<Buffer> = (file) => fs.readFile(file)
+): Promise<Map<string, Buffer>> {
+  const read = new Map<string, Buffer>();
+  for (const [file, hash] of expected) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      throw new KeptScriptChanged(
+        `The kept script ${file} cannot be read back (${errorText(error)}). Nothing was deleted.`
+      );
+    }
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== hash) {
+      throw new KeptScriptChanged(
+        `The kept script ${file} is not what Immuta sent (SHA-256 ${actual.slice(0, 12)}…, Immuta's ${hash.slice(0, 12)}…): another file overwrote it (two connection keys that one file system folds to one name?) or it was changed after it was written. Nothing was deleted. Give the step a script-path on a case-sensitive file system, or one folder per step.`
+      );
+    }
+    read.set(file, bytes);
+  }
+  return read;
 }
 
 /**
@@ -185,36 +230,63 @@ const MAX_COMPARED_ARTIFACT_BYTES = 64 * 1024 * 1024;
 async function upload(
   artifacts: ArtifactClient,
   config: ArtifactConfig,
-  bundle: ArtifactBundle
-): Promise<number> {
+  bundle: ArtifactBundle,
+  run: RunContext
+): Promise<{ id: number; name: string; reused: boolean }> {
+  // The files are read again by the upload: they must still be the scripts compared below.
+  await checkKept(
+    new Map(
+      [...bundle.scripts].map(([name, bytes]) => [
+        path.join(bundle.root, name),
+        createHash('sha256').update(bytes).digest('hex')
+      ])
+    )
+  );
+  const names = ownArtifactNames(config.artifactName, run.job, run.attempt);
+  let name = config.artifactName;
   try {
-    // A re-run of a job whose first attempt failed at the delete finds its own artifact. It is
-    // replaced only when it holds exactly these scripts: an artifact of the same name can be
-    // another job's, and deleting it could lose a script whose host is already gone.
-    const existing = await artifacts.find(config.artifactName);
-    if (existing !== undefined) {
-      const held = await compareWith(artifacts, existing, bundle.scripts, bundle.batch === true);
-      if (typeof held === 'object') throw new ArtifactCollision(config, held.differs);
-      if (held === 'more') {
-        // A batch re-run after some hosts were deleted: the earlier artifact holds these scripts
-        // and those of the deleted hosts, which must not be lost. It stays as it is.
+    for (name of names) {
+      // A re-run of a job whose first attempt failed at the delete finds its own artifact. It is
+      // replaced only when it holds exactly these scripts and nothing says it is another job's
+      // or holds a plan: an artifact of the same name can be another job's, and deleting it
+      // could lose a script whose host is already gone, or the plan an apply job downloads.
+      const existing = await artifacts.find(name);
+      if (existing !== undefined) {
+        const held = await compareWith(artifacts, existing, bundle, run);
+        if (typeof held === 'object' && 'differs' in held) {
+          throw new ArtifactCollision(name, held.differs);
+        }
+        if (typeof held === 'object') {
+          log.info(
+            `Artifact '${name}' (ID ${existing.id}) ${held.keep}; it is left as it is.${name === names.at(-1) ? '' : ` This step keeps ${bundle.scripts.size === 1 ? 'its script' : 'its scripts'} as artifact '${names[names.indexOf(name) + 1]}'.`}`
+          );
+          continue;
+        }
+        if (held === 'more') {
+          // A batch re-run after some hosts were deleted: the earlier artifact holds these
+          // scripts and those of the deleted hosts, which must not be lost. It stays as it is.
+          log.info(
+            `Artifact '${name}' (ID ${existing.id}), left by an earlier attempt, already holds these scripts and those of hosts deleted then; it is kept as it is.`
+          );
+          return { id: existing.id, name, reused: true };
+        }
+        await artifacts.delete(existing);
         log.info(
-          `Artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt, already holds these scripts and those of hosts deleted then; it is kept as it is.`
+          `Replaced artifact '${name}' (ID ${existing.id}), left by an earlier attempt with these same scripts.`
         );
-        return existing.id;
       }
-      await artifacts.delete(existing);
-      log.info(
-        `Replaced artifact '${config.artifactName}' (ID ${existing.id}), left by an earlier attempt with these same scripts.`
+      const uploaded = await artifacts.upload(
+        name,
+        bundle.files,
+        bundle.root,
+        config.retentionDays
       );
+      return { id: uploaded.id, name, reused: false };
     }
-    const uploaded = await artifacts.upload(
-      config.artifactName,
-      bundle.files,
-      bundle.root,
-      config.retentionDays
+    throw new ArtifactCollision(
+      name,
+      'it and the other names this step could use belong to other jobs of this run or hold a plan'
     );
-    return uploaded.id;
   } catch (error) {
     if (error instanceof ArtifactCollision) throw uploadFailed(config, bundle, error.message);
     // The service refuses a second CreateArtifact of a name, finalized or not: two jobs racing
@@ -224,7 +296,7 @@ async function upload(
         config,
         bundle,
         new ArtifactCollision(
-          config,
+          name,
           'another job of this run created it at the same moment, or an earlier attempt was cut off before finishing its upload'
         ).message
       );
@@ -234,9 +306,9 @@ async function upload(
 }
 
 class ArtifactCollision extends Error {
-  constructor(config: ArtifactConfig, why: string) {
+  constructor(name: string, why: string) {
     super(
-      `an artifact named '${config.artifactName}' already exists in this workflow run and ${why}, so it may hold another host's script; it was left alone. Give this step an artifact-name of its own (for example '${config.artifactName}-2'), or leave artifact-name empty to use the name derived from the connection key`
+      `an artifact named '${name}' already exists in this workflow run and ${why}, so it may hold another host's script; it was left alone. Give this step an artifact-name of its own (for example '${name}-2'), or leave artifact-name empty to use the name derived from the connection key`
     );
   }
 }
@@ -245,20 +317,22 @@ class ArtifactCollision extends Error {
  * Whether the artifact holds exactly these scripts ('same'), these and more ('more': a batch
  * whose earlier attempt deleted some hosts), byte for byte; else why it does not. A report or
  * plan beside the scripts may differ. Only this proves the artifact was left by an earlier
- * attempt of this same step.
+ * attempt of this same step. Even then it is never deleted (`keep`) when it holds a plan (an
+ * apply job or its re-run downloads it) or its report names another job of the run.
  */
 async function compareWith(
   artifacts: ArtifactClient,
   existing: StoredArtifact,
-  scripts: ReadonlyMap<string, Buffer>,
-  batch: boolean
-): Promise<'same' | 'more' | { differs: string }> {
+  bundle: ArtifactBundle,
+  run: RunContext
+): Promise<'same' | 'more' | { differs: string } | { keep: string }> {
+  const { scripts } = bundle;
+  const batch = bundle.batch === true;
   if (existing.size > MAX_COMPARED_ARTIFACT_BYTES) {
     return { differs: 'is far larger than these cleanup scripts' };
   }
-  const held = new Map(
-    [...(await artifacts.files(existing))].filter(([name]) => name.endsWith('.sql'))
-  );
+  const all = await artifacts.files(existing);
+  const held = new Map([...all].filter(([name]) => name.endsWith('.sql')));
   const expected = [...scripts.keys()];
   if (!expected.every((name) => held.has(name))) {
     const names = [...held.keys()];
@@ -275,6 +349,20 @@ async function compareWith(
   // One host's artifact must hold its script alone: another's, beside it, is not this step's.
   if (held.size > expected.length && !batch) {
     return { differs: `holds ${held.size} script files, not this host's '${expected[0]}' alone` };
+  }
+  const owner = [...all]
+    .filter(([name]) => /(^|[./])report\.json$/.test(name))
+    .map(([, bytes]) => reportIdentity(bytes.toString('utf8')))
+    .find((identity) => identity?.job !== undefined);
+  if ([...all.keys()].some((name) => /(^|[./])plan\.json$/.test(name))) {
+    return {
+      keep: `holds a plan${owner ? ` (job '${owner.job}' made it)` : ''}, which is never deleted`
+    };
+  }
+  if (owner !== undefined && owner.job !== run.job) {
+    return {
+      keep: `was uploaded by job '${owner.job}' of this run, whose artifacts are never deleted here`
+    };
   }
   return held.size === expected.length ? 'same' : 'more';
 }

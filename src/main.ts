@@ -1,9 +1,9 @@
 import { environmentWarnings, readConfig, type Config } from './inputs.js';
 import { deregisterBatch, writePlan, writeReport } from './batch.js';
-import { reportBatch } from './batch-report.js';
+import { planLine, reportBatch } from './batch-report.js';
 import { runFiles } from './naming.js';
 import { planOf } from './plan.js';
-import { emptyRecord } from './run-report.js';
+import { emptyRecord, runIdentity } from './run-report.js';
 import { hostRecord, singleReport } from './single-report.js';
 import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
@@ -18,7 +18,7 @@ import {
   type RunContext
 } from './keep-script.js';
 import { errorText } from './error-text.js';
-import { report, reportFailure } from './report.js';
+import { report, reportFailure, writeSummary } from './report.js';
 import { Secrets } from './secrets.js';
 import { log } from './log.js';
 import * as runner from './runner.js';
@@ -75,6 +75,7 @@ export async function run(): Promise<void> {
             ? keepInArtifact(bundle, config, artifacts, runContext())
             : Promise.resolve(undefined),
         onDeleted: () => (deleted = true),
+        identity: runIdentity(process.env),
         log
       });
       await reportBatch(outcome, secrets, config.summaryScript);
@@ -83,6 +84,7 @@ export async function run(): Promise<void> {
 
     const files = runFiles(config.scriptPath, config.connectionKeys);
     single = { config, reportPath: files.reportPath };
+    let planSha256: string | undefined;
     const outcome = await deregister(config, {
       immuta,
       keepScript: async (script, known) => {
@@ -96,7 +98,7 @@ export async function run(): Promise<void> {
           );
           await writeReport(
             files.reportPath,
-            singleReport(config, [record], 'before-delete', startedAt)
+            singleReport(config, [record], 'before-delete', startedAt, runIdentity(process.env))
           );
           extras.push(files.reportPath);
         }
@@ -106,8 +108,9 @@ export async function run(): Promise<void> {
             [{ connectionKey: config.connectionKey, ...known, script }],
             new Date()
           );
-          await writePlan(files.planPath, plan);
+          planSha256 = await writePlan(files.planPath, plan);
           runner.setOutput('plan-path', files.planPath);
+          runner.setOutput('plan-sha256', planSha256);
           extras.push(files.planPath);
         }
         return script === undefined
@@ -162,10 +165,11 @@ export async function run(): Promise<void> {
 
     await writeReport(
       files.reportPath,
-      singleReport(config, [hostRecord(outcome)], 'final', startedAt)
+      singleReport(config, [hostRecord(outcome)], 'final', startedAt, runIdentity(process.env))
     );
     runner.setOutput('report-path', files.reportPath);
     await report(outcome, config.ifMissing, secrets, config.summaryScript);
+    if (planSha256 !== undefined) await writeSummary(`${planLine(files.planPath, planSha256)}\n`);
   } catch (error) {
     const message = secrets.redact(errorText(error));
     if (single) {
@@ -177,7 +181,10 @@ export async function run(): Promise<void> {
         deleted,
         error: message
       };
-      await writeReport(reportPath, singleReport(config, [record], 'final', startedAt))
+      await writeReport(
+        reportPath,
+        singleReport(config, [record], 'final', startedAt, runIdentity(process.env))
+      )
         .then(() => runner.setOutput('report-path', reportPath))
         .catch(() => undefined);
     }
@@ -192,7 +199,8 @@ function runContext(): RunContext {
     serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com',
     hasRuntimeToken: Boolean(process.env.ACTIONS_RUNTIME_TOKEN),
     repository: process.env.GITHUB_REPOSITORY || undefined,
-    runId: process.env.GITHUB_RUN_ID || undefined
+    runId: process.env.GITHUB_RUN_ID || undefined,
+    ...runIdentity(process.env)
   };
 }
 

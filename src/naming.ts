@@ -56,19 +56,50 @@ export function batchArtifactNameFor(connectionKeys: readonly string[]): string 
   return `immuta-cleanup-scripts-${digest.slice(0, 12)}`;
 }
 
+/**
+ * The names a step may keep its artifact under, in order: the one asked for; when that one is
+ * not this step's to replace (it holds a plan, or another job of the run uploaded it), one named
+ * after the job, so that a re-run of the job finds it again; then one for this attempt alone.
+ */
+export function ownArtifactNames(
+  name: string,
+  job: string | undefined,
+  attempt: string | undefined
+): string[] {
+  const safe = (part: string) =>
+    percentEncode(
+      part,
+      (c) => !INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) && c !== '#' && !isInvisible(c)
+    );
+  const own = `${name}-${safe(job ?? 'step')}`;
+  return [name, own, `${own}-attempt-${safe(attempt ?? '1')}`];
+}
+
 /** Longest encoded key kept whole in a file name: file systems refuse names over 255 bytes. */
 const MAX_FILE_KEY = 180;
 
+/** A short digest of the exact key, to tell apart keys whose names would fold together. */
+function keyDigest(connectionKey: string, length: number): string {
+  return createHash('sha256').update(connectionKey, 'utf8').digest('hex').slice(0, length);
+}
+
 /**
- * Default script file name: portable on every runner OS, and different for different keys. A
- * key too long to encode whole keeps a readable head and a digest of the whole key.
+ * Default script file name: portable on every runner OS, and different for different keys, even
+ * on the case-insensitive file systems of macOS and Windows runners, where `Snow` and `snow`
+ * would share one file. Percent-encoding leaves only ASCII (so Unicode normalisation cannot fold
+ * two names together) and upper-case hex; a key with an upper-case letter gets a digest of the
+ * exact key, after a '~' that an encoded key never holds (it encodes as %7E). Keys without one
+ * keep their plain, readable name. A key too long to encode whole keeps a readable head and a
+ * digest of the whole key.
  */
 export function scriptFileNameFor(connectionKey: string): string {
   const encoded = percentEncode(connectionKey, (c) => /^[A-Za-z0-9._-]$/.test(c));
   const fitted =
-    encoded.length <= MAX_FILE_KEY
-      ? encoded
-      : `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${createHash('sha256').update(connectionKey).digest('hex').slice(0, 32)}`;
+    encoded.length > MAX_FILE_KEY
+      ? `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${keyDigest(connectionKey, 32)}`
+      : /[A-Z]/.test(encoded.replace(/%[0-9A-F]{2}/g, ''))
+        ? `${encoded}~${keyDigest(connectionKey, 12)}`
+        : encoded;
   return `immuta-cleanup-${fitted}.sql`;
 }
 

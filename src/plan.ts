@@ -58,7 +58,8 @@ export class PlanError extends Error {}
 export function parsePlan(text: string): Plan {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // Editors on Windows save JSON with a byte-order mark, which JSON.parse refuses.
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     throw new PlanError('is not JSON (is it cut short?)');
   }
@@ -117,7 +118,11 @@ export interface Observed {
   readonly sha256?: string | undefined;
 }
 
-/** Every way the world differs from the plan, one line each; empty when it matches. */
+/**
+ * Every way the world differs from the plan, one line each; empty when it matches. A planned host
+ * that is gone is no change: an earlier apply of this plan (or someone by hand) removed it, and
+ * if-missing decides what that means. Only a host still there that drifted is one.
+ */
 export function changesSince(plan: Plan, tenant: string, observed: readonly Observed[]): string[] {
   if (plan.tenant !== tenant) {
     return [`The tenant: the plan was made for ${plan.tenant}, but immuta-url is ${tenant}.`];
@@ -128,10 +133,7 @@ export function changesSince(plan: Plan, tenant: string, observed: readonly Obse
     const seen = now.get(planned.connectionKey);
     if (seen === undefined) continue;
     const key = `Host '${planned.connectionKey}'`;
-    if (!seen.present) {
-      changes.push(`${key} is gone from Immuta.`);
-      continue;
-    }
+    if (!seen.present) continue;
     if ('integrationId' in seen && seen.integrationId !== planned.integrationId) {
       changes.push(
         `${key}: its integration was ${planned.integrationId ?? 'none'} and is now ${seen.integrationId ?? 'none'}.`

@@ -39,14 +39,57 @@ export interface RunReport {
   readonly stage: 'before-delete' | 'final';
   readonly startedAt: string;
   readonly writtenAt: string;
+  /**
+   * Who wrote it: the job (GITHUB_JOB) and the attempt (GITHUB_RUN_ATTEMPT) of the workflow run.
+   * An artifact is told apart by it: a later attempt of the same job may replace its own, never
+   * another job's (a plan job's, say).
+   */
+  readonly job: string | undefined;
+  readonly attempt: string | undefined;
   readonly hosts: readonly HostRecord[];
 }
 
+/** The job and attempt a run belongs to, as the runner names them. */
+export interface RunIdentity {
+  readonly job: string | undefined;
+  readonly attempt: string | undefined;
+}
+
+export function runIdentity(env: NodeJS.ProcessEnv): RunIdentity {
+  return { job: env.GITHUB_JOB || undefined, attempt: env.GITHUB_RUN_ATTEMPT || undefined };
+}
+
 export function runReport(
-  fields: Omit<RunReport, 'kind' | 'version' | 'writtenAt'>,
-  now: Date
+  fields: Omit<RunReport, 'kind' | 'version' | 'writtenAt' | 'job' | 'attempt'>,
+  now: Date,
+  run: RunIdentity = { job: undefined, attempt: undefined }
 ): RunReport {
-  return { kind: REPORT_KIND, version: 1, ...fields, writtenAt: now.toISOString() };
+  return {
+    kind: REPORT_KIND,
+    version: 1,
+    ...fields,
+    writtenAt: now.toISOString(),
+    job: run.job,
+    attempt: run.attempt
+  };
+}
+
+/** The job and attempt an artifact's report.json names; undefined when it is not a report. */
+export function reportIdentity(text: string): RunIdentity | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || (raw as { kind?: unknown }).kind !== REPORT_KIND) {
+    return undefined;
+  }
+  const { job, attempt } = raw as { job?: unknown; attempt?: unknown };
+  return {
+    job: typeof job === 'string' ? job : undefined,
+    attempt: typeof attempt === 'string' ? attempt : undefined
+  };
 }
 
 export function serializeReport(report: RunReport): string {

@@ -3,7 +3,13 @@ import * as path from 'node:path';
 import type { Config } from './inputs.js';
 import type { Outcome } from './outcome.js';
 import { sha256 } from './plan.js';
-import { runReport, type HostRecord, type HostStatus, type RunReport } from './run-report.js';
+import {
+  runReport,
+  type HostRecord,
+  type HostStatus,
+  type RunIdentity,
+  type RunReport
+} from './run-report.js';
 
 type Known = Pick<
   Outcome,
@@ -33,7 +39,8 @@ export function singleReport(
   config: Config,
   records: HostRecord[],
   stage: RunReport['stage'],
-  startedAt: string
+  startedAt: string,
+  run?: RunIdentity
 ): RunReport {
   const script = path.basename(config.scriptPath);
   return runReport(
@@ -44,6 +51,7 @@ export function singleReport(
       startedAt,
       hosts: records.map((r) => ({ ...r, scriptFile: r.scriptSha256 ? script : undefined }))
     },
-    new Date()
+    new Date(),
+    run
   );
 }

@@ -428,11 +428,6 @@ describe('plan → approve → apply', () => {
       'a changed integration',
       (s: State) => (s.hosts['databricks-uc']!.nativeIntegrationId = 1),
       /Host 'databricks-uc': its integration was 2 and is now 1/
-    ],
-    [
-      'a host gone',
-      (s: State) => delete s.hosts['lake-formation'],
-      /Host 'lake-formation' is gone from Immuta/
     ]
   ])('refuses the plan after %s: nothing at all is deleted', async (_what, change, message) => {
     immuta = await startImmutaStandIn();

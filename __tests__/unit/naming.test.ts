@@ -12,6 +12,24 @@ describe('pathSegment', () => {
   });
 });
 
+describe('script file names on a case-insensitive file system', () => {
+  const folded = (name: string) => name.normalize('NFC').toLowerCase();
+  it('are apart for keys that differ by case or by Unicode normalisation alone', () => {
+    const keys = ['Snow', 'snow', 'SNOW', 'sNoW', 'caf\u00e9', 'cafe\u0301', 'CAF\u00c9', 'snow~x'];
+    const names = keys.map(scriptFileNameFor);
+    expect(new Set(names.map(folded)).size).toBe(keys.length);
+  });
+  it('are stable and keep the key readable', () => {
+    expect(scriptFileNameFor('Snow')).toBe(scriptFileNameFor('Snow'));
+    expect(scriptFileNameFor('Snow')).toMatch(/^immuta-cleanup-Snow~[0-9a-f]{12}\.sql$/);
+    expect(scriptFileNameFor('snow~x')).toBe('immuta-cleanup-snow%7Ex.sql');
+  });
+  it('stay apart for long keys that differ by case alone', () => {
+    const long = 'K'.repeat(300);
+    expect(folded(scriptFileNameFor(long))).not.toBe(folded(scriptFileNameFor(long.toLowerCase())));
+  });
+});
+
 describe('default names', () => {
   it('percent-encodes what artifact names refuse, and the percent sign itself', () => {
     expect(artifactNameFor('a:b|c*d?e<f>g"h\\i/j%k')).toBe(
@@ -32,7 +50,10 @@ describe('default names', () => {
     expect(a).toMatch(/^immuta-cleanup-(%C3%BC)+~[0-9a-f]{32}\.sql$/);
   });
   it('gives a portable script file name', () => {
-    expect(scriptFileNameFor('Prod DB/é')).toBe('immuta-cleanup-Prod%20DB%2F%C3%A9.sql');
+    expect(scriptFileNameFor('Prod DB/é')).toMatch(
+      /^immuta-cleanup-Prod%20DB%2F%C3%A9~[0-9a-f]{12}\.sql$/
+    );
+    expect(scriptFileNameFor('prod db/é')).toBe('immuta-cleanup-prod%20db%2F%C3%A9.sql');
     expect(scriptFileNameFor('snowflake-prod')).toBe('immuta-cleanup-snowflake-prod.sql');
   });
 });

@@ -1,0 +1,72 @@
+import { describe, expect, it } from '@jest/globals';
+import { changesSince, parsePlan, planOf, serializePlan } from '../../src/plan.js';
+import { ownArtifactNames } from '../../src/naming.js';
+import { reportIdentity, runReport, serializeReport } from '../../src/run-report.js';
+
+const TENANT = 'https://acme.immuta.com';
+const plan = planOf(
+  TENANT,
+  [
+    { connectionKey: 'a', integrationId: 1, technology: 'Snowflake', hostname: 'h', script: 'x;' },
+    { connectionKey: 'b', integrationId: 2, technology: 'Snowflake', hostname: 'h', script: 'y;' }
+  ],
+  new Date(0)
+);
+
+describe('parsePlan', () => {
+  it('reads a plan saved with a UTF-8 byte-order mark', () => {
+    expect(parsePlan(`\uFEFF${serializePlan(plan)}`)).toEqual(plan);
+  });
+});
+
+describe('changesSince', () => {
+  it('a planned host that is gone is no change; a present one that drifted is', () => {
+    expect(
+      changesSince(plan, TENANT, [
+        { connectionKey: 'a', present: false },
+        { connectionKey: 'b', present: true, integrationId: 2, sha256: plan.hosts[1]!.sha256 }
+      ])
+    ).toEqual([]);
+    expect(
+      changesSince(plan, TENANT, [
+        { connectionKey: 'a', present: false },
+        { connectionKey: 'b', present: true, integrationId: 3, sha256: plan.hosts[1]!.sha256 }
+      ])
+    ).toEqual(["Host 'b': its integration was 2 and is now 3."]);
+  });
+});
+
+describe('ownArtifactNames', () => {
+  it('the name asked for, then one for the job that a re-run finds again, then one per attempt', () => {
+    expect(ownArtifactNames('scripts', 'apply', '2')).toEqual([
+      'scripts',
+      'scripts-apply',
+      'scripts-apply-attempt-2'
+    ]);
+    expect(ownArtifactNames('scripts', 'apply', '3').slice(0, 2)).toEqual(
+      ownArtifactNames('scripts', 'apply', '2').slice(0, 2)
+    );
+  });
+  it('encodes what an artifact name may not hold', () => {
+    expect(ownArtifactNames('s', 'a/b:c', undefined)[1]).toBe('s-a%2Fb%3Ac');
+  });
+});
+
+describe('reportIdentity', () => {
+  it('reads the job and attempt a report was written by', () => {
+    const report = runReport(
+      { tenant: TENANT, dryRun: true, stage: 'before-delete', startedAt: '', hosts: [] },
+      new Date(0),
+      { job: 'plan', attempt: '1' }
+    );
+    expect(reportIdentity(serializeReport(report))).toEqual({ job: 'plan', attempt: '1' });
+  });
+  it('says nothing for a file that is not a report of this action', () => {
+    expect(reportIdentity('{}')).toBeUndefined();
+    expect(reportIdentity('not json')).toBeUndefined();
+    expect(reportIdentity('{"kind":"immuta-deregister-host/report"}')).toEqual({
+      job: undefined,
+      attempt: undefined
+    });
+  });
+});
