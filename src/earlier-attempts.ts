@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { ArtifactClient } from './artifacts/client.js';
+import type { ArtifactClient, StoredArtifact } from './artifacts/client.js';
 import { hostsOfReport } from './run-report.js';
 import {
   parseRecord,
@@ -29,19 +29,34 @@ export interface RecoveredScript {
 }
 
 /**
- * The script in the artifact of this name, when its report names this connection key and its
- * SHA-256 matches; `refused` says why an artifact that is there cannot be trusted to be this
- * host's (another job of the run with the same artifact-name, an edited file, an older version's
- * artifact without a record); undefined when there is no such artifact.
+ * The script an earlier attempt kept under one of `names` (the artifact name, then the names a
+ * job falls back to when that one is not its own to replace), when the report beside it names
+ * this connection key and its SHA-256. `refused` says why an artifact that is there cannot be
+ * trusted to be this host's (another job of the run with the same artifact-name, an edited file,
+ * an older version's artifact without a record); undefined when there is none.
  */
 export async function recoverScript(
   client: ArtifactClient,
-  artifactName: string,
+  names: readonly string[],
   connectionKey: string
 ): Promise<RecoveredScript | { refused: string } | undefined> {
-  const existing = await client.find(artifactName);
-  if (existing === undefined) return undefined;
-  const from = `artifact '${artifactName}' (ID ${existing.id})`;
+  const found = await Promise.all(names.map((name) => client.find(name)));
+  let refused: { refused: string } | undefined;
+  for (const artifact of found) {
+    if (artifact === undefined) continue;
+    const kept = await scriptIn(client, artifact, connectionKey);
+    if (!('refused' in kept)) return kept;
+    refused ??= kept;
+  }
+  return refused;
+}
+
+async function scriptIn(
+  client: ArtifactClient,
+  existing: StoredArtifact,
+  connectionKey: string
+): Promise<RecoveredScript | { refused: string }> {
+  const from = `artifact '${existing.name}' (ID ${existing.id})`;
   if (existing.size > MAX_RECOVERED_ARTIFACT_BYTES) {
     return { refused: `${from} is far larger than one host's script and its record` };
   }

@@ -1,7 +1,7 @@
 import { environmentWarnings, readConfig, type Config } from './inputs.js';
 import { deregisterBatch, writePlan, writeReport } from './batch.js';
 import { planLine, reportBatch } from './batch-report.js';
-import { runFiles } from './naming.js';
+import { ownArtifactNames, runFiles } from './naming.js';
 import { planOf } from './plan.js';
 import { emptyRecord, runIdentity } from './run-report.js';
 import { hostRecord, singleReport } from './single-report.js';
@@ -127,7 +127,8 @@ export async function run(): Promise<void> {
         ? (script, options) => scriptRunner(config.warehouse!, secrets, caller).run(script, options)
         : undefined,
       recoverScript:
-        artifacts && (() => recoverScript(artifacts, config.artifactName, config.connectionKey)),
+        artifacts &&
+        (() => recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)),
       earlierScriptRuns:
         artifacts &&
         (() =>
@@ -202,6 +203,19 @@ function runContext(): RunContext {
     runId: process.env.GITHUB_RUN_ID || undefined,
     ...runIdentity(process.env)
   };
+}
+
+/**
+ * Every name an earlier attempt of this job may have kept its script under: the artifact name,
+ * or the job's own names when that one held a plan or another job's script.
+ */
+function keptUnder(artifactName: string): string[] {
+  const { job } = runIdentity(process.env);
+  const earlier = Math.max(1, runAttempt(process.env.GITHUB_RUN_ATTEMPT) - 1);
+  const names = Array.from({ length: earlier }, (_, k) =>
+    ownArtifactNames(artifactName, job, String(k + 1))
+  );
+  return [...new Set(names.flat())];
 }
 
 /** GITHUB_RUN_ATTEMPT: 1 for the first attempt, one more for each re-run of the run. */

@@ -245,6 +245,30 @@ describe('a neighbouring job never runs another host’s script', () => {
     );
     expect(scriptsRun(w)).toEqual([]);
   }, 60_000);
+  it('finds the script under the job’s own artifact name when the shared one is not this host’s', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    // The shared name holds a neighbour's script; this job kept its own under <name>-<job>.
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      keptArtifact('snowflake-dev', 'DROP DATABASE DEV_ONLY;\n')
+    );
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod-deregister',
+      keptArtifact('snowflake-prod', snowflakeScript(1))
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(0);
+    expect(run.outputs['script-status']).toBe('ran');
+    expect(run.warnings).toContainEqual(
+      expect.stringMatching(
+        /Running the whole cleanup script kept in artifact 'immuta-cleanup-script-snowflake-prod-deregister'/
+      )
+    );
+    expect(scriptsRun(w)).toEqual([snowflakeScript(1)]);
+  }, 60_000);
 });
 
 describe('a re-run whose earlier progress is unknown', () => {
