@@ -19,7 +19,8 @@ import {
   type RunContext
 } from './keep-script.js';
 import { errorText } from './error-text.js';
-import { report, reportFailure } from './report.js';
+import { markdownText } from './escape.js';
+import { report, reportFailure, writeSummary } from './report.js';
 import { Secrets } from './secrets.js';
 import { log } from './log.js';
 import * as runner from './runner.js';
@@ -32,8 +33,16 @@ export async function run(): Promise<void> {
   const startedAt = new Date().toISOString();
   /** A one-host run's config and report file, for the report of a failure. */
   let single: { config: Config; reportPath: string } | undefined;
+  /** Whether a lost output has been reported as the reason the step stopped. */
+  let outputLossReported = false;
   try {
     const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
+    try {
+      runner.checkRunnerFiles(process.env);
+    } catch (error) {
+      outputLossReported = true; // the check's own error says so
+      throw error;
+    }
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
     transport = createTransport({
       caCertificate: config.caCertificate,
@@ -108,9 +117,18 @@ export async function run(): Promise<void> {
           runner.setOutput('plan-path', files.planPath);
           extras.push(files.planPath);
         }
-        return script === undefined
-          ? undefined
-          : keepScript(script, config, artifacts, runContext(), extras);
+        const kept =
+          script === undefined
+            ? undefined
+            : await keepScript(script, config, artifacts, runContext(), extras);
+        // An output lost now (the script, say) is a script not kept every way: no delete.
+        if (runner.failedOutput() !== undefined) {
+          outputLossReported = true;
+          throw new Error(
+            `The step's outputs could not be written (${errorText(runner.failedOutput())}), so a later step could not read what this one did: the host was not deleted. Free space on the runner, then run again.`
+          );
+        }
+        return kept;
       },
       onHost: ({ integrationId, technology, hostname }) => {
         runner.setOutput('integration-id', String(integrationId));
@@ -151,6 +169,20 @@ export async function run(): Promise<void> {
   } finally {
     transport?.close();
   }
+  const lost = runner.failedOutput();
+  if (lost !== undefined && !outputLossReported) await reportOutputLoss(lost, deleted, secrets);
+}
+
+/**
+ * An output lost after the work was done: the step fails, so that no later step reads an empty
+ * output as an answer, and says what it did, as the log and the summary above already do.
+ */
+async function reportOutputLoss(lost: unknown, deleted: boolean, secrets: Secrets): Promise<void> {
+  const message = secrets.redact(
+    `The step's outputs could not be written (${errorText(lost)}), so later steps see some of them empty. ${deleted ? 'The host was deleted: the log and the job summary say what this step did, and where the cleanup script is kept.' : 'This step deleted nothing.'}`
+  );
+  runner.setFailed(message);
+  await writeSummary(`## Immuta: the step's outputs were lost\n\n${markdownText(message)}\n`);
 }
 
 function runContext(): RunContext {
