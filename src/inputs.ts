@@ -295,7 +295,10 @@ export function readConfig(
     for (const stray of unknown.filter(meantSecret)) mask((env[stray.variable] ?? '').trim());
     throw unknownInputError(unknown);
   }
-  return parseInputs(readStep(getInput, variables), env, warn);
+  const read = readStep(getInput, variables);
+  // Every input, read once now: an empty one is bad input even where this run would not use it.
+  for (const name of Object.values(Inputs)) read(name);
+  return parseInputs(read, env, warn);
 }
 
 /** Settings in the runner's environment that weaken what the action promises, as warnings. */
