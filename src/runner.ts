@@ -130,7 +130,8 @@ export function checkRunnerFiles(env: Readonly<Record<string, string | undefined
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'error';
       throw new Error(
-        `The step's ${purpose} file cannot be written (${code}): ${variable} is ${file}. The runner names a file that every step can write; a step's env: that sets ${variable}, a full disk or a removed folder causes this. Nothing was sent to Immuta and nothing was deleted.`
+        `The step's ${purpose} file cannot be written (${code}): ${variable} is ${file}. The runner names a file that every step can write; a step's env: that sets ${variable}, a full disk or a removed folder causes this. Nothing was sent to Immuta and nothing was deleted.`,
+        { cause: error }
       );
     }
   }

@@ -141,7 +141,9 @@ describe('readStep', () => {
 
 describe('booleans read as @actions/core getBooleanInput reads them', () => {
   const variable = inputVariable(Inputs.DryRun);
-  afterEach(() => delete process.env[variable]);
+  afterEach(() => {
+    delete process.env[variable];
+  });
 
   /** What each reader makes of the value: the boolean, or 'refused'. */
   function decisions(value: string): { core: boolean | 'refused'; ours: boolean | 'refused' } {
