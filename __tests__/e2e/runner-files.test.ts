@@ -8,6 +8,11 @@ import {
 } from '../support/immuta-stand-in.mjs';
 import { parseOutputs, runAction, scratchDir } from '../support/run-action.mjs';
 import { stepInputs } from '../support/inputs.js';
+import {
+  startArtifactService,
+  startAzurite,
+  type Azurite
+} from '../support/artifact-service-stand-in.mjs';
 
 let immuta: StandIn;
 beforeAll(async () => (immuta = await startImmutaStandIn()));
@@ -79,7 +84,7 @@ describe('an output that cannot be written', () => {
     expect(run.code).toBe(1);
     expect(run.errors).toEqual([
       expect.stringMatching(
-        /^The step's outputs could not be written \(ENOSPC: no space left on device, write\), so a later step could not read what this one did: the host was not deleted\./
+        /^The step's outputs could not be written \(ENOSPC: no space left on device, write\), so a later step could not read what this one did: nothing was deleted\./
       )
     ]);
     expect(run.log).not.toMatch(/^\s+at /m);
@@ -124,5 +129,54 @@ describe('an output that cannot be written', () => {
       expect.stringMatching(/^The job summary could not be written: ENOSPC/)
     ]);
     expect(run.log).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('an output that cannot be written, in a batch', () => {
+  const hosts = { 'connection-key': 'snowflake-prod\ndatabricks-uc' };
+
+  it('after the deletes: the log and the summary say which hosts went, and the step fails', async () => {
+    const deletes = immuta.sent('DELETE').length;
+    const run = await runAction({
+      inputs: stepInputs(immuta, hosts),
+      env: { GITHUB_OUTPUT: '/dev/full' }
+    });
+    expect(run.code).toBe(1);
+    expect(immuta.sent('DELETE')).toHaveLength(deletes + 2);
+    expect(run.stdout).toMatch(/^2 hosts: 2 deregistered\.$/m);
+    expect(run.errors).toEqual([
+      "The step's outputs could not be written (ENOSPC: no space left on device, write), so later steps see some of them empty. Hosts were deleted: the log and the job summary say which, and where their cleanup scripts are kept."
+    ]);
+    expect(run.summary).toContain("## Immuta: the step's outputs were lost");
+    expect(run.log).not.toMatch(/^\s+at /m);
+  });
+
+  describe('with the artifact', () => {
+    let azurite: Azurite;
+    beforeAll(async () => (azurite = await startAzurite()), 60_000);
+    afterAll(async () => azurite?.stop());
+
+    it('artifact outputs lost before the deletes: no host is deleted', async () => {
+      const service = await startArtifactService({ azurite });
+      try {
+        const deletes = immuta.sent('DELETE').length;
+        const run = await runAction({
+          inputs: stepInputs(immuta, { ...hosts, 'upload-artifact': 'true' }),
+          env: { ...service.env(), GITHUB_OUTPUT: '/dev/full' }
+        });
+        expect(run.code).toBe(1);
+        // The artifact was kept; its ID could not be handed on, so nothing was deleted.
+        expect(service.artifacts.filter((a) => a.finalized)).toHaveLength(1);
+        expect(immuta.sent('DELETE')).toHaveLength(deletes);
+        expect(run.errors).toEqual([
+          expect.stringMatching(
+            /^The step's outputs could not be written \(ENOSPC: no space left on device, write\), so a later step could not read what this one did: nothing was deleted\./
+          )
+        ]);
+        expect(run.log).not.toMatch(/^\s+at /m);
+      } finally {
+        await service.close();
+      }
+    });
   });
 });
