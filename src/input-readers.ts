@@ -43,6 +43,46 @@ export const Inputs = {
   PlanSha256: 'plan-sha256'
 } as const;
 
+/**
+ * What the runner passes for each input the step leaves out: action.yml's defaults, held
+ * against it by a test. The two required inputs have none.
+ */
+export const Defaults: Readonly<Partial<Record<(typeof Inputs)[keyof typeof Inputs], string>>> = {
+  [Inputs.ConnectionKey]: '',
+  [Inputs.IntegrationId]: '',
+  [Inputs.AuthMethod]: 'api-key',
+  [Inputs.DryRun]: 'false',
+  [Inputs.IfMissing]: 'error',
+  [Inputs.UploadArtifact]: 'true',
+  [Inputs.ArtifactName]: '',
+  [Inputs.RetentionDays]: '',
+  [Inputs.ScriptPath]: '',
+  [Inputs.TimeoutSeconds]: '30',
+  [Inputs.MaxAttempts]: '3',
+  [Inputs.CaCertificate]: '',
+  [Inputs.AllowInsecureHttp]: 'false',
+  [Inputs.SummaryScript]: 'true',
+  [Inputs.MaxParallel]: '4',
+  [Inputs.FailFast]: 'true',
+  [Inputs.Plan]: '',
+  [Inputs.RunScript]: 'none',
+  [Inputs.SnowflakeAccount]: '',
+  [Inputs.SnowflakeHost]: '',
+  [Inputs.SnowflakeUser]: '',
+  [Inputs.SnowflakePrivateKey]: '',
+  [Inputs.SnowflakePrivateKeyPassphrase]: '',
+  [Inputs.SnowflakeToken]: '',
+  [Inputs.SnowflakeTokenType]: 'PROGRAMMATIC_ACCESS_TOKEN',
+  [Inputs.SnowflakeRole]: '',
+  [Inputs.SnowflakeWarehouse]: '',
+  [Inputs.DatabricksHost]: '',
+  [Inputs.DatabricksToken]: '',
+  [Inputs.DatabricksClientId]: '',
+  [Inputs.DatabricksClientSecret]: '',
+  [Inputs.DatabricksWarehouseId]: '',
+  [Inputs.ScriptTimeoutSeconds]: '600'
+};
+
 /** Inputs that hold secrets: each is masked before anything is read or logged. */
 export const SECRET_INPUTS: readonly string[] = [
   Inputs.ApiKey,
@@ -78,11 +118,24 @@ export function required(read: InputReader, name: string): string {
   return value;
 }
 
+/**
+ * Whether an input is set to something other than what the runner passes when the step leaves
+ * it out: a value equal to action.yml's default is no sign that the step meant to use it.
+ */
+export function isSet(read: InputReader, name: string): boolean {
+  const value = read(name);
+  return value !== '' && value !== Defaults[name as keyof typeof Defaults];
+}
+
+/** The spellings @actions/core's getBooleanInput accepts (YAML 1.2's core schema), and no others. */
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+
 export function boolean(read: InputReader, name: string, fallback: boolean): boolean {
   const value = read(name);
   if (value === '') return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
+  if (TRUE.includes(value)) return true;
+  if (FALSE.includes(value)) return false;
   throw new InputError(name, `must be true or false, but was ${JSON.stringify(value)}.`);
 }
 

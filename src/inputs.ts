@@ -24,6 +24,7 @@ import {
   type InputReader
 } from './input-readers.js';
 import { readWarehouse, type WarehouseConfig } from './warehouse/settings.js';
+import { meantSecret, readStep, unknownInputError, unknownInputs } from './step-inputs.js';
 
 export { InputError, Inputs };
 
@@ -66,6 +67,8 @@ export interface Config {
 export interface Environment {
   RUNNER_TEMP?: string;
   NODE_TLS_REJECT_UNAUTHORIZED?: string;
+  /** The step's INPUT_* variables among the rest: which inputs the runner passed. */
+  readonly [variable: string]: string | undefined;
 }
 
 const MAX_TIMEOUT_SECONDS = 600;
@@ -317,7 +320,9 @@ function pem(value: string): string | undefined {
 
 /**
  * Reads the step's inputs. Every secret is masked before anything can log it; a multi-line one
- * (a PEM key) line by line too, because the log is masked line by line.
+ * (a PEM key) line by line too, because the log is masked line by line. `env` says which
+ * INPUT_* variables the runner passed: one naming no input stops the step, and so does an
+ * input passed empty where the runner would have passed a default.
  */
 export function readConfig(
   getInput: (name: string) => string,
@@ -325,17 +330,27 @@ export function readConfig(
   env: Environment,
   warn?: (message: string) => void
 ): Config {
-  for (const name of SECRET_INPUTS) {
-    const value = getInput(name);
-    if (!value) continue;
+  const mask = (value: string) => {
+    if (!value) return;
     setSecret(value);
     const lines = value.split(/\r?\n/).map((line) => line.trim());
-    if (lines.length === 1) continue;
+    if (lines.length === 1) return;
     for (const line of lines) {
       if (line.length >= 8 && !/^-----(BEGIN|END) /.test(line)) setSecret(line);
     }
+  };
+  for (const name of SECRET_INPUTS) mask(getInput(name));
+  const variables = Object.keys(env);
+  const unknown = unknownInputs(variables);
+  if (unknown.length > 0) {
+    // A misspelt api_key holds the key: masked like the input it meant.
+    for (const stray of unknown.filter(meantSecret)) mask((env[stray.variable] ?? '').trim());
+    throw unknownInputError(unknown);
   }
-  return parseInputs(getInput, env, warn);
+  const read = readStep(getInput, variables);
+  // Every input, read once now: an empty one is bad input even where this run would not use it.
+  for (const name of Object.values(Inputs)) read(name);
+  return parseInputs(read, env, warn);
 }
 
 /** Settings in the runner's environment that weaken what the action promises, as warnings. */

@@ -18,6 +18,7 @@ import {
   type RunContext
 } from './keep-script.js';
 import { errorText } from './error-text.js';
+import { markdownText } from './escape.js';
 import { report, reportFailure, writeSummary } from './report.js';
 import { Secrets } from './secrets.js';
 import { log } from './log.js';
@@ -34,9 +35,27 @@ export async function run(): Promise<void> {
   const startedAt = new Date().toISOString();
   /** A one-host run's config and report file, for the report of a failure. */
   let single: { config: Config; reportPath: string } | undefined;
+  /** Whether a lost output has been reported as the reason the step stopped. */
+  let outputLossReported = false;
+  let batch = false;
   try {
     const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
+    try {
+      runner.checkRunnerFiles(process.env);
+    } catch (error) {
+      outputLossReported = true; // the check's own error says so
+      throw error;
+    }
     for (const warning of environmentWarnings(process.env)) log.warning(warning);
+    /** An output lost before the delete (the script, say) is a script not kept every way. */
+    const stopIfOutputLost = (): void => {
+      const lost = runner.failedOutput();
+      if (lost === undefined) return;
+      outputLossReported = true;
+      throw new Error(
+        `The step's outputs could not be written (${errorText(lost)}), so a later step could not read what this one did: nothing was deleted. Free space on the runner, then run again.`
+      );
+    };
     transport = createTransport({
       caCertificate: config.caCertificate,
       env: process.env,
@@ -68,12 +87,16 @@ export async function run(): Promise<void> {
     });
 
     if (config.connectionKeys.length > 1 || config.plan) {
+      batch = true;
       const outcome = await deregisterBatch(config, {
         immuta,
-        keepArtifact: (bundle) =>
-          config.uploadArtifact
-            ? keepInArtifact(bundle, config, artifacts, runContext())
-            : Promise.resolve(undefined),
+        keepArtifact: async (bundle) => {
+          const artifact = config.uploadArtifact
+            ? await keepInArtifact(bundle, config, artifacts, runContext())
+            : undefined;
+          stopIfOutputLost();
+          return artifact;
+        },
         onDeleted: () => (deleted = true),
         identity: runIdentity(process.env),
         log
@@ -113,9 +136,13 @@ export async function run(): Promise<void> {
           runner.setOutput('plan-sha256', planSha256);
           extras.push(files.planPath);
         }
-        return script === undefined
-          ? undefined
-          : keepScript(script, config, artifacts, runContext(), extras);
+        const kept =
+          script === undefined
+            ? undefined
+            : await keepScript(script, config, artifacts, runContext(), extras);
+        // An output lost now (the script, say) is a script not kept every way: no delete.
+        stopIfOutputLost();
+        return kept;
       },
       onHost: ({ integrationId, technology, hostname }) => {
         runner.setOutput('integration-id', String(integrationId));
@@ -192,7 +219,32 @@ export async function run(): Promise<void> {
     await reportFailure(message, deleted);
   } finally {
     transport?.close();
+    // In finally, as a batch returns from the try.
+    const lost = runner.failedOutput();
+    if (lost !== undefined && !outputLossReported) {
+      await reportOutputLoss(lost, deleted, batch, secrets);
+    }
   }
+}
+
+/**
+ * An output lost after the work was done: the step fails, so that no later step reads an empty
+ * output as an answer, and says what it did, as the log and the summary above already do.
+ */
+async function reportOutputLoss(
+  lost: unknown,
+  deleted: boolean,
+  batch: boolean,
+  secrets: Secrets
+): Promise<void> {
+  const done = batch
+    ? 'Hosts were deleted: the log and the job summary say which, and where their cleanup scripts are kept.'
+    : 'The host was deleted: the log and the job summary say what this step did, and where the cleanup script is kept.';
+  const message = secrets.redact(
+    `The step's outputs could not be written (${errorText(lost)}), so later steps see some of them empty. ${deleted ? done : 'This step deleted nothing.'}`
+  );
+  runner.setFailed(message);
+  await writeSummary(`## Immuta: the step's outputs were lost\n\n${markdownText(message)}\n`);
 }
 
 function runContext(): RunContext {

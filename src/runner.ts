@@ -5,7 +5,7 @@
  * client it brings for OIDC) costs more than a whole deregistration; `npm run bench` shows it.
  */
 import { randomUUID } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { accessSync, appendFileSync, closeSync, openSync } from 'node:fs';
 import { access, appendFile, constants } from 'node:fs/promises';
 import { EOL } from 'node:os';
 
@@ -85,11 +85,54 @@ export function useRunner(runner: Runner): void {
   active = runner;
 }
 
+let outputFailure: unknown;
+
 export const getInput = (name: string): string => active.getInput(name);
 export const setSecret = (secret: string): void => active.setSecret(secret);
-export const setOutput = (name: string, value: string): void => active.setOutput(name, value);
+/**
+ * Sets an output. One that cannot be written (a full disk) is remembered, for
+ * `failedOutput` to tell, rather than thrown: what the step did must still reach the log and
+ * the summary, and the step decides what the loss means (before the delete, no delete).
+ */
+export const setOutput = (name: string, value: string): void => {
+  try {
+    active.setOutput(name, value);
+  } catch (error) {
+    outputFailure ??= error;
+  }
+};
+/** The first output that could not be written in this run, if any. */
+export const failedOutput = (): unknown => outputFailure;
 export const info = (message: string): void => active.info(message);
 export const warning = (message: string): void => active.warning(message);
 export const debug = (message: string): void => active.debug(message);
 export const setFailed = (message: string): void => active.setFailed(message);
 export const appendSummary = (markdown: string): Promise<void> => active.appendSummary(markdown);
+
+/** The files the runner names for the step's outputs and summary, and what each is for. */
+const RUNNER_FILES = [
+  ['GITHUB_OUTPUT', 'outputs'],
+  ['GITHUB_STEP_SUMMARY', 'job summary']
+] as const;
+
+/**
+ * Checks, before any request, that the outputs and summary files can be written, so that a
+ * step that cannot say what it did does nothing. Each is opened for append, which leaves what
+ * earlier steps wrote; the summary must be readable too, as appending to it asks.
+ */
+export function checkRunnerFiles(env: Readonly<Record<string, string | undefined>>): void {
+  for (const [variable, purpose] of RUNNER_FILES) {
+    const file = env[variable];
+    if (!file) continue;
+    try {
+      closeSync(openSync(file, 'a'));
+      if (variable === 'GITHUB_STEP_SUMMARY') accessSync(file, constants.R_OK | constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      throw new Error(
+        `The step's ${purpose} file cannot be written (${code}): ${variable} is ${file}. The runner names a file that every step can write; a step's env: that sets ${variable}, a full disk or a removed folder causes this. Nothing was sent to Immuta and nothing was deleted.`,
+        { cause: error }
+      );
+    }
+  }
+}

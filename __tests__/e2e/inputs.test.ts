@@ -1,11 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startImmutaStandIn, type ImmutaStandIn as StandIn } from '../support/immuta-stand-in.mjs';
-import { runAction } from '../support/run-action.mjs';
-import { stepInputs } from '../support/inputs.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  defaultState,
+  startImmutaStandIn,
+  type ImmutaStandIn as StandIn
+} from '../support/immuta-stand-in.mjs';
+import { ACTION_DEFAULTS, runAction } from '../support/run-action.mjs';
+import { stepInputs, visibleLog } from '../support/inputs.js';
 
 let immuta: StandIn;
 beforeAll(async () => (immuta = await startImmutaStandIn()));
 afterAll(async () => immuta.close());
+// Runs that succeed delete the host: each test starts with every host back.
+beforeEach(() => {
+  immuta.state.hosts = defaultState().hosts;
+  immuta.state.integrations = defaultState().integrations;
+});
 
 describe('bad input fails with a clear error and sends no request', () => {
   it.each([
@@ -51,6 +60,140 @@ describe('bad input fails with a clear error and sends no request', () => {
       'script-status': 'skipped',
       'statements-run': '0'
     });
+    expect(immuta.requests.length).toBe(before);
+  });
+});
+
+/** The run's outputs when it stopped before any request. */
+const STOPPED = {
+  status: 'failed',
+  deleted: 'false',
+  'child-count': '',
+  'script-status': 'skipped',
+  'statements-run': '0'
+};
+
+describe("the runner's defaults for inputs the step leaves out", () => {
+  it('a run without run-script warns about no warehouse input it never set', async () => {
+    // The runner passes snowflake-token-type's default (PROGRAMMATIC_ACCESS_TOKEN) to every run.
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expect(run.code).toBe(0);
+    expect(run.outputs.status).toBe('deregistered');
+    expect(run.warnings).toEqual([]);
+  });
+
+  it('still warns about a warehouse input set to other than its default', async () => {
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'snowflake-token-type': 'OAUTH' })
+    });
+    expect(run.code).toBe(0);
+    expect(run.warnings).toEqual([
+      'snowflake-token-type is set but not used with run-script: none.'
+    ]);
+  });
+
+  it('an input the runner does not pass at all (a run outside a runner) takes its default', async () => {
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'dry-run': undefined,
+        'fail-fast': undefined,
+        'run-script': undefined,
+        'if-missing': undefined,
+        'snowflake-token-type': undefined
+      })
+    });
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ status: 'deregistered', deleted: 'true' });
+    expect(run.warnings).toEqual([]);
+  });
+});
+
+describe('a misspelt input stops the step before any request', () => {
+  it('dry_run: true deletes nothing and names dry-run', async () => {
+    const before = immuta.requests.length;
+    const run = await runAction({ inputs: stepInputs(immuta, { dry_run: 'true' }) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^Input 'dry_run' \(INPUT_DRY_RUN\) is not an input of this action\. Did you mean 'dry-run'\? .*stopped before sending any request/
+      )
+    ]);
+    expect(run.outputs).toEqual(STOPPED);
+    expect(run.summary).toContain('This step did not delete the host.');
+    expect(run.log).not.toMatch(/^\s+at /m);
+    expect(immuta.requests.length).toBe(before);
+  });
+
+  it('names every stray input, with a guess where one is close', async () => {
+    const before = immuta.requests.length;
+    const run = await runAction({
+      inputs: stepInputs(immuta, { dryrun: 'true', 'If Missing': 'warn', colour: 'red' })
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toContain(
+      "Inputs 'colour' (INPUT_COLOUR), 'dryrun' (INPUT_DRYRUN; did you mean 'dry-run'?), 'if_missing' (INPUT_IF_MISSING; did you mean 'if-missing'?) are not inputs of this action."
+    );
+    expect(immuta.requests.length).toBe(before);
+  });
+
+  it('an INPUT_ variable set in env: is a stray input too', async () => {
+    const before = immuta.requests.length;
+    const run = await runAction({
+      inputs: stepInputs(immuta),
+      env: { 'INPUT_UPLOAD-ARTEFACT': 'false' }
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors[0]).toMatch(/'upload-artefact' .*Did you mean 'upload-artifact'\?/);
+    expect(immuta.requests.length).toBe(before);
+  });
+
+  it('masks the value of a misspelt secret input, as the input it meant', async () => {
+    const run = await runAction({
+      inputs: stepInputs(immuta, { api_key: 'stray-immuta-key-7f3a' })
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors[0]).toMatch(/'api_key' .*Did you mean 'api-key'\?/);
+    expect(run.stdout).toContain('::add-mask::stray-immuta-key-7f3a');
+    expect(visibleLog(run.log)).not.toContain('stray-immuta-key-7f3a');
+  });
+});
+
+describe('an input given empty where the runner would pass a default is bad input', () => {
+  it('dry-run: "" (${{ inputs.dry-run }} on a push) deletes nothing', async () => {
+    const before = immuta.requests.length;
+    const run = await runAction({ inputs: stepInputs(immuta, { 'dry-run': '' }) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^Input 'dry-run' is empty\. The runner passes its default \(false\) when a step leaves the input out.*Give true or false/
+      )
+    ]);
+    expect(run.outputs).toEqual(STOPPED);
+    expect(immuta.requests.length).toBe(before);
+  });
+
+  it.each(
+    Object.entries(ACTION_DEFAULTS)
+      .filter(([, value]) => value !== '')
+      .map(([name]) => name)
+  )('%s given empty (or blank) stops the step', async (name) => {
+    const before = immuta.requests.length;
+    const run = await runAction({ inputs: stepInputs(immuta, { [name]: ' ' }) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toContain(`Input '${name}' is empty.`);
+    expect(run.outputs).toEqual(STOPPED);
+    expect(immuta.requests.length).toBe(before);
+  });
+
+  it('accepts the spellings getBooleanInput accepts, and no others', async () => {
+    const dry = await runAction({ inputs: stepInputs(immuta, { 'dry-run': 'TRUE' }) });
+    expect(dry.outputs.status).toBe('dry-run');
+    const before = immuta.requests.length;
+    const odd = await runAction({ inputs: stepInputs(immuta, { 'dry-run': 'tRUE' }) });
+    expect(odd.code).toBe(1);
+    expect(odd.errors).toEqual([`Input 'dry-run' must be true or false, but was "tRUE".`]);
     expect(immuta.requests.length).toBe(before);
   });
 });

@@ -47,6 +47,8 @@ export interface Fault {
   trickleMs?: number;
   /** Carry the request out, then answer with this fault's status, body and headers. */
   afterHandling?: boolean;
+  /** Awaited when the request arrives, before it is carried out. */
+  before?: () => void | Promise<void>;
 }
 
 export interface StandInOptions {

@@ -70,6 +70,8 @@ export function defaultState() {
  * endless: an answer (200 unless status says otherwise) whose chunked body never ends, as fast
  * as the client reads. trickleMs: one whose body sends one byte every trickleMs, forever. afterHandling: the request is carried out,
  * then the answer is replaced by the fault's status, body and headers (a proxy in the way).
+ * before: a function the stand-in awaits when the request arrives, before carrying it out (to
+ * change the world at that moment: a disk that fills up as the DELETE goes out, say).
  * A request that misses the prefix gets what a web server in front would send: its HTML 404; or,
  * with missedPrefix: 'immuta', Immuta's own JSON 404, as a tenant answers any route it does not
  * know (immuta-url with an extra path, …/api, reaches the tenant and gets that).
@@ -94,6 +96,7 @@ export async function startImmutaStandIn(options = {}) {
     if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
     const fault = path === undefined ? undefined : takeFault(faults, req.method, path);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault?.before) await fault.before();
     if (fault?.hang) return; // never answer: the client must time out
     if (fault?.reset) return req.socket.destroy();
     if (fault?.endless) return sendForever(res, fault.status, fault.headers, 0);

@@ -1,8 +1,8 @@
 /** The inputs a minimal workflow step gives, aimed at a stand-in; tests add or override the rest. */
 export function stepInputs(
   immuta: { url: string; apiKey: string },
-  extra: Record<string, string> = {}
-): Record<string, string> {
+  extra: Record<string, string | undefined> = {}
+): Record<string, string | undefined> {
   return {
     'immuta-url': immuta.url,
     'api-key': immuta.apiKey,

@@ -19,7 +19,17 @@ export interface ActionRun {
   wallMs: number;
 }
 
+/** What the runner passes for each input of action.yml the step leaves out ('' when no default). */
+export declare const ACTION_DEFAULTS: Readonly<Record<string, string>>;
+
+/** The variable the runner passes an input in: INPUT_ and the name, spaces as '_', upper-cased. */
+export declare function inputVariable(name: string): string;
+
 export declare function runAction(options?: {
+  /**
+   * The step's `with:` block. Inputs of action.yml left out get their default, as on a runner;
+   * undefined leaves an input out entirely; an undeclared name is passed as given.
+   */
   inputs?: Record<string, string | undefined>;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;

@@ -2,10 +2,11 @@
 // INPUT_* variables, outputs and the job summary written to the files the runner names.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parse } from 'yaml';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST = path.join(ROOT, 'dist', 'index.js');
@@ -15,7 +16,27 @@ const PEAK_RSS = path.join(ROOT, '__tests__', 'support', 'peak-rss.mjs');
 const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
 
 /**
- * inputs: { 'immuta-url': ..., ... } as the workflow's `with:` block.
+ * What the runner passes for an input the step leaves out: action.yml's default, or '' for an
+ * input without one (the runner gives every input of action.yml a value).
+ */
+export const ACTION_DEFAULTS = Object.freeze(
+  Object.fromEntries(
+    Object.entries(parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')).inputs).map(
+      ([name, spec]) => [name, spec.default === undefined ? '' : String(spec.default)]
+    )
+  )
+);
+
+/** The variable the runner passes an input in: spaces become '_', the name upper-cased. */
+export function inputVariable(name) {
+  return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
+}
+
+/**
+ * inputs: { 'immuta-url': ..., ... } as the workflow's `with:` block. As on a runner, every
+ * input of action.yml the step leaves out is passed with its default (ACTION_DEFAULTS); an input
+ * given as undefined is not passed at all (to test the action's own fallback, as outside a
+ * runner), and a name that action.yml does not declare is passed as given (a misspelt input).
  * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...).
  * runnerTemp: use this folder as RUNNER_TEMP (a test that prepares files there first).
  * measureMemory: preload a hook that records the process's peak resident memory.
@@ -60,9 +81,8 @@ export async function runAction({
       : {}),
     ...env
   });
-  for (const [name, value] of Object.entries(inputs)) {
-    if (value !== undefined)
-      childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = String(value);
+  for (const [name, value] of Object.entries({ ...ACTION_DEFAULTS, ...inputs })) {
+    if (value !== undefined) childEnv[inputVariable(name)] = String(value);
   }
 
   const started = performance.now();

@@ -145,3 +145,44 @@ describe('readConfig', () => {
     expect(masked).toEqual(['secret-key']);
   });
 });
+
+describe('readConfig and the INPUT_* variables the runner passed', () => {
+  const env = (values: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(values).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])
+    );
+
+  it('stops at a variable that names no input, before reading the others', () => {
+    const values: Record<string, string> = { ...base, dry_run: 'true' };
+    expect(() =>
+      readConfig(
+        (n) => values[n] ?? '',
+        () => undefined,
+        env(values)
+      )
+    ).toThrow(
+      /^Input 'dry_run' \(INPUT_DRY_RUN\) is not an input of this action\. Did you mean 'dry-run'\?/
+    );
+  });
+
+  it('checks every input given empty, even one this run would not read', () => {
+    const values: Record<string, string> = { ...base, 'script-timeout-seconds': '' };
+    expect(() =>
+      readConfig(
+        (n) => values[n] ?? '',
+        () => undefined,
+        env(values)
+      )
+    ).toThrow(/^Input 'script-timeout-seconds' is empty\. The runner passes its default \(600\)/);
+  });
+
+  it("reads an input the runner did not pass as action.yml's default", () => {
+    const values: Record<string, string> = { ...base };
+    const config = readConfig(
+      (n) => values[n] ?? '',
+      () => undefined,
+      { ...env(values), RUNNER_TEMP: '/runner/temp' }
+    );
+    expect(config).toEqual(parse());
+  });
+});

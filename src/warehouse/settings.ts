@@ -8,6 +8,7 @@ import {
   hasControlCharacter,
   InputError,
   Inputs,
+  isSet,
   oneOf,
   optionalInteger,
   serviceUrl,
@@ -89,7 +90,7 @@ export function readWarehouse(
       : platform === 'databricks'
         ? SNOWFLAKE_INPUTS
         : [...SNOWFLAKE_INPUTS, ...DATABRICKS_INPUTS];
-  const ignored = unused.filter((name) => read(name) !== '');
+  const ignored = unused.filter((name) => isSet(read, name));
   if (ignored.length > 0) {
     warn(
       `${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} set but not used with run-script: ${platform}.`

@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as core from '@actions/core';
+import { parse } from 'yaml';
+import { boolean, Defaults, InputError, Inputs, isSet } from '../../src/input-readers.js';
+import {
+  editDistance,
+  inputVariable,
+  nearestInput,
+  readStep,
+  unknownInputError,
+  unknownInputs
+} from '../../src/step-inputs.js';
+import { workflowRunner } from '../../src/runner.js';
+import { ROOT } from '../support/run-action.mjs';
+
+const action = parse(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {
+  inputs: Record<string, { default?: string }>;
+};
+
+describe('Defaults', () => {
+  it("are action.yml's defaults, input for input", () => {
+    const fromYml = Object.fromEntries(
+      Object.entries(action.inputs)
+        .filter(([, spec]) => spec.default !== undefined)
+        .map(([name, spec]) => [name, String(spec.default)])
+    );
+    expect(Defaults).toEqual(fromYml);
+  });
+
+  it('a value equal to the default is not "set"; any other value is', () => {
+    const values: Record<string, string> = {
+      'snowflake-token-type': 'PROGRAMMATIC_ACCESS_TOKEN',
+      'snowflake-role': 'ADMIN',
+      'run-script': 'snowflake'
+    };
+    const read = (name: string) => values[name] ?? '';
+    expect(isSet(read, Inputs.SnowflakeTokenType)).toBe(false);
+    expect(isSet(read, Inputs.SnowflakeWarehouse)).toBe(false);
+    expect(isSet(read, Inputs.SnowflakeRole)).toBe(true);
+    expect(isSet(read, Inputs.RunScript)).toBe(true);
+    values['snowflake-token-type'] = 'OAUTH';
+    expect(isSet(read, Inputs.SnowflakeTokenType)).toBe(true);
+  });
+});
+
+describe('inputVariable', () => {
+  it('forms the name as the runner does: spaces to _, upper-cased, dashes kept', () => {
+    expect(inputVariable('dry-run')).toBe('INPUT_DRY-RUN');
+    expect(inputVariable('dry_run')).toBe('INPUT_DRY_RUN');
+    expect(inputVariable('Dry run')).toBe('INPUT_DRY_RUN');
+  });
+});
+
+describe('nearestInput', () => {
+  it.each([
+    ['dry_run', 'dry-run'],
+    ['DRYRUN', 'dry-run'],
+    ['dry-runn', 'dry-run'],
+    ['api_key', 'api-key'],
+    ['apikey', 'api-key'],
+    ['connection-keys', 'connection-key'],
+    ['if missing', 'if-missing'],
+    ['upload-artefact', 'upload-artifact'],
+    ['snowflake_private_key', 'snowflake-private-key'],
+    ['failfast', 'fail-fast']
+  ])('%s → %s', (given, meant) => {
+    expect(nearestInput(given)).toBe(meant);
+  });
+
+  it.each(['colour', 'token', 'x', 'github-token', 'delete'])('%s → no guess', (given) => {
+    expect(nearestInput(given)).toBeUndefined();
+  });
+
+  it('measures edits', () => {
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('dry-run', 'dry-run')).toBe(0);
+  });
+});
+
+describe('unknownInputs', () => {
+  it('finds the INPUT_* variables that pass no input, and nothing else', () => {
+    const variables = [
+      'PATH',
+      'INPUT_DRY-RUN',
+      'INPUT_DRY_RUN',
+      'INPUT_IMMUTA-URL',
+      'INPUT_COLOUR',
+      'GITHUB_OUTPUT'
+    ];
+    expect(unknownInputs(variables)).toEqual([
+      { variable: 'INPUT_COLOUR', meant: undefined },
+      { variable: 'INPUT_DRY_RUN', meant: 'dry-run' }
+    ]);
+    expect(unknownInputs(Object.values(Inputs).map(inputVariable))).toEqual([]);
+  });
+
+  it('names the stray input, the variable and the guess, quoted on one line', () => {
+    const error = unknownInputError([{ variable: 'INPUT_DRY_RUN', meant: 'dry-run' }]);
+    expect(error).toBeInstanceOf(InputError);
+    expect(error.input).toBe('dry_run');
+    expect(error.message).toMatch(
+      /^Input 'dry_run' \(INPUT_DRY_RUN\) is not an input of this action\. Did you mean 'dry-run'\? /
+    );
+    const hostile = unknownInputError([
+      { variable: `INPUT_X\n::error::forged${'y'.repeat(500)}`, meant: undefined }
+    ]);
+    expect(hostile.message).not.toContain('\n');
+    expect(hostile.message).toContain('INPUT_X\\n::error::forged');
+    expect(hostile.message.length).toBeLessThan(600);
+  });
+});
+
+describe('readStep', () => {
+  const values: Record<string, string> = {
+    'dry-run': '',
+    'integration-id': '',
+    'if-missing': 'warn'
+  };
+  const getInput = (name: string) => values[name] ?? '';
+
+  it("an input the runner passed reads as given; one it did not pass, as action.yml's default", () => {
+    const read = readStep(getInput, ['INPUT_IF-MISSING', 'INPUT_INTEGRATION-ID']);
+    expect(read('if-missing')).toBe('warn');
+    expect(read('integration-id')).toBe('');
+    expect(read('dry-run')).toBe('false');
+    expect(read('run-script')).toBe('none');
+    expect(read('immuta-url')).toBe('');
+  });
+
+  it('an input passed empty although it has a default is bad input', () => {
+    const read = readStep(getInput, ['INPUT_DRY-RUN']);
+    expect(() => read('dry-run')).toThrow(InputError);
+    expect(() => read('dry-run')).toThrow(
+      /^Input 'dry-run' is empty\. The runner passes its default \(false\) .*Give true or false/
+    );
+  });
+});
+
+describe('booleans read as @actions/core getBooleanInput reads them', () => {
+  const variable = inputVariable(Inputs.DryRun);
+  afterEach(() => {
+    delete process.env[variable];
+  });
+
+  /** What each reader makes of the value: the boolean, or 'refused'. */
+  function decisions(value: string): { core: boolean | 'refused'; ours: boolean | 'refused' } {
+    process.env[variable] = value;
+    const outcome = (read: () => boolean) => {
+      try {
+        return read();
+      } catch {
+        return 'refused' as const;
+      }
+    };
+    return {
+      core: outcome(() => core.getBooleanInput(Inputs.DryRun)),
+      ours: outcome(() =>
+        boolean(readStep(workflowRunner.getInput, Object.keys(process.env)), Inputs.DryRun, false)
+      )
+    };
+  }
+
+  it.each([
+    'true',
+    'True',
+    'TRUE',
+    'false',
+    'False',
+    'FALSE',
+    ' true ',
+    '\tFALSE\n',
+    'tRUE',
+    'fALSE',
+    'yes',
+    'no',
+    'on',
+    'off',
+    '1',
+    '0',
+    'y',
+    '',
+    ' ',
+    '\n',
+    '"true"',
+    'true\nfalse',
+    'ｔｒｕｅ',
+    'true.'
+  ])('%j', (value) => {
+    const { core: expected, ours } = decisions(value);
+    expect(ours).toBe(expected);
+  });
+});
