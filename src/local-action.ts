@@ -5,7 +5,7 @@
  */
 import * as core from '@actions/core';
 import { run as runAction } from './main.js';
-import { useRunner } from './runner.js';
+import { useRunner } from './action/runner.js';
 
 export async function run(): Promise<void> {
   useRunner({

@@ -1,230 +1,296 @@
-import { environmentWarnings, readConfig, type Config } from './inputs.js';
-import { deregisterBatch, writePlan, writeReport } from './batch.js';
-import { planLine, reportBatch } from './batch-report.js';
-import { ownArtifactNames, runFiles } from './naming.js';
-import { planOf } from './plan.js';
-import { emptyRecord, runIdentity } from './run-report.js';
-import { hostRecord, singleReport } from './single-report.js';
+import { environmentWarnings, readConfig, type Config } from './action/inputs.js';
+import { deregisterBatch, writePlan, writeReport } from './flow/batch.js';
+import { planLine } from './reports/batch-summary.js';
+import { report, reportBatch, reportFailure } from './reports/step-result.js';
+import { ownArtifactNames, runFiles, type RunFiles } from './action/naming.js';
+import { planOf } from './flow/plan.js';
+import { emptyRecord, runIdentity } from './reports/record.js';
+import { hostRecord, singleReport } from './reports/host-record.js';
 import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
-import { deregister } from './deregister.js';
-import { createArtifactClient } from './artifacts/client.js';
+import { deregister, type FlowDependencies } from './flow/deregister.js';
+import { createArtifactClient, type ArtifactClient } from './artifacts/client.js';
 import {
   artifactUnavailable,
   keepInArtifact,
   keepScript,
   withEarlyLookup,
+  type KeptScript,
   type RunContext
-} from './keep-script.js';
-import { errorText } from './error-text.js';
-import { markdownText } from './escape.js';
-import { report, reportFailure, writeSummary } from './report.js';
-import { Secrets } from './secrets.js';
-import { log } from './log.js';
-import * as runner from './runner.js';
+} from './flow/keep-script.js';
+import type { Outcome } from './flow/outcome.js';
+import { errorText } from './action/error-text.js';
+import { markdownText } from './action/escape.js';
+import { writeSummary } from './reports/summary.js';
+import { Secrets } from './action/secrets.js';
+import { log } from './action/log.js';
+import * as runner from './action/runner.js';
 import { scriptRunner } from './warehouse/index.js';
-import { earlierScriptRuns, keepScriptRunRecord, recoverScript } from './earlier-attempts.js';
-import { recordOf } from './script-record.js';
-import { sha256 } from './plan.js';
+import { earlierScriptRuns, keepScriptRunRecord, recoverScript } from './flow/earlier-attempts.js';
+import { recordOf } from './flow/script-record.js';
+import { sha256 } from './flow/plan.js';
 
-export async function run(): Promise<void> {
-  let transport: Transport | undefined;
-  const secrets = new Secrets((secret) => runner.setSecret(secret));
-  let deleted = false;
-  const startedAt = new Date().toISOString();
+/** What the step has done so far, for the report of a failure at any point. */
+interface StepState {
+  readonly secrets: Secrets;
+  readonly startedAt: string;
+  deleted: boolean;
   /** A one-host run's config and report file, for the report of a failure. */
-  let single: { config: Config; reportPath: string } | undefined;
+  single?: { config: Config; reportPath: string };
+  batch: boolean;
   /** Whether a lost output has been reported as the reason the step stopped. */
-  let outputLossReported = false;
-  let batch = false;
+  outputLossReported: boolean;
+}
+
+/** The run's clients: Immuta's, the artifact service's, and the HTTP caller the warehouse uses. */
+interface Services {
+  readonly immuta: ImmutaClient;
+  readonly artifacts: ArtifactClient | undefined;
+  readonly caller: HttpCaller;
+  readonly transport: Transport;
+}
+
+/** Read the inputs, connect, then one host's three steps or a batch, and say what happened. */
+export async function run(): Promise<void> {
+  const state: StepState = {
+    secrets: new Secrets((secret) => runner.setSecret(secret)),
+    startedAt: new Date().toISOString(),
+    deleted: false,
+    batch: false,
+    outputLossReported: false
+  };
+  let services: Services | undefined;
   try {
-    const config = readConfig(runner.getInput, (s) => secrets.add(s), process.env, log.warning);
-    try {
-      runner.checkRunnerFiles(process.env);
-    } catch (error) {
-      outputLossReported = true; // the check's own error says so
-      throw error;
-    }
-    for (const warning of environmentWarnings(process.env)) log.warning(warning);
-    /** An output lost before the delete (the script, say) is a script not kept every way. */
-    const stopIfOutputLost = (): void => {
-      const lost = runner.failedOutput();
-      if (lost === undefined) return;
-      outputLossReported = true;
-      throw new Error(
-        `The step's outputs could not be written (${errorText(lost)}), so a later step could not read what this one did: nothing was deleted. Free space on the runner, then run again.`
-      );
-    };
-    transport = createTransport({
-      caCertificate: config.caCertificate,
-      env: process.env,
-      connectTimeoutMs: config.timeoutMs
-    });
-    // The lookup for an artifact of this name (left by an earlier attempt) starts now, so that
-    // its answer is in by the time Immuta's script is.
-    const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
-    const artifacts = canUpload
-      ? withEarlyLookup(
-          createArtifactClient({ env: process.env, transport, secrets, log }),
-          config.artifactName
-        )
-      : undefined;
-    const caller = new HttpCaller({
-      transport,
-      timeoutMs: config.timeoutMs,
-      maxAttempts: config.maxAttempts,
-      log,
-      redact: (text) => secrets.redact(text)
-    });
-    const immuta = new ImmutaClient({
-      baseUrl: config.immutaUrl,
-      apiKey: config.apiKey,
-      authMethod: config.authMethod,
-      caller,
-      log,
-      secrets
-    });
-
-    if (config.connectionKeys.length > 1 || config.plan) {
-      batch = true;
-      const outcome = await deregisterBatch(config, {
-        immuta,
-        keepArtifact: async (bundle) => {
-          const artifact = config.uploadArtifact
-            ? await keepInArtifact(bundle, config, artifacts, runContext())
-            : undefined;
-          stopIfOutputLost();
-          return artifact;
-        },
-        onDeleted: () => (deleted = true),
-        identity: runIdentity(process.env),
-        log
-      });
-      await reportBatch(outcome, secrets, config.summaryScript);
-      return;
-    }
-
-    const files = runFiles(config.scriptPath, config.connectionKeys);
-    single = { config, reportPath: files.reportPath };
-    let planSha256: string | undefined;
-    const outcome = await deregister(config, {
-      immuta,
-      keepScript: async (script, known) => {
-        // The report as it stands before the delete (and a dry run's plan) go into the artifact
-        // with the script; without an artifact only the final report is written.
-        const extras: string[] = [];
-        if (config.uploadArtifact) {
-          const record = hostRecord(
-            { ...known, connectionKey: config.connectionKey, script, deleted: false },
-            config.dryRun ? 'dry-run' : 'kept'
-          );
-          await writeReport(
-            files.reportPath,
-            singleReport(config, [record], 'before-delete', startedAt, runIdentity(process.env))
-          );
-          extras.push(files.reportPath);
-        }
-        if (config.dryRun) {
-          const plan = planOf(
-            config.immutaUrl,
-            [{ connectionKey: config.connectionKey, ...known, script }],
-            new Date()
-          );
-          planSha256 = await writePlan(files.planPath, plan);
-          runner.setOutput('plan-path', files.planPath);
-          runner.setOutput('plan-sha256', planSha256);
-          extras.push(files.planPath);
-        }
-        const kept =
-          script === undefined
-            ? undefined
-            : await keepScript(script, config, artifacts, runContext(), extras);
-        // An output lost now (the script, say) is a script not kept every way: no delete.
-        stopIfOutputLost();
-        return kept;
-      },
-      onHost: ({ integrationId, technology, hostname }) => {
-        runner.setOutput('integration-id', String(integrationId));
-        runner.setOutput('technology', technology ?? '');
-        runner.setOutput('hostname', hostname ?? '');
-      },
-      onDeleted: () => (deleted = true),
-      runScript: config.warehouse
-        ? (script, options) => scriptRunner(config.warehouse!, secrets, caller).run(script, options)
-        : undefined,
-      recoverScript:
-        artifacts &&
-        (() => recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)),
-      earlierScriptRuns:
-        artifacts &&
-        (() =>
-          earlierScriptRuns(
-            artifacts,
-            config.artifactName,
-            runAttempt(process.env.GITHUB_RUN_ATTEMPT)
-          )),
-      // What step 3 did goes into an artifact of its own: the script's artifact is never
-      // replaced once the host is deleted.
-      recordScriptRun:
-        artifacts &&
-        (async (scriptRun, script) => {
-          const record = recordOf(
-            scriptRun,
-            {
-              connectionKey: config.connectionKey,
-              scriptSha256: sha256(script),
-              attempt: runAttempt(process.env.GITHUB_RUN_ATTEMPT)
-            },
-            new Date()
-          );
-          const kept = await keepScriptRunRecord(
-            artifacts,
-            config.artifactName,
-            record,
-            files.scriptRunPath,
-            config.retentionDays
-          );
-          log.info(`Recorded what the script did as artifact '${kept.name}' (ID ${kept.id}).`);
-        }),
-      redact: (text) => secrets.redact(text),
-      log
-    });
-
-    await writeReport(
-      files.reportPath,
-      singleReport(config, [hostRecord(outcome)], 'final', startedAt, runIdentity(process.env))
-    );
-    runner.setOutput('report-path', files.reportPath);
-    await report(outcome, config.ifMissing, secrets, config.summaryScript);
-    if (planSha256 !== undefined) await writeSummary(`${planLine(files.planPath, planSha256)}\n`);
+    const config = readInputs(state);
+    services = connect(config, state.secrets);
+    if (config.connectionKeys.length > 1 || config.plan) await runBatch(config, services, state);
+    else await runOneHost(config, services, state);
   } catch (error) {
-    const message = secrets.redact(errorText(error));
-    if (single) {
-      // The audit record says what this run did, failures too.
-      const { config, reportPath } = single;
-      const record = {
-        ...emptyRecord(config.connectionKey),
-        status: 'failed' as const,
-        deleted,
-        error: message
-      };
-      await writeReport(
-        reportPath,
-        singleReport(config, [record], 'final', startedAt, runIdentity(process.env))
-      )
-        .then(() => runner.setOutput('report-path', reportPath))
-        .catch(() => undefined);
-    }
-    await reportFailure(message, deleted);
+    await reportStepFailure(error, state);
   } finally {
-    transport?.close();
+    services?.transport.close();
     // In finally, as a batch returns from the try.
     const lost = runner.failedOutput();
-    if (lost !== undefined && !outputLossReported) {
-      await reportOutputLoss(lost, deleted, batch, secrets);
+    if (lost !== undefined && !state.outputLossReported) {
+      await reportOutputLoss(lost, state.deleted, state.batch, state.secrets);
     }
   }
+}
+
+/** Every input read and checked, and the runner's files writable, before any request. */
+function readInputs(state: StepState): Config {
+  const config = readConfig(runner.getInput, (s) => state.secrets.add(s), process.env, log.warning);
+  try {
+    runner.checkRunnerFiles(process.env);
+  } catch (error) {
+    state.outputLossReported = true; // the check's own error says so
+    throw error;
+  }
+  for (const warning of environmentWarnings(process.env)) log.warning(warning);
+  return config;
+}
+
+function connect(config: Config, secrets: Secrets): Services {
+  const transport = createTransport({
+    caCertificate: config.caCertificate,
+    env: process.env,
+    connectTimeoutMs: config.timeoutMs
+  });
+  // The lookup for an artifact of this name (left by an earlier attempt) starts now, so that
+  // its answer is in by the time Immuta's script is.
+  const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
+  const artifacts = canUpload
+    ? withEarlyLookup(
+        createArtifactClient({ env: process.env, transport, secrets, log }),
+        config.artifactName
+      )
+    : undefined;
+  const caller = new HttpCaller({
+    transport,
+    timeoutMs: config.timeoutMs,
+    maxAttempts: config.maxAttempts,
+    log,
+    redact: (text) => secrets.redact(text)
+  });
+  const immuta = new ImmutaClient({
+    baseUrl: config.immutaUrl,
+    apiKey: config.apiKey,
+    authMethod: config.authMethod,
+    caller,
+    log,
+    secrets
+  });
+  return { immuta, artifacts, caller, transport };
+}
+
+/** An output lost before the delete (the script, say) is a script not kept every way. */
+function stopIfOutputLost(state: StepState): void {
+  const lost = runner.failedOutput();
+  if (lost === undefined) return;
+  state.outputLossReported = true;
+  throw new Error(
+    `The step's outputs could not be written (${errorText(lost)}), so a later step could not read what this one did: nothing was deleted. Free space on the runner, then run again.`
+  );
+}
+
+async function runBatch(config: Config, services: Services, state: StepState): Promise<void> {
+  state.batch = true;
+  const outcome = await deregisterBatch(config, {
+    immuta: services.immuta,
+    keepArtifact: async (bundle) => {
+      const artifact = config.uploadArtifact
+        ? await keepInArtifact(bundle, config, services.artifacts, runContext())
+        : undefined;
+      stopIfOutputLost(state);
+      return artifact;
+    },
+    onDeleted: () => (state.deleted = true),
+    identity: runIdentity(process.env),
+    log
+  });
+  await reportBatch(outcome, state.secrets, config.summaryScript);
+}
+
+async function runOneHost(config: Config, services: Services, state: StepState): Promise<void> {
+  const files = runFiles(config.scriptPath, config.connectionKeys);
+  state.single = { config, reportPath: files.reportPath };
+  let planSha256: string | undefined;
+  const outcome = await deregister(config, {
+    immuta: services.immuta,
+    keepScript: async (script, known) => {
+      const kept = await keepOneHostScript(config, services, state, files, script, known);
+      planSha256 = kept.planSha256;
+      return kept.kept;
+    },
+    onHost: ({ integrationId, technology, hostname }) => {
+      runner.setOutput('integration-id', String(integrationId));
+      runner.setOutput('technology', technology ?? '');
+      runner.setOutput('hostname', hostname ?? '');
+    },
+    onDeleted: () => (state.deleted = true),
+    ...stepThree(config, services, state.secrets, files),
+    redact: (text) => state.secrets.redact(text),
+    log
+  });
+  await writeReport(
+    files.reportPath,
+    singleReport(config, [hostRecord(outcome)], 'final', state.startedAt, runIdentity(process.env))
+  );
+  runner.setOutput('report-path', files.reportPath);
+  await report(outcome, config.ifMissing, state.secrets, config.summaryScript);
+  if (planSha256 !== undefined) await writeSummary(`${planLine(files.planPath, planSha256)}\n`);
+}
+
+/**
+ * Step 1's keeping: the script every way asked for, with the report as it stands before the
+ * delete (and a dry run's plan) beside it in the artifact; without an artifact only the final
+ * report is written.
+ */
+async function keepOneHostScript(
+  config: Config,
+  services: Services,
+  state: StepState,
+  files: RunFiles,
+  script: string | undefined,
+  known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>
+): Promise<{ kept: KeptScript | undefined; planSha256: string | undefined }> {
+  const extras: string[] = [];
+  if (config.uploadArtifact) {
+    const record = hostRecord(
+      { ...known, connectionKey: config.connectionKey, script, deleted: false },
+      config.dryRun ? 'dry-run' : 'kept'
+    );
+    await writeReport(
+      files.reportPath,
+      singleReport(config, [record], 'before-delete', state.startedAt, runIdentity(process.env))
+    );
+    extras.push(files.reportPath);
+  }
+  let planSha256: string | undefined;
+  if (config.dryRun) {
+    const plan = planOf(
+      config.immutaUrl,
+      [{ connectionKey: config.connectionKey, ...known, script }],
+      new Date()
+    );
+    planSha256 = await writePlan(files.planPath, plan);
+    runner.setOutput('plan-path', files.planPath);
+    runner.setOutput('plan-sha256', planSha256);
+    extras.push(files.planPath);
+  }
+  const kept =
+    script === undefined
+      ? undefined
+      : await keepScript(script, config, services.artifacts, runContext(), extras);
+  // An output lost now (the script, say) is a script not kept every way: no delete.
+  stopIfOutputLost(state);
+  return { kept, planSha256 };
+}
+
+/**
+ * Step 3's dependencies: the runner for the platform, and what earlier attempts of the run left
+ * (the script they kept, what they ran), read and written through the artifact service.
+ */
+function stepThree(
+  config: Config,
+  services: Services,
+  secrets: Secrets,
+  files: RunFiles
+): Pick<FlowDependencies, 'runScript' | 'recoverScript' | 'earlierScriptRuns' | 'recordScriptRun'> {
+  const { artifacts, caller } = services;
+  const attempt = runAttempt(process.env.GITHUB_RUN_ATTEMPT);
+  const warehouse = config.warehouse;
+  return {
+    runScript: warehouse
+      ? (script, options) => scriptRunner(warehouse, secrets, caller).run(script, options)
+      : undefined,
+    recoverScript:
+      artifacts &&
+      (() => recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)),
+    earlierScriptRuns:
+      artifacts && (() => earlierScriptRuns(artifacts, config.artifactName, attempt)),
+    // What step 3 did goes into an artifact of its own: the script's artifact is never
+    // replaced once the host is deleted.
+    recordScriptRun:
+      artifacts &&
+      (async (scriptRun, script) => {
+        const record = recordOf(
+          scriptRun,
+          { connectionKey: config.connectionKey, scriptSha256: sha256(script), attempt },
+          new Date()
+        );
+        const kept = await keepScriptRunRecord(
+          artifacts,
+          config.artifactName,
+          record,
+          files.scriptRunPath,
+          config.retentionDays
+        );
+        log.info(`Recorded what the script did as artifact '${kept.name}' (ID ${kept.id}).`);
+      })
+  };
+}
+
+/** The step failed: the audit record of a one-host run says so too, then the outputs and summary. */
+async function reportStepFailure(error: unknown, state: StepState): Promise<void> {
+  const message = state.secrets.redact(errorText(error));
+  if (state.single) {
+    const { config, reportPath } = state.single;
+    const record = {
+      ...emptyRecord(config.connectionKey),
+      status: 'failed' as const,
+      deleted: state.deleted,
+      error: message
+    };
+    await writeReport(
+      reportPath,
+      singleReport(config, [record], 'final', state.startedAt, runIdentity(process.env))
+    )
+      .then(() => runner.setOutput('report-path', reportPath))
+      .catch(() => undefined);
+  }
+  await reportFailure(message, state.deleted);
 }
 
 /**

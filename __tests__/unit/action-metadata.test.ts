@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parse } from 'yaml';
-import { Inputs, parseInputs } from '../../src/inputs.js';
+import { Inputs, parseInputs } from '../../src/action/inputs.js';
 import { ROOT } from '../support/run-action.mjs';
 import { renderReadme } from '../../scripts/readme.mjs';
 

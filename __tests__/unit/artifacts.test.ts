@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { unzip, zip } from '../../src/artifacts/zip.js';
 import { backendIdsFrom } from '../../src/artifacts/results-service.js';
 import { createArtifactClient, expiry } from '../../src/artifacts/client.js';
-import { Secrets } from '../../src/secrets.js';
+import { Secrets } from '../../src/action/secrets.js';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { scratchDir } from '../support/run-action.mjs';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { integrationFor } from '../../src/deregister.js';
+import { integrationFor } from '../../src/flow/deregister.js';
 
 const host = { nativeIntegrationId: 3, technology: 'Snowflake', hostname: 'h' };
 

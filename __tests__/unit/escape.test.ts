@@ -5,8 +5,8 @@ import {
   holdsLegacyCommand,
   markdownCode,
   markdownText
-} from '../../src/escape.js';
-import { Secrets, unsendable } from '../../src/secrets.js';
+} from '../../src/action/escape.js';
+import { Secrets, unsendable } from '../../src/action/secrets.js';
 import { decodeText, mediaType, readCapped } from '../../src/http/body.js';
 import { Readable } from 'node:stream';
 

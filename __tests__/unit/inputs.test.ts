@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import * as path from 'node:path';
-import { parseInputs, readConfig, InputError } from '../../src/inputs.js';
+import { parseInputs, readConfig, InputError } from '../../src/action/inputs.js';
 
 const base = {
   'immuta-url': 'https://acme.immuta.com',

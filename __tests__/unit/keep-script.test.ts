@@ -7,13 +7,13 @@ import { scratchDir } from '../support/run-action.mjs';
 // The runner is mocked so the outputs and warnings can be read back without a runner.
 const outputs: Record<string, string> = {};
 const warnings: string[] = [];
-jest.unstable_mockModule('../../src/runner.js', () => ({
+jest.unstable_mockModule('../../src/action/runner.js', () => ({
   setOutput: (name: string, value: string) => (outputs[name] = value),
   info: () => undefined,
   warning: (message: string) => warnings.push(message)
 }));
 const { keepScript, artifactUnavailable, artifactUrlFor, MAX_OUTPUT_BYTES } =
-  await import('../../src/keep-script.js');
+  await import('../../src/flow/keep-script.js');
 
 const run = {
   serverUrl: 'https://github.com',

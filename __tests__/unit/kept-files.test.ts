@@ -2,13 +2,13 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 
-jest.unstable_mockModule('../../src/runner.js', () => ({
+jest.unstable_mockModule('../../src/action/runner.js', () => ({
   setOutput: () => undefined,
   info: () => undefined,
   warning: () => undefined
 }));
-const { checkKept, KeptScriptChanged } = await import('../../src/keep-script.js');
-const { scriptFileNameFor } = await import('../../src/naming.js');
+const { checkKept, KeptScriptChanged } = await import('../../src/flow/keep-script.js');
+const { scriptFileNameFor } = await import('../../src/action/naming.js');
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { artifactNameFor, pathSegment, scriptFileNameFor } from '../../src/naming.js';
+import { artifactNameFor, pathSegment, scriptFileNameFor } from '../../src/action/naming.js';
 
 describe('pathSegment', () => {
   it('encodes the key as one segment', () => {

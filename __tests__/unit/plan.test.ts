@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { changesSince, parsePlan, planOf, serializePlan } from '../../src/plan.js';
-import { ownArtifactNames } from '../../src/naming.js';
-import { reportIdentity, runReport, serializeReport } from '../../src/run-report.js';
+import { changesSince, parsePlan, planOf, serializePlan } from '../../src/flow/plan.js';
+import { ownArtifactNames } from '../../src/action/naming.js';
+import { reportIdentity, runReport, serializeReport } from '../../src/reports/record.js';
 
 const TENANT = 'https://acme.immuta.com';
 const plan = planOf(

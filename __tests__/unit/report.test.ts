@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { lineCount, type Outcome } from '../../src/outcome.js';
+import { lineCount, type Outcome } from '../../src/flow/outcome.js';
 import type { ScriptRun, StatementResult } from '../../src/warehouse/types.js';
-import { nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/report.js';
+import { nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/reports/summary.js';
 
 const outcome: Outcome = {
   status: 'deregistered',

@@ -8,7 +8,7 @@ import {
   setOutput,
   useRunner,
   workflowRunner
-} from '../../src/runner.js';
+} from '../../src/action/runner.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-files-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import {
   resumption,
   serializeRecord,
   type ScriptRunRecord
-} from '../../src/script-record.js';
+} from '../../src/flow/script-record.js';
 import type { ScriptRun, StatementResult } from '../../src/warehouse/types.js';
 
 const SHA = 'a'.repeat(64);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { parse } from 'yaml';
-import { boolean, Defaults, InputError, Inputs, isSet } from '../../src/input-readers.js';
+import { boolean, Defaults, InputError, Inputs, isSet } from '../../src/action/input-readers.js';
 import {
   editDistance,
   inputVariable,
@@ -11,8 +11,8 @@ import {
   readStep,
   unknownInputError,
   unknownInputs
-} from '../../src/step-inputs.js';
-import { workflowRunner } from '../../src/runner.js';
+} from '../../src/action/step-inputs.js';
+import { workflowRunner } from '../../src/action/runner.js';
 import { ROOT } from '../support/run-action.mjs';
 
 const action = parse(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {

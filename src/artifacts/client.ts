@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { answerText, formatBytes, type HttpAnswer } from '../http/body.js';
 import { ExchangeFailed, HttpCaller } from '../http/caller.js';
 import type { Transport } from '../http/transport.js';
-import { excerpt } from '../escape.js';
-import type { Secrets } from '../secrets.js';
+import { excerpt } from '../action/escape.js';
+import type { Secrets } from '../action/secrets.js';
 import {
   ATTEMPTS,
   backendIdsFrom,

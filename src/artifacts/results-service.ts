@@ -6,7 +6,7 @@
  */
 import { answerText, isJsonType, mediaType, type HttpAnswer } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller } from '../http/caller.js';
-import { excerpt } from '../escape.js';
+import { excerpt } from '../action/escape.js';
 import { parseJson } from '../immuta/responses.js';
 
 const SERVICE = 'github.actions.results.api.v1.ArtifactService';

@@ -1,4 +1,4 @@
-import { pathSegment } from '../naming.js';
+import { pathSegment } from '../action/naming.js';
 import { isRetryableStatus, isUnsettledStatus } from '../http/retry.js';
 import {
   answerText,
@@ -8,8 +8,8 @@ import {
   type HttpAnswer
 } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
-import { excerpt } from '../escape.js';
-import { unsendable, type Secrets } from '../secrets.js';
+import { excerpt } from '../action/escape.js';
+import { unsendable, type Secrets } from '../action/secrets.js';
 import { immutaError, statusLine, type FailedCall } from './errors.js';
 import {
   immutaMessage,

@@ -4,7 +4,7 @@
  */
 import { answerText, type HttpAnswer } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
-import { excerpt } from '../escape.js';
+import { excerpt } from '../action/escape.js';
 import { parseJson } from '../immuta/responses.js';
 import { WarehouseError } from './types.js';
 

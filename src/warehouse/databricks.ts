@@ -5,9 +5,9 @@
  * lost is not sent again, because Databricks could run it twice.
  */
 import type { HttpCaller } from '../http/caller.js';
-import type { Secrets } from '../secrets.js';
-import { USER_AGENT } from '../version.js';
-import { excerpt } from '../escape.js';
+import type { Secrets } from '../action/secrets.js';
+import { USER_AGENT } from '../action/version.js';
+import { excerpt } from '../action/escape.js';
 import { splitStatements } from './split.js';
 import type { DatabricksSettings } from './settings.js';
 import { isRecord, pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';

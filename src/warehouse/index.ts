@@ -1,5 +1,5 @@
 import type { HttpCaller } from '../http/caller.js';
-import type { Secrets } from '../secrets.js';
+import type { Secrets } from '../action/secrets.js';
 import { DatabricksRunner } from './databricks.js';
 import type { WarehouseConfig } from './settings.js';
 import { SnowflakeRunner } from './snowflake.js';

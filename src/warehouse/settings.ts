@@ -13,8 +13,8 @@ import {
   optionalInteger,
   serviceUrl,
   type InputReader
-} from '../input-readers.js';
-import { unsendable } from '../secrets.js';
+} from '../action/input-readers.js';
+import { unsendable } from '../action/secrets.js';
 
 export const RUN_SCRIPT = ['none', 'snowflake', 'databricks'] as const;
 export const SNOWFLAKE_TOKEN_TYPES = ['PROGRAMMATIC_ACCESS_TOKEN', 'OAUTH'] as const;

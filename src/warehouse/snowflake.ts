@@ -6,13 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpCaller } from '../http/caller.js';
-import type { Secrets } from '../secrets.js';
-import { USER_AGENT } from '../version.js';
+import type { Secrets } from '../action/secrets.js';
+import { USER_AGENT } from '../action/version.js';
 import { splitStatements } from './split.js';
 import { mintJwt, JWT_LIFETIME_SECONDS } from './snowflake-jwt.js';
 import type { SnowflakeSettings } from './settings.js';
 import { pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
-import { excerpt } from '../escape.js';
+import { excerpt } from '../action/escape.js';
 import {
   notRun,
   WarehouseError,

@@ -1,14 +1,14 @@
-import type { Config } from './inputs.js';
-import type { ImmutaClient } from './immuta/client.js';
-import { ImmutaError } from './immuta/errors.js';
-import { hasNoScript, type ConnectionInfo } from './immuta/responses.js';
+import type { Config } from '../action/inputs.js';
+import type { ImmutaClient } from '../immuta/client.js';
+import { ImmutaError } from '../immuta/errors.js';
+import { hasNoScript, type ConnectionInfo } from '../immuta/responses.js';
 import type { KeptScript } from './keep-script.js';
 import type { RecoveredScript } from './earlier-attempts.js';
 import { resumption, type ScriptRunRecord } from './script-record.js';
 import { lineCount, type Outcome } from './outcome.js';
-import { splitStatements } from './warehouse/split.js';
-import { notRun, PLATFORM_NAMES, type ScriptRun } from './warehouse/types.js';
-import type { Platform } from './warehouse/settings.js';
+import { splitStatements } from '../warehouse/split.js';
+import { notRun, PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
+import type { Platform } from '../warehouse/settings.js';
 
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;

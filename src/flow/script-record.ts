@@ -6,8 +6,8 @@
  * would drop the new integration's objects), nor another host's script. Pure: records in, a
  * decision out.
  */
-import type { ScriptRun, StatementResult } from './warehouse/types.js';
-import type { Platform } from './warehouse/settings.js';
+import type { ScriptRun, StatementResult } from '../warehouse/types.js';
+import type { Platform } from '../warehouse/settings.js';
 
 export const SCRIPT_RUN_KIND = 'immuta-deregister-host/script-run';
 

@@ -5,12 +5,12 @@
  * longer matches the plan: nothing at all is deleted.
  */
 import * as path from 'node:path';
-import type { Config } from './inputs.js';
-import type { ImmutaClient } from './immuta/client.js';
+import type { Config } from '../action/inputs.js';
+import type { ImmutaClient } from '../immuta/client.js';
 import { cleanupScript, HOST_GONE, integrationFor } from './deregister.js';
 import type { ArtifactBundle } from './keep-script.js';
 import { checkKept, writeFileAtomically } from './keep-script.js';
-import { runFiles } from './naming.js';
+import { runFiles, type RunFiles } from '../action/naming.js';
 import { changesSince, planOf, serializePlan, sha256, type Plan } from './plan.js';
 import { mapLimit } from './pool.js';
 import {
@@ -20,8 +20,8 @@ import {
   type HostRecord,
   type RunIdentity,
   type RunReport
-} from './run-report.js';
-import { errorText } from './error-text.js';
+} from '../reports/record.js';
+import { errorText } from '../action/error-text.js';
 import { promises as fs } from 'node:fs';
 
 export interface BatchDependencies {
@@ -63,56 +63,98 @@ interface Found {
   present: boolean;
 }
 
+/** One batch run: what every phase needs. */
+interface BatchRun {
+  readonly config: Config;
+  readonly deps: BatchDependencies;
+  readonly files: RunFiles;
+  readonly startedAt: string;
+  readonly now: () => Date;
+}
+
+/** What a phase leaves for the end of the run: the records, and what else the outcome says. */
+type Ending = { readonly records: readonly HostRecord[] } & Partial<
+  Pick<BatchOutcome, 'refused' | 'changes' | 'planPath' | 'planSha256' | 'artifact'>
+>;
+
+/** A phase that stops the batch before any delete, saying why. */
+type Stop = Ending & { readonly refused: string };
+
+const stopped = <T extends object>(result: T | Stop): result is Stop => 'refused' in result;
+
 export async function deregisterBatch(
   config: Config,
   deps: BatchDependencies,
   now: () => Date = () => new Date()
 ): Promise<BatchOutcome> {
-  const { immuta, log } = deps;
-  const files = runFiles(config.scriptPath, config.connectionKeys);
-  const startedAt = now().toISOString();
-  const finish = async (
-    records: HostRecord[],
-    fields: Partial<
-      Pick<BatchOutcome, 'refused' | 'changes' | 'planPath' | 'planSha256' | 'artifact'>
-    > = {}
-  ): Promise<BatchOutcome> => {
-    const report = runReport(
-      {
-        tenant: config.immutaUrl,
-        dryRun: config.dryRun,
-        stage: 'final',
-        startedAt,
-        hosts: records
-      },
-      now(),
-      deps.identity
-    );
-    await writeReport(files.reportPath, report);
-    return {
-      records,
-      folder: files.folder,
-      reportPath: files.reportPath,
-      planPath: fields.planPath,
-      planSha256: fields.planSha256,
-      artifact: fields.artifact,
-      refused: fields.refused,
-      changes: fields.changes ?? [],
-      dryRun: config.dryRun
-    };
+  const run: BatchRun = {
+    config,
+    deps,
+    files: runFiles(config.scriptPath, config.connectionKeys),
+    startedAt: now().toISOString(),
+    now
   };
+  const foreign = foreignPlan(run);
+  if (foreign) return finish(run, foreign);
+  if (config.authMethod === 'token') await deps.immuta.authenticate();
+  const found = await lookUpAll(run);
+  if (stopped(found)) return finish(run, found);
+  const scripted = await getScripts(run, found);
+  if (stopped(scripted)) return finish(run, scripted);
+  const drift = planDrift(run, scripted);
+  if (drift) return finish(run, drift);
+  const kept = await keepAll(run, scripted);
+  if (stopped(kept) || config.dryRun) return finish(run, kept);
+  return finish(run, { ...kept, records: await deleteAll(run, kept.records) });
+}
 
-  // A plan for another tenant is refused before any request.
-  if (config.plan && config.plan.tenant !== config.immutaUrl) {
-    const changes = changesSince(config.plan, config.immutaUrl, []);
-    return finish(config.connectionKeys.map(emptyRecord), {
-      refused: 'The plan does not match what Immuta holds now',
-      changes
-    });
-  }
-  if (config.authMethod === 'token') await immuta.authenticate();
+/** Writes the final report and says what the batch did. */
+async function finish(run: BatchRun, ending: Ending): Promise<BatchOutcome> {
+  const { config, files } = run;
+  await writeRunReport(run, 'final', ending.records);
+  return {
+    records: ending.records,
+    folder: files.folder,
+    reportPath: files.reportPath,
+    planPath: ending.planPath,
+    planSha256: ending.planSha256,
+    artifact: ending.artifact,
+    refused: ending.refused,
+    changes: ending.changes ?? [],
+    dryRun: config.dryRun
+  };
+}
 
-  // Phase 1: every host looked up.
+async function writeRunReport(
+  run: BatchRun,
+  stage: 'before-delete' | 'final',
+  hosts: readonly HostRecord[]
+): Promise<void> {
+  const { config } = run;
+  await writeReport(
+    run.files.reportPath,
+    runReport(
+      { tenant: config.immutaUrl, dryRun: config.dryRun, stage, startedAt: run.startedAt, hosts },
+      run.now(),
+      run.deps.identity
+    )
+  );
+}
+
+/** A plan for another tenant is refused before any request. */
+function foreignPlan({ config }: BatchRun): Stop | undefined {
+  if (!config.plan || config.plan.tenant === config.immutaUrl) return undefined;
+  return {
+    records: config.connectionKeys.map(emptyRecord),
+    refused: 'The plan does not match what Immuta holds now',
+    changes: changesSince(config.plan, config.immutaUrl, [])
+  };
+}
+
+/** Phase 1: every host looked up; a failed lookup, or a missing host under error, stops all. */
+async function lookUpAll(run: BatchRun): Promise<Found[] | Stop> {
+  const { config, deps } = run;
+  const { immuta, log } = deps;
   const found = await mapLimit(config.connectionKeys, config.maxParallel, (key) =>
     lookUp(config, immuta, key, log)
   );
@@ -125,10 +167,7 @@ export async function deregisterBatch(
         : config.plan
           ? `Host ${names(missing)} of the plan ${missing.length === 1 ? 'is' : 'are'} gone from Immuta (an earlier apply may have deleted ${missing.length === 1 ? 'it' : 'them'}; if-missing: error). Re-run with if-missing: warn (or ignore) to count ${missing.length === 1 ? 'it' : 'them'} as already absent and apply the rest of the plan`
           : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'}, or correct ${missing.length === 1 ? 'the key if it is' : 'any key that is'} misspelt)`;
-    return finish(
-      found.map((f) => f.record),
-      { refused: why }
-    );
+    return { records: found.map((f) => f.record), refused: why };
   }
   for (const m of missing) {
     const message = config.plan
@@ -137,99 +176,87 @@ export async function deregisterBatch(
     if (config.ifMissing === 'warn') log.warning(message);
     else log.info(message);
   }
+  return found;
+}
 
-  // Phase 2: every script, written to disk as it arrives.
+/** Phase 2: every script, written to disk as it arrives; any that cannot be had stops all. */
+async function getScripts(run: BatchRun, found: readonly Found[]): Promise<Found[] | Stop> {
+  const { config, deps, files } = run;
   await fs.mkdir(files.folder, { recursive: true });
   const scripted = await mapLimit(found, config.maxParallel, (f) =>
-    f.present ? getScript(config, immuta, files.scriptFor, f, log) : Promise.resolve(f)
+    f.present ? getScript(config, deps.immuta, files.scriptFor, f, deps.log) : Promise.resolve(f)
   );
   const scriptFailed = scripted.filter((f) => f.record.status === 'failed');
   if (scriptFailed.length > 0) {
-    return finish(
-      scripted.map((f) => f.record),
-      { refused: `Getting the cleanup script of ${names(scriptFailed)} failed` }
-    );
+    return {
+      records: scripted.map((f) => f.record),
+      refused: `Getting the cleanup script of ${names(scriptFailed)} failed`
+    };
   }
   const gone = scripted.filter((f, i) => !f.present && found[i]!.present);
   if (gone.length > 0 && config.ifMissing === 'error') {
-    return finish(
-      scripted.map((f) => f.record),
-      {
-        refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error; set if-missing: warn or ignore to count ${gone.length === 1 ? 'it' : 'them'} as already absent)`
-      }
-    );
+    return {
+      records: scripted.map((f) => f.record),
+      refused: `Host ${names(gone)} went from Immuta while the scripts were made (if-missing: error; set if-missing: warn or ignore to count ${gone.length === 1 ? 'it' : 'them'} as already absent)`
+    };
   }
+  return scripted;
+}
 
-  // An applied plan must still hold: same hosts, integrations and scripts.
-  if (config.plan) {
-    const changes = changesSince(
-      config.plan,
-      config.immutaUrl,
-      scripted.map((f) => ({
-        connectionKey: f.record.connectionKey,
-        present: f.present,
-        integrationId: f.record.integrationId,
-        sha256: f.record.scriptSha256
-      }))
-    );
-    if (changes.length > 0) {
-      for (const change of changes) log.warning(`Not as planned: ${change}`);
-      return finish(
-        scripted.map((f) => ({ ...f.record, status: f.present ? 'not-started' : f.record.status })),
-        { refused: 'The plan does not match what Immuta holds now', changes }
-      );
-    }
-  }
+/** An applied plan must still hold: same hosts, integrations and scripts. */
+function planDrift({ config, deps }: BatchRun, scripted: readonly Found[]): Stop | undefined {
+  if (!config.plan) return undefined;
+  const changes = changesSince(
+    config.plan,
+    config.immutaUrl,
+    scripted.map((f) => ({
+      connectionKey: f.record.connectionKey,
+      present: f.present,
+      integrationId: f.record.integrationId,
+      sha256: f.record.scriptSha256
+    }))
+  );
+  if (changes.length === 0) return undefined;
+  for (const change of changes) deps.log.warning(`Not as planned: ${change}`);
+  return {
+    records: scripted.map((f) => ({
+      ...f.record,
+      status: f.present ? 'not-started' : f.record.status
+    })),
+    refused: 'The plan does not match what Immuta holds now',
+    changes
+  };
+}
 
-  // Phase 3: everything kept (files, report, plan, one artifact) before any delete.
+/** Phase 3: everything kept (files checked, report, plan, one artifact) before any delete. */
+async function keepAll(run: BatchRun, scripted: readonly Found[]): Promise<Ending | Stop> {
+  const { config, deps, files } = run;
   const present = scripted.filter((f) => f.present);
   const records = scripted.map((f) =>
     f.present
       ? { ...f.record, status: config.dryRun ? ('dry-run' as const) : ('kept' as const) }
       : f.record
   );
-  await writeReport(
-    files.reportPath,
-    runReport(
-      {
-        tenant: config.immutaUrl,
-        dryRun: config.dryRun,
-        stage: 'before-delete',
-        startedAt,
-        hosts: records
-      },
-      now(),
-      deps.identity
-    )
-  );
+  await writeRunReport(run, 'before-delete', records);
   // Each kept script is read back once and checked against what Immuta sent: for the artifact's
   // proof of identity and the plan. A file that another overwrote stops the batch here.
   const withFiles = present.filter((f) => f.record.scriptFile && f.record.scriptSha256);
+  const fileOf = (f: Found) => path.join(files.folder, f.record.scriptFile!);
   let read: Map<string, Buffer>;
   try {
-    read = await checkKept(
-      new Map(
-        withFiles.map((f) => [
-          path.join(files.folder, f.record.scriptFile!),
-          f.record.scriptSha256!
-        ])
-      )
-    );
+    read = await checkKept(new Map(withFiles.map((f) => [fileOf(f), f.record.scriptSha256!])));
   } catch (error) {
-    return finish(
-      records.map((r) => (r.status === 'kept' ? { ...r, status: 'not-started' as const } : r)),
-      { refused: errorText(error).replace(' Nothing was deleted.', '').replace(/\.$/, '') }
-    );
+    return {
+      records: records.map((r) => (r.status === 'kept' ? { ...r, status: 'not-started' } : r)),
+      refused: errorText(error).replace(' Nothing was deleted.', '').replace(/\.$/, '')
+    };
   }
-  const scripts = new Map<string, Buffer>();
-  for (const f of withFiles) {
-    scripts.set(f.record.scriptFile!, read.get(path.join(files.folder, f.record.scriptFile!))!);
-  }
+  const scripts = new Map(withFiles.map((f) => [f.record.scriptFile!, read.get(fileOf(f))!]));
   let planPath: string | undefined;
   let planSha256: string | undefined;
   if (config.dryRun) {
     planPath = files.planPath;
-    planSha256 = await writePlan(planPath, planFor(config.immutaUrl, present, scripts, now()));
+    planSha256 = await writePlan(planPath, planFor(config.immutaUrl, present, scripts, run.now()));
   }
   const artifact = await deps.keepArtifact({
     files: [
@@ -242,25 +269,27 @@ export async function deregisterBatch(
     saved: `the scripts are saved in ${files.folder}`,
     batch: true
   });
-  if (config.dryRun) return finish(records, { planPath, planSha256, artifact });
+  return { records, planPath, planSha256, artifact };
+}
 
-  // Phase 4: the deletes; after the first failure, fail-fast starts no other.
-  let stopped = false;
-  const deleted = await mapLimit(records, config.maxParallel, async (record) => {
+/** Phase 4: the deletes; after the first failure, fail-fast starts no other. */
+async function deleteAll(run: BatchRun, records: readonly HostRecord[]): Promise<HostRecord[]> {
+  const { config, deps } = run;
+  let failed = false;
+  return mapLimit(records, config.maxParallel, async (record) => {
     if (record.status !== 'kept') return record;
-    if (stopped) {
+    if (failed) {
       return {
         ...record,
         status: 'not-started' as const,
         error: 'Not started: an earlier delete failed (fail-fast).'
       };
     }
-    const result = await deleteOne(config, immuta, record, log);
-    if (result.status === 'failed' && config.failFast) stopped = true;
+    const result = await deleteOne(config, deps.immuta, record, deps.log);
+    if (result.status === 'failed' && config.failFast) failed = true;
     if (result.deleted) deps.onDeleted();
     return result;
   });
-  return finish(deleted, { artifact });
 }
 
 async function lookUp(

@@ -1,12 +1,16 @@
-import * as runner from './runner.js';
-import { lineCount, type Outcome } from './outcome.js';
-import { hasNoScript } from './immuta/responses.js';
-import type { IfMissing } from './inputs.js';
-import { errorText } from './error-text.js';
-import { excerpt, markdownCode, markdownText } from './escape.js';
-import { log } from './log.js';
-import type { Secrets } from './secrets.js';
-import { PLATFORM_NAMES, type ScriptRun } from './warehouse/types.js';
+/**
+ * The job summary of one host's run, as Markdown: what happened, what to do next, what step 3
+ * did, and the script folded. Pure but for writeSummary, so every outcome is tested without a
+ * runner.
+ */
+import * as runner from '../action/runner.js';
+import { lineCount, type Outcome } from '../flow/outcome.js';
+import { hasNoScript } from '../immuta/responses.js';
+import { errorText } from '../action/error-text.js';
+import { excerpt, markdownCode, markdownText } from '../action/escape.js';
+import { log } from '../action/log.js';
+import type { Secrets } from '../action/secrets.js';
+import { PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
 
 /** How much of the script the summary shows; the whole script is in the file and artifact. */
 export const SUMMARY_SCRIPT_LIMIT = 64 * 1024;
@@ -15,66 +19,6 @@ export const SUMMARY_SCRIPT_LIMIT = 64 * 1024;
 export type Redactor = Pick<Secrets, 'redactHead'>;
 
 const NO_SECRETS: Redactor = { redactHead: (head) => head };
-
-export async function report(
-  outcome: Outcome,
-  ifMissing: IfMissing,
-  redact: Redactor,
-  showScript = true
-): Promise<void> {
-  runner.setOutput('deleted', String(outcome.deleted));
-  runner.setOutput(
-    'child-count',
-    outcome.childCount === undefined ? '' : String(outcome.childCount)
-  );
-  const run = outcome.scriptRun;
-  const failed = run?.status === 'failed';
-  runner.setOutput('status', failed ? 'failed' : outcome.status);
-  setScriptOutputs(run);
-
-  if (outcome.status === 'already-absent' && outcome.absentBecause) {
-    if (ifMissing === 'warn') log.warning(`${outcome.absentBecause}.`);
-    else log.info(`${outcome.absentBecause}.`);
-  }
-  log.info(headline(outcome, (key) => `'${key}'`));
-  await writeSummary(summaryMarkdown(outcome, redact, showScript));
-  if (failed) runner.setFailed(scriptFailure(outcome));
-}
-
-/** Sets and reports the step's outputs; the script outputs say skipped without a run. */
-export function setScriptOutputs(run: ScriptRun | undefined): void {
-  runner.setOutput('script-status', run?.status ?? 'skipped');
-  runner.setOutput(
-    'statements-run',
-    run === undefined ? '0' : run.statementsRun === undefined ? '' : String(run.statementsRun)
-  );
-}
-
-/** A failed script run: where it stopped, and that the host is gone but the script is kept. */
-export function scriptFailure(outcome: Outcome): string {
-  const run = outcome.scriptRun!;
-  const where = [
-    outcome.kept ? `the file ${outcome.kept.path}` : undefined,
-    outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined,
-    run.note
-  ].filter(Boolean);
-  const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
-  const from = stopped >= 0 ? `, from statement ${stopped + 1} on` : '';
-  return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.`;
-}
-
-/**
- * A failed step still says what it did: `status` is failed and `deleted` says whether this run
- * deleted the host before the failure, so `if: failure()` steps can read both.
- */
-export async function reportFailure(message: string, deleted: boolean): Promise<void> {
-  runner.setOutput('status', 'failed');
-  runner.setOutput('deleted', String(deleted));
-  runner.setOutput('child-count', '');
-  setScriptOutputs(undefined);
-  runner.setFailed(message);
-  await writeSummary(failureMarkdown(message, deleted));
-}
 
 /** Appends to the job summary; one that cannot be written is a warning, never a failed step. */
 export async function writeSummary(markdown: string): Promise<void> {

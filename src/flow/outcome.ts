@@ -1,6 +1,6 @@
 /** What a run did, in the words the flow and the report share. */
 import type { KeptScript } from './keep-script.js';
-import type { ScriptRun } from './warehouse/types.js';
+import type { ScriptRun } from '../warehouse/types.js';
 
 export type Status = 'deregistered' | 'dry-run' | 'already-absent';
 

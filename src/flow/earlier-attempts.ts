@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { ArtifactClient, StoredArtifact } from './artifacts/client.js';
-import { hostsOfReport } from './run-report.js';
+import type { ArtifactClient, StoredArtifact } from '../artifacts/client.js';
+import { hostsOfReport } from '../reports/record.js';
 import {
   parseRecord,
   recordArtifactName,

@@ -1,17 +1,14 @@
 /**
- * What a batch (or an applied plan) says: its outputs, its log line, and a job summary that
- * stays under GitHub's 1 MiB limit for any number of hosts: counts first, a row per host, then
- * the scripts folded, read from their files one at a time until the budget is spent.
+ * The job summary of a batch (or an applied plan), as Markdown, and its log line. It stays
+ * under GitHub's 1 MiB limit for any number of hosts: counts first, a row per host, then the
+ * scripts folded, read from their files one at a time until the budget is spent.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import * as runner from './runner.js';
-import type { BatchOutcome } from './batch.js';
-import type { HostRecord, HostStatus } from './run-report.js';
-import { excerpt, htmlText, markdownCode, markdownText } from './escape.js';
-import { scriptBlock, setScriptOutputs, writeSummary, type Redactor } from './report.js';
-import { fitsInOutput } from './keep-script.js';
-import { log } from './log.js';
+import type { BatchOutcome } from '../flow/batch.js';
+import type { HostRecord, HostStatus } from './record.js';
+import { excerpt, htmlText, markdownCode, markdownText } from '../action/escape.js';
+import { scriptBlock, type Redactor } from './summary.js';
 
 /** GitHub refuses a job summary over 1 MiB; this leaves room for the rest of the job's steps. */
 export const SUMMARY_BUDGET = 900 * 1024;
@@ -24,79 +21,6 @@ const STATUS_WORDS: Record<HostStatus, string> = {
   kept: 'kept, not deleted',
   'not-started': 'not started'
 };
-
-/** The batch's overall status: every host's when they agree, else partial or failed. */
-export function batchStatus(outcome: BatchOutcome): string {
-  if (outcome.refused !== undefined) return 'failed';
-  const statuses = new Set(outcome.records.map((r) => r.status));
-  if (statuses.size === 1) {
-    const [only] = statuses;
-    if (only === 'deregistered' || only === 'dry-run' || only === 'already-absent') return only;
-    if (only === 'failed' || only === 'not-started') return 'failed';
-  }
-  return outcome.records.some((r) => r.deleted) || !statuses.has('failed') ? 'partial' : 'failed';
-}
-
-/** Sets the outputs, logs the outcome, writes the summary; the step fails when any host did. */
-export async function reportBatch(
-  outcome: BatchOutcome,
-  redact: Redactor,
-  showScripts = true
-): Promise<void> {
-  const { records } = outcome;
-  const single = records.length === 1 ? records[0] : undefined;
-  runner.setOutput('status', batchStatus(outcome));
-  runner.setOutput('deleted', String(records.every((r) => r.deleted)));
-  const counts = records.filter((r) => r.deleted).map((r) => r.childCount);
-  runner.setOutput(
-    'child-count',
-    counts.length > 0 && counts.every((c) => c !== undefined)
-      ? String(counts.reduce((a, b) => a! + b!, 0))
-      : ''
-  );
-  runner.setOutput(
-    'integration-id',
-    single?.integrationId === undefined ? '' : String(single.integrationId)
-  );
-  runner.setOutput(
-    'script-path',
-    single?.scriptFile ? path.join(outcome.folder, single.scriptFile) : outcome.folder
-  );
-  runner.setOutput(
-    'script',
-    single?.scriptFile ? await scriptOutput(outcome.folder, single.scriptFile) : ''
-  );
-  runner.setOutput('report-path', outcome.reportPath);
-  runner.setOutput('plan-path', outcome.planPath ?? '');
-  runner.setOutput('plan-sha256', outcome.planSha256 ?? '');
-  setScriptOutputs(undefined);
-
-  log.info(headline(outcome));
-  await writeSummary(await batchSummary(outcome, redact, showScripts));
-  const failed = records.filter((r) => r.status === 'failed');
-  if (outcome.refused !== undefined) {
-    runner.setFailed(
-      `${outcome.refused}: nothing was deleted.${outcome.changes.length > 0 ? ` ${outcome.changes.join(' ')}` : ''}${failed.length > 0 ? ` ${failures(failed)}` : ''} The report is at ${outcome.reportPath}.`
-    );
-  } else if (failed.length > 0) {
-    const notStarted = records.filter((r) => r.status === 'not-started').length;
-    runner.setFailed(
-      `${failed.length} of ${records.length} host${records.length === 1 ? '' : 's'} failed. ${failures(failed)}${notStarted > 0 ? ` ${notStarted} not started (fail-fast).` : ''} The scripts are kept in ${outcome.folder}; the report is at ${outcome.reportPath}.`
-    );
-  }
-}
-
-async function scriptOutput(folder: string, file: string): Promise<string> {
-  const script = await fs.readFile(path.join(folder, file), 'utf8');
-  return fitsInOutput(script) ? script : '';
-}
-
-function failures(failed: readonly HostRecord[]): string {
-  const shown = failed
-    .slice(0, 5)
-    .map((r) => `'${r.connectionKey}': ${excerpt(r.error ?? 'failed', 300)}`);
-  return `${shown.join(' ')}${failed.length > 5 ? ` And ${failed.length - 5} more, in the report.` : ''}`;
-}
 
 function tally(records: readonly HostRecord[]): string {
   const counts = new Map<HostStatus, number>();

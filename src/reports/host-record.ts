@@ -1,15 +1,15 @@
 /** The report of a one-host run, from its outcome: the same record a batch keeps per host. */
 import * as path from 'node:path';
-import type { Config } from './inputs.js';
-import type { Outcome } from './outcome.js';
-import { sha256 } from './plan.js';
+import type { Config } from '../action/inputs.js';
+import type { Outcome } from '../flow/outcome.js';
+import { sha256 } from '../flow/plan.js';
 import {
   runReport,
   type HostRecord,
   type HostStatus,
   type RunIdentity,
   type RunReport
-} from './run-report.js';
+} from './record.js';
 
 type Known = Pick<
   Outcome,

@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import * as runner from './runner.js';
-import type { ArtifactClient, StoredArtifact } from './artifacts/client.js';
-import type { Config } from './inputs.js';
-import { errorText } from './error-text.js';
-import { log } from './log.js';
-import { ownArtifactNames } from './naming.js';
+import * as runner from '../action/runner.js';
+import type { ArtifactClient, StoredArtifact } from '../artifacts/client.js';
+import type { Config } from '../action/inputs.js';
+import { errorText } from '../action/error-text.js';
+import { log } from '../action/log.js';
+import { ownArtifactNames } from '../action/naming.js';
 import { sha256 } from './plan.js';
-import { reportIdentity } from './run-report.js';
+import { reportIdentity } from '../reports/record.js';
 
 /** GitHub refuses a step output over 1 MB; stay under it with room to spare. */
 export const MAX_OUTPUT_BYTES = 1_000_000;

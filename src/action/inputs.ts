@@ -8,7 +8,7 @@ import {
   scriptFileNameFor,
   INVALID_ARTIFACT_NAME_CHARACTERS
 } from './naming.js';
-import { parsePlan, PlanError, type Plan } from './plan.js';
+import { parsePlan, PlanError, type Plan } from '../flow/plan.js';
 import { unsendable } from './secrets.js';
 import { holdsLegacyCommand } from './escape.js';
 import {
@@ -23,7 +23,7 @@ import {
   serviceUrl,
   type InputReader
 } from './input-readers.js';
-import { readWarehouse, type WarehouseConfig } from './warehouse/settings.js';
+import { readWarehouse, type WarehouseConfig } from '../warehouse/settings.js';
 import { meantSecret, readStep, unknownInputError, unknownInputs } from './step-inputs.js';
 
 export { InputError, Inputs };

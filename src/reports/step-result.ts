@@ -1,0 +1,90 @@
+/**
+ * How the step ends, said every way at once: the outputs, one line in the log, the job summary,
+ * and the failed state with its message when it failed.
+ */
+import * as runner from '../action/runner.js';
+import { excerpt } from '../action/escape.js';
+import { log } from '../action/log.js';
+import type { IfMissing } from '../action/inputs.js';
+import type { BatchOutcome } from '../flow/batch.js';
+import type { Outcome } from '../flow/outcome.js';
+import { PLATFORM_NAMES } from '../warehouse/types.js';
+import { batchSummary, headline as batchHeadline } from './batch-summary.js';
+import { setBatchOutputs, setFailureOutputs, setHostOutputs } from './outputs.js';
+import type { HostRecord } from './record.js';
+import {
+  failureMarkdown,
+  headline,
+  summaryMarkdown,
+  writeSummary,
+  type Redactor
+} from './summary.js';
+
+/** One host's outcome: its outputs, its log line and its summary; failed when the script did. */
+export async function report(
+  outcome: Outcome,
+  ifMissing: IfMissing,
+  redact: Redactor,
+  showScript = true
+): Promise<void> {
+  setHostOutputs(outcome);
+
+  if (outcome.status === 'already-absent' && outcome.absentBecause) {
+    if (ifMissing === 'warn') log.warning(`${outcome.absentBecause}.`);
+    else log.info(`${outcome.absentBecause}.`);
+  }
+  log.info(headline(outcome, (key) => `'${key}'`));
+  await writeSummary(summaryMarkdown(outcome, redact, showScript));
+  if (outcome.scriptRun?.status === 'failed') runner.setFailed(scriptFailure(outcome));
+}
+
+/** A failed script run: where it stopped, and that the host is gone but the script is kept. */
+export function scriptFailure(outcome: Outcome): string {
+  const run = outcome.scriptRun!;
+  const where = [
+    outcome.kept ? `the file ${outcome.kept.path}` : undefined,
+    outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined,
+    run.note
+  ].filter(Boolean);
+  const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
+  const from = stopped >= 0 ? `, from statement ${stopped + 1} on` : '';
+  return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.`;
+}
+
+/** A step that failed before its outcome was settled: the outputs, the message, the summary. */
+export async function reportFailure(message: string, deleted: boolean): Promise<void> {
+  setFailureOutputs(deleted);
+  runner.setFailed(message);
+  await writeSummary(failureMarkdown(message, deleted));
+}
+
+/** Sets the outputs, logs the outcome, writes the summary; the step fails when any host did. */
+export async function reportBatch(
+  outcome: BatchOutcome,
+  redact: Redactor,
+  showScripts = true
+): Promise<void> {
+  const { records } = outcome;
+  await setBatchOutputs(outcome);
+
+  log.info(batchHeadline(outcome));
+  await writeSummary(await batchSummary(outcome, redact, showScripts));
+  const failed = records.filter((r) => r.status === 'failed');
+  if (outcome.refused !== undefined) {
+    runner.setFailed(
+      `${outcome.refused}: nothing was deleted.${outcome.changes.length > 0 ? ` ${outcome.changes.join(' ')}` : ''}${failed.length > 0 ? ` ${failures(failed)}` : ''} The report is at ${outcome.reportPath}.`
+    );
+  } else if (failed.length > 0) {
+    const notStarted = records.filter((r) => r.status === 'not-started').length;
+    runner.setFailed(
+      `${failed.length} of ${records.length} host${records.length === 1 ? '' : 's'} failed. ${failures(failed)}${notStarted > 0 ? ` ${notStarted} not started (fail-fast).` : ''} The scripts are kept in ${outcome.folder}; the report is at ${outcome.reportPath}.`
+    );
+  }
+}
+
+function failures(failed: readonly HostRecord[]): string {
+  const shown = failed
+    .slice(0, 5)
+    .map((r) => `'${r.connectionKey}': ${excerpt(r.error ?? 'failed', 300)}`);
+  return `${shown.join(' ')}${failed.length > 5 ? ` And ${failed.length - 5} more, in the report.` : ''}`;
+}
