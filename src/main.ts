@@ -79,6 +79,8 @@ export async function run(): Promise<void> {
       return;
     }
 
+    // One runner for the pre-flight check and the run: Databricks signs in once.
+    const warehouse = config.warehouse && scriptRunner(config.warehouse, secrets, caller);
     const files = runFiles(config.scriptPath, config.connectionKeys);
     single = { config, reportPath: files.reportPath };
     const outcome = await deregister(config, {
@@ -118,9 +120,8 @@ export async function run(): Promise<void> {
         runner.setOutput('hostname', hostname ?? '');
       },
       onDeleted: () => (deleted = true),
-      runScript: config.warehouse
-        ? (script) => scriptRunner(config.warehouse!, secrets, caller).run(script)
-        : undefined,
+      runScript: warehouse && ((script) => warehouse.run(script)),
+      checkWarehouse: warehouse && (() => warehouse.check()),
       recoverScript: artifacts && (() => recoverScript(artifacts, config.artifactName)),
       redact: (text) => secrets.redact(text),
       log

@@ -234,6 +234,7 @@ export function scriptBlock(
 
 const OUTCOME_TEXT: Record<ScriptRun['statements'][number]['outcome'], string> = {
   ran: 'ran',
+  'ran-before': 'ran before',
   failed: '**failed**',
   'not-run': 'not run',
   unknown: 'unknown'
