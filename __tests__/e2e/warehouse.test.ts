@@ -76,7 +76,7 @@ describe('run-script: snowflake', () => {
   it('deletes the host, then runs the script whole as one signed multi-statement request', async () => {
     const run = await snowflakeRun();
     expect(run.code).toBe(0);
-    const posts = snowflake!.requests.filter((r) => r.method === 'POST');
+    const posts = snowflake!.requests.filter((r) => r.method === 'POST' && !r.check);
     expect(posts).toHaveLength(1);
     const [post] = posts;
     expect(post!.refused).toBeUndefined();
@@ -118,8 +118,17 @@ describe('run-script: snowflake', () => {
       { publicKey: encryptedKey.publicKey }
     );
     expect(run.code).toBe(0);
-    const body = JSON.parse(snowflake!.requests.find((r) => r.method === 'POST')!.body);
-    expect(body).toMatchObject({ role: 'ACCOUNTADMIN', warehouse: 'CLEANUP_WH' });
+    const [check, script] = snowflake!.requests
+      .filter((r) => r.method === 'POST')
+      .map((r) => JSON.parse(r.body));
+    // The pre-flight check runs in the session the script gets.
+    expect(check).toMatchObject({
+      statement: 'SELECT 1',
+      role: 'ACCOUNTADMIN',
+      warehouse: 'CLEANUP_WH',
+      parameters: { MULTI_STATEMENT_COUNT: '0' }
+    });
+    expect(script).toMatchObject({ role: 'ACCOUNTADMIN', warehouse: 'CLEANUP_WH' });
     expect(visibleLog(run.log)).not.toContain(PASSPHRASE);
   });
 
@@ -139,7 +148,7 @@ describe('run-script: snowflake', () => {
     const run = await snowflakeRun({}, { failAt: 3 });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 failed \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\): .*Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(100132\) Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on\./
+      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 failed \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\): SQL compilation error: Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(002003\) Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on\./
     );
     expect(run.outputs).toMatchObject({
       status: 'failed',
@@ -179,7 +188,7 @@ describe('run-script: snowflake', () => {
       })
     });
     expect(run.code).toBe(0);
-    const posts = snowflake.requests.filter((r) => r.method === 'POST');
+    const posts = snowflake.requests.filter((r) => r.method === 'POST' && !r.check);
     expect(posts).toHaveLength(3);
     expect(new Set(posts.map((p) => p.query!.requestId)).size).toBe(1);
     expect(posts.map((p) => p.query!.retry)).toEqual([undefined, 'true', 'true']);
@@ -187,7 +196,7 @@ describe('run-script: snowflake', () => {
     expect(run.outputs['script-status']).toBe('ran');
   });
 
-  it('a key Snowflake does not know fails with what to check, after the host is gone', async () => {
+  it('a key Snowflake does not know fails the pre-flight check with what to check: nothing is generated or deleted', async () => {
     const stranger = generateKeyPairSync('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -195,23 +204,25 @@ describe('run-script: snowflake', () => {
     });
     const run = await snowflakeRun({}, { publicKey: stranger.publicKey });
     expect(run.code).toBe(1);
-    expect(run.errors.at(-1)).toMatch(
-      /Snowflake failed: POST \/api\/v2\/statements answered 401\. Snowflake said: JWT token is invalid\. \(390144\)\. .*RSA_PUBLIC_KEY/
-    );
-    expect(run.outputs).toMatchObject({
-      deleted: 'true',
-      'script-status': 'failed',
-      'statements-run': ''
-    });
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^The pre-flight check in Snowflake failed, so nothing was generated or deleted in Immuta: .*POST \/api\/v2\/statements answered 401\. Snowflake said: JWT token is invalid\. \(390144\)\. .*RSA_PUBLIC_KEY/
+      )
+    ]);
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(trail(immuta!)).toEqual(['GET /data/connection/snowflake-prod']);
+    expect(immuta!.state.hosts['snowflake-prod']).toBeDefined();
   });
 
-  it('gives up at script-timeout-seconds, cancelling the statement', async () => {
+  it('gives up at script-timeout-seconds, cancelling the statement and saying it may still be running', async () => {
     const run = await snowflakeRun({ 'script-timeout-seconds': '1' }, { neverEnds: true });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /did not finish within script-timeout-seconds \(1 s\); it was cancelled/
+      /did not finish within script-timeout-seconds \(1 s\)\. A cancel was sent, but the script may still be running in Snowflake/
     );
-    expect(snowflake!.cancelled).toBe(true);
+    expect(snowflake!.cancels).toHaveLength(1);
+    expect(run.outputs['script-status']).toBe('failed');
+    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | unknown |');
   });
 
   it('goes through the same proxy as the requests to Immuta', async () => {
@@ -252,10 +263,15 @@ describe('run-script: snowflake', () => {
     expect(snowflake!.requests).toEqual([]);
   });
 
-  it('a dry run lists the statements that would run, and runs none', async () => {
+  it('a dry run tries the credentials with SELECT 1, lists the statements that would run, and runs none', async () => {
     const run = await snowflakeRun({ 'dry-run': 'true' });
     expect(run.code).toBe(0);
-    expect(snowflake!.requests).toEqual([]);
+    expect(snowflake!.checks).toBe(1);
+    expect(snowflake!.scripts).toEqual([]);
+    expect(snowflake!.requests.every((r) => r.check)).toBe(true);
+    expect(run.log).toContain(
+      "Pre-flight check: signed in to Snowflake and ran SELECT 1 in the script's session."
+    );
     expect(run.log).toContain('Dry run: these 6 statements would run in Snowflake, none ran:');
     expect(run.log).toContain(
       '  6. EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$'

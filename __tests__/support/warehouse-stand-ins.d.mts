@@ -21,6 +21,8 @@ interface StandIn {
     body?: unknown;
     headers?: Record<string, string>;
     resetAfterHandling?: boolean;
+    /** For the pre-flight check's requests (and only those); false by default. */
+    check?: boolean;
     /** Databricks: carried out first, then answered with the fault. */
     afterHandling?: boolean;
   }): void;

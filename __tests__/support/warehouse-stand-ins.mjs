@@ -65,9 +65,13 @@ function statementsWithOffsets(script) {
     .map((s) => ({ text: s.text.trim(), at: s.trimStart ?? s.start }));
 }
 
-function takeFault(faults, method, path) {
+/** The first fault for this request; the pre-flight check's requests only meet check faults. */
+function takeFault(faults, method, path, check = false) {
   const i = faults.findIndex(
-    (f) => (!f.method || f.method === method) && (!f.path || f.path.test(path))
+    (f) =>
+      (!f.method || f.method === method) &&
+      (!f.path || f.path.test(path)) &&
+      Boolean(f.check) === check
   );
   if (i === -1) return undefined;
   const fault = faults[i];
@@ -151,7 +155,12 @@ export async function startSnowflakeStandIn(options) {
       at: Date.now()
     };
     requests.push(entry);
-    const fault = takeFault(faults, req.method, url.pathname);
+    const handleOf = /^\/api\/v2\/statements\/([^/]+)/.exec(url.pathname)?.[1];
+    const check =
+      url.pathname === '/api/v2/statements'
+        ? /"statement":"SELECT 1"/.test(body)
+        : Boolean(handleOf && statements.get(handleOf)?.check);
+    const fault = takeFault(faults, req.method, url.pathname, check);
     if (fault?.status && !fault.resetAfterHandling) {
       return json(
         res,
@@ -213,7 +222,7 @@ export async function startSnowflakeStandIn(options) {
         cancels.push(poll[1]);
         return json(res, 200, { code: '000604', message: 'Statement cancelled.' });
       }
-      if (state.polls++ < pendingPolls || options.neverEnds) {
+      if (state.polls++ < pendingPolls || (options.neverEnds && !state.check)) {
         return json(res, 202, {
           code: '333334',
           statementHandle: poll[1],
@@ -307,7 +316,12 @@ export async function startDatabricksStandIn(options) {
       body,
       at: Date.now()
     });
-    const fault = takeFault(faults, req.method, url.pathname);
+    const idOf = /^\/api\/2\.0\/sql\/statements\/([^/]+)/.exec(url.pathname)?.[1];
+    const check =
+      url.pathname === '/api/2.0/sql/statements'
+        ? /"statement":"SELECT 1"/.test(body)
+        : Boolean(idOf && states.get(idOf)?.sent.statement === 'SELECT 1');
+    const fault = takeFault(faults, req.method, url.pathname, check);
     const faulty = (fault?.status || fault?.resetAfterHandling) && fault;
     if (faulty && !faulty.afterHandling && !faulty.resetAfterHandling)
       return json(
@@ -406,7 +420,9 @@ export async function startDatabricksStandIn(options) {
         return json(res, 200, {});
       }
       const status =
-        s.polls++ < (options.polls ?? 1) || options.neverEnds ? { state: 'RUNNING' } : s.end;
+        s.polls++ < (options.polls ?? 1) || (options.neverEnds && s.sent.statement !== 'SELECT 1')
+          ? { state: 'RUNNING' }
+          : s.end;
       return json(res, 200, { statement_id: m[1], status, ...resultOf(s.sent, status) });
     }
     json(res, 404, { error_code: 'ENDPOINT_NOT_FOUND', message: 'No API found' });

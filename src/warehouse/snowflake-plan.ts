@@ -98,3 +98,8 @@ export function statementAt(offset: number, sent: readonly SentStatement[]): num
   const at = sent.findIndex((s) => offset < s.end);
   return at === -1 ? undefined : at;
 }
+
+/** The statement's own error, without the envelope around it. */
+export function withoutEnvelope(message: string): string {
+  return message.replace(ENVELOPE, '');
+}

@@ -14,7 +14,13 @@ import { splitScript } from './split.js';
 import { mintJwt, JWT_LIFETIME_SECONDS } from './snowflake-jwt.js';
 import type { SnowflakeSettings } from './settings.js';
 import { isRecord, pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
-import { planRequest, reportedOffset, statementAt, type SnowflakeRequestPlan } from './snowflake-plan.js';
+import {
+  planRequest,
+  reportedOffset,
+  statementAt,
+  withoutEnvelope,
+  type SnowflakeRequestPlan
+} from './snowflake-plan.js';
 import { excerpt } from '../escape.js';
 import {
   resumedFrom,
@@ -223,7 +229,7 @@ export class SnowflakeRunner implements ScriptRunner {
     json: Record<string, unknown>
   ): Fields {
     const raw = text(json.message) ?? '';
-    const message = excerpt(this.secrets.redact(raw), 400);
+    const message = excerpt(this.secrets.redact(withoutEnvelope(raw)), 400);
     const code = text(json.code);
     const offset = reportedOffset(raw, plan.text);
     const at = offset === undefined ? undefined : statementAt(offset, plan.sent);
