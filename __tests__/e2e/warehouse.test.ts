@@ -2,6 +2,7 @@
 // their REST APIs, against loopback stand-ins that check what the vendors check.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import {
   startImmutaStandIn,
   snowflakeScript,
@@ -312,17 +313,23 @@ describe('run-script: snowflake', () => {
   });
 });
 
-async function databricksRun(extra: Record<string, string> = {}, options = {}) {
+const DATABRICKS_SCRIPT = [
+  '-- Immuta cleanup; for integration 2',
+  'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+  "COMMENT ON CATALOG immuta IS 'retired; by Immuta';",
+  '/* drop it; now */',
+  'DROP CATALOG IF EXISTS immuta CASCADE;',
+  '-- done;',
+  ''
+].join('\r\n');
+
+async function databricksRun(
+  extra: Record<string, string> = {},
+  options = {},
+  script = DATABRICKS_SCRIPT
+) {
   immuta = await startImmutaStandIn();
-  immuta.state.integrations[2]!.script = [
-    '-- Immuta cleanup; for integration 2',
-    'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
-    "COMMENT ON CATALOG immuta IS 'retired; by Immuta';",
-    '/* drop it; now */',
-    'DROP CATALOG IF EXISTS immuta CASCADE;',
-    '-- done;',
-    ''
-  ].join('\r\n');
+  immuta.state.integrations[2]!.script = script;
   databricks = await startDatabricksStandIn({
     token: 'dapi0123456789abcdef',
     warehouseId: 'abc123def456',
@@ -434,6 +441,16 @@ describe('bad warehouse input sends no request anywhere', () => {
       'snowflake-account',
       { ...snowflakeBase, 'snowflake-account': 'my account!' },
       /account identifier/
+    ],
+    [
+      'snowflake-account',
+      { ...snowflakeBase, 'snowflake-account': 'myorg-acct.snowflakecomputing.com' },
+      /must be the account identifier, not a host name or URL: use "myorg-acct" \(the part before \.snowflakecomputing\.com\)/
+    ],
+    [
+      'snowflake-account',
+      { ...snowflakeBase, 'snowflake-account': 'https://myorg-acct.snowflakecomputing.com/' },
+      /not a host name or URL: use "myorg-acct"/
     ],
     [
       'snowflake-token',
@@ -610,6 +627,274 @@ describe('a re-run after the script failed converges', () => {
       expect(snowflake.requests).toEqual([]);
     } finally {
       await service.close();
+    }
+  });
+});
+
+describe('Snowflake answers are trusted only in the SQL API’s shape', () => {
+  it.each([
+    ['the poll', 'GET', /^\/api\/v2\/statements\/.+$/],
+    ['the request', 'POST', /^\/api\/v2\/statements$/]
+  ])(
+    'a sign-on page with 200 OK in place of %s is a failure with an unknown outcome, never “ran”',
+    async (_, method, path) => {
+      immuta = await startImmutaStandIn();
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      snowflake.fault({
+        method,
+        path,
+        status: 200,
+        body: '<html><title>Sign in to Okta</title></html>'
+      });
+      const run = await runAction({
+        inputs: stepInputs(immuta, {
+          'run-script': 'snowflake',
+          'snowflake-account': 'xy12345',
+          'snowflake-host': snowflake.url,
+          'snowflake-user': 'immuta_cleanup',
+          'snowflake-private-key': keys.privateKey
+        })
+      });
+      expect(run.code).toBe(1);
+      expect(run.outputs).toMatchObject({
+        deleted: 'true',
+        'script-status': 'failed',
+        'statements-run': ''
+      });
+      expect(run.errors.at(-1)).toMatch(
+        /answered 200\. The answer starts “<html><title>Sign in to Okta<\/title><\/html>”\. That is not the Snowflake SQL API's answer \(content type text\/html; charset=utf-8\)/
+      );
+      expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | unknown |');
+    }
+  );
+
+  it('the failing statement comes from the position Snowflake reports, not from words in its message', async () => {
+    const run = await snowflakeRun(
+      {},
+      {
+        failAt: 2,
+        failMessage:
+          "SQL compilation error:\nDatabase 'statement 4 of 6' does not exist or not authorized."
+      }
+    );
+    expect(run.code).toBe(1);
+    expect(run.outputs['statements-run']).toBe('1');
+    expect(run.errors.at(-1)).toMatch(
+      /failed: Statement 2 of 6 failed \(DROP DATABASE IF EXISTS IMMUTA_SYSTEM\): SQL compilation error: Database 'statement 4 of 6' does not exist/
+    );
+    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | ran |');
+    expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | **failed** |');
+    expect(run.summary).toContain('| 4 | `DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE` | not run |');
+  });
+
+  it('a poll that fails after Snowflake took the script sends a cancel and says it may still be running', async () => {
+    immuta = await startImmutaStandIn();
+    snowflake = await startSnowflakeStandIn({
+      account: 'XY12345',
+      user: 'IMMUTA_CLEANUP',
+      publicKey: keys.publicKey
+    });
+    snowflake.fault({
+      method: 'GET',
+      path: /^\/api\/v2\/statements\/.+$/,
+      status: 500,
+      body: { code: '390100', message: 'Internal error.' }
+    });
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'run-script': 'snowflake',
+        'snowflake-account': 'xy12345',
+        'snowflake-host': snowflake.url,
+        'snowflake-user': 'immuta_cleanup',
+        'snowflake-private-key': keys.privateKey
+      })
+    });
+    expect(run.code).toBe(1);
+    expect(snowflake.cancels).toHaveLength(1);
+    expect(snowflake.executions.size).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /answered 500\. Snowflake said: Internal error\. \(390100\)\. A cancel was sent, but the script may still be running in Snowflake/
+    );
+  });
+});
+
+describe('Databricks: a statement is never sent twice, and a finished one is never a timeout', () => {
+  it.each([
+    ['a gateway 504 page after forwarding it', 504, '<html>504 Gateway Time-out</html>'],
+    ['a 502 page', 502, '<html>502 Bad Gateway</html>'],
+    ['a 408', 408, { error: 'timeout' }],
+    ['a 503 that is not Databricks’ own', 503, '<html>Service Unavailable</html>']
+  ])(
+    '%s: the statement ran once, is reported unknown, and the run stops',
+    async (_, status, body) => {
+      immuta = await startImmutaStandIn();
+      databricks = await startDatabricksStandIn({
+        token: 'dapi0123456789abcdef',
+        warehouseId: 'abc123def456'
+      });
+      databricks.fault({
+        method: 'POST',
+        path: /^\/api\/2\.0\/sql\/statements$/,
+        status,
+        body,
+        afterHandling: true
+      });
+      immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
+      const run = await runAction({
+        inputs: stepInputs(immuta, {
+          'connection-key': 'databricks-uc',
+          'run-script': 'databricks',
+          'databricks-host': databricks.url,
+          'databricks-token': 'dapi0123456789abcdef',
+          'databricks-warehouse-id': 'abc123def456'
+        })
+      });
+      expect(run.code).toBe(1);
+      const first = 'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`';
+      expect(databricks.sent(first)).toBe(1);
+      expect(databricks.executed).toEqual([first]);
+      expect(run.outputs).toMatchObject({ 'script-status': 'failed', 'statements-run': '0' });
+      expect(run.errors.at(-1)).toMatch(
+        new RegExp(
+          `Statement 1 of 3 \\(REVOKE .*\\): POST /api/2\\.0/sql/statements answered ${status}\\..* it was not sent again and the run stops here; whether it ran is unknown\\.`
+        )
+      );
+      expect(run.summary).toContain(`| 1 | \`\` ${first} \`\` | unknown |`);
+      expect(run.summary).toContain('| 3 | `DROP CATALOG IF EXISTS immuta CASCADE` | not run |');
+    }
+  );
+
+  it('Databricks’ own 429 is tried again, and the statement runs once', async () => {
+    immuta = await startImmutaStandIn();
+    databricks = await startDatabricksStandIn({
+      token: 'dapi0123456789abcdef',
+      warehouseId: 'abc123def456'
+    });
+    databricks.fault({
+      method: 'POST',
+      path: /^\/api\/2\.0\/sql\/statements$/,
+      status: 429,
+      body: { error_code: 'TOO_MANY_REQUESTS', message: 'Slow down.' },
+      headers: { 'retry-after': '0' }
+    });
+    immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'connection-key': 'databricks-uc',
+        'run-script': 'databricks',
+        'databricks-host': databricks.url,
+        'databricks-token': 'dapi0123456789abcdef',
+        'databricks-warehouse-id': 'abc123def456'
+      })
+    });
+    expect(run.code).toBe(0);
+    expect(databricks.sent('REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`')).toBe(2);
+    expect(databricks.executed).toHaveLength(3);
+  });
+
+  it('a poll that fails after Databricks took the statement sends a cancel and says it may still be running', async () => {
+    immuta = await startImmutaStandIn();
+    databricks = await startDatabricksStandIn({
+      token: 'dapi0123456789abcdef',
+      warehouseId: 'abc123def456'
+    });
+    databricks.fault({
+      method: 'GET',
+      path: /^\/api\/2\.0\/sql\/statements\/.+$/,
+      status: 500,
+      body: { error_code: 'INTERNAL_ERROR', message: 'Something broke.' }
+    });
+    immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'connection-key': 'databricks-uc',
+        'run-script': 'databricks',
+        'databricks-host': databricks.url,
+        'databricks-token': 'dapi0123456789abcdef',
+        'databricks-warehouse-id': 'abc123def456'
+      })
+    });
+    expect(run.code).toBe(1);
+    expect(databricks.cancels).toHaveLength(1);
+    expect(run.errors.at(-1)).toMatch(
+      /A cancel was sent, but the statement may still be running in Databricks/
+    );
+    expect(databricks.executed).toHaveLength(1);
+  });
+
+  it('asks for as little result as the API allows: a statement with a large result finishes', async () => {
+    const run = await databricksRun({ 'script-timeout-seconds': '5' }, { resultRows: 2048 });
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ 'script-status': 'ran', 'statements-run': '3' });
+    const bodies = databricks!.requests
+      .filter((r) => r.method === 'POST' && r.path === '/api/2.0/sql/statements')
+      .map((r) => JSON.parse(r.body));
+    for (const body of bodies) {
+      expect(body).toMatchObject({ disposition: 'INLINE', row_limit: 1, byte_limit: 1024 });
+    }
+  });
+
+  it('CLOSED counts as finished: the statement ran', async () => {
+    const run = await databricksRun({}, { endState: 'CLOSED' });
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ 'script-status': 'ran', 'statements-run': '3' });
+  });
+
+  it('never runs what a nested bracketed comment holds, and splits CR-only lines like LF', async () => {
+    const run = await databricksRun({}, {}, [
+      '-- Immuta cleanup; a comment ended by a lone CR\rREVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+      '/* outer /* inner */ ; DROP CATALOG prod_finance CASCADE; */',
+      'DROP CATALOG IF EXISTS immuta CASCADE;'
+    ].join('\r'));
+    expect(run.code).toBe(0);
+    expect(databricks!.executed).toEqual([
+      'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`',
+      'DROP CATALOG IF EXISTS immuta CASCADE'
+    ]);
+  });
+
+  it('a wrong warehouse fails the pre-flight check: nothing is generated or deleted', async () => {
+    const run = await databricksRun({ 'databricks-warehouse-id': 'not-the-one' });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^The pre-flight check in Databricks failed, so nothing was generated or deleted in Immuta: .*answered 404\. .*Check databricks-host and databricks-warehouse-id\./
+      )
+    ]);
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(trail(immuta!)).toEqual(['GET /data/connection/databricks-uc']);
+    expect(databricks!.executed).toEqual([]);
+  });
+});
+
+describe('every wire form of a credential is kept out of what the step shows', () => {
+  it('the OAuth Basic value a token endpoint echoes back is in no log line, summary, output or report', async () => {
+    const clientId = 'c0ffee-client';
+    const clientSecret = 'wrong secret/+=';
+    const run = await databricksRun(
+      {
+        'databricks-token': '',
+        'databricks-client-id': clientId,
+        'databricks-client-secret': clientSecret
+      },
+      { token: undefined, clientId, clientSecret: 'right-secret', echoAuthorization: true }
+    );
+    expect(run.code).toBe(1);
+    const basic = Buffer.from(
+      `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`
+    ).toString('base64');
+    const tokenRequest = databricks!.requests.find((r) => r.path === '/oidc/v1/token')!;
+    expect(tokenRequest.headers.authorization).toBe(`Basic ${basic}`);
+    expect(run.errors.at(-1)).toMatch(/Client authentication failed for Basic \*\*\*/);
+    expect(run.stdout).toContain(`::add-mask::${basic}`);
+    const report = await fs.readFile(run.outputs['report-path']!, 'utf8');
+    const shown = visibleLog(run.log) + run.summary + JSON.stringify(run.outputs) + report;
+    for (const form of [basic, clientSecret, encodeURIComponent(clientSecret)]) {
+      expect(shown).not.toContain(form);
     }
   });
 });
