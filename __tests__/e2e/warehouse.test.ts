@@ -845,11 +845,15 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
   });
 
   it('never runs what a nested bracketed comment holds, and splits CR-only lines like LF', async () => {
-    const run = await databricksRun({}, {}, [
-      '-- Immuta cleanup; a comment ended by a lone CR\rREVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
-      '/* outer /* inner */ ; DROP CATALOG prod_finance CASCADE; */',
-      'DROP CATALOG IF EXISTS immuta CASCADE;'
-    ].join('\r'));
+    const run = await databricksRun(
+      {},
+      {},
+      [
+        '-- Immuta cleanup; a comment ended by a lone CR\rREVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+        '/* outer /* inner */ ; DROP CATALOG prod_finance CASCADE; */',
+        'DROP CATALOG IF EXISTS immuta CASCADE;'
+      ].join('\r')
+    );
     expect(run.code).toBe(0);
     expect(databricks!.executed).toEqual([
       'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`',

@@ -436,7 +436,11 @@ export async function startDatabricksStandIn(options) {
     const byBytes = sent.byte_limit === undefined ? Infinity : Math.floor(sent.byte_limit / 1024);
     const rows = Math.max(0, Math.min(byRows, byBytes));
     return {
-      manifest: { format: 'JSON_ARRAY', total_row_count: rows, truncated: rows < options.resultRows },
+      manifest: {
+        format: 'JSON_ARRAY',
+        total_row_count: rows,
+        truncated: rows < options.resultRows
+      },
       result: { row_count: rows, data_array: Array.from({ length: rows }, () => row) }
     };
   }
@@ -454,7 +458,10 @@ export async function startDatabricksStandIn(options) {
     /** How many times a statement was sent (a request that came twice counts twice). */
     sent(statement) {
       return requests.filter(
-        (r) => r.method === 'POST' && r.path === '/api/2.0/sql/statements' && JSON.parse(r.body).statement === statement
+        (r) =>
+          r.method === 'POST' &&
+          r.path === '/api/2.0/sql/statements' &&
+          JSON.parse(r.body).statement === statement
       ).length;
     }
   };

@@ -63,7 +63,11 @@ async function snowflakeRunner(options = {}, inputs: Record<string, string> = {}
 }
 
 async function databricksRunner(options = {}) {
-  databricks = await startDatabricksStandIn({ token: 'dapi-0123456789', warehouseId: 'wh1', ...options });
+  databricks = await startDatabricksStandIn({
+    token: 'dapi-0123456789',
+    warehouseId: 'wh1',
+    ...options
+  });
   return runnerFor({
     'run-script': 'databricks',
     'databricks-host': databricks.url,
@@ -75,7 +79,7 @@ async function databricksRunner(options = {}) {
 const SCRIPT = [
   'USE ROLE ACCOUNTADMIN;',
   'DROP DATABASE IF EXISTS IMMUTA;',
-  'ALTER SESSION SET QUERY_TAG = \'cleanup\';',
+  "ALTER SESSION SET QUERY_TAG = 'cleanup';",
   'DROP USER IF EXISTS IMMUTA_SYSTEM;',
   'DROP ROLE IF EXISTS IMMUTA_ROLE;'
 ].join('\n');
@@ -111,7 +115,9 @@ describe('Snowflake: startAt resumes a script run in part', () => {
     const runner = await snowflakeRunner({ failOn: /^USE ROLE/ });
     const run = await runner.run(SCRIPT, { startAt: 3 });
     expect(outcomes(run)).toEqual(['ran-before', 'ran-before', 'ran-before', 'not-run', 'not-run']);
-    expect(run.error).toMatch(/^Statement 1 of 5 failed \(replayed for the session of a resumed run\)/);
+    expect(run.error).toMatch(
+      /^Statement 1 of 5 failed \(replayed for the session of a resumed run\)/
+    );
   });
 
   it('a startAt past the last statement sends nothing', async () => {
@@ -157,10 +163,7 @@ describe('Snowflake: the pre-flight check', () => {
   });
 
   it('a session Snowflake refuses says to check the role and the warehouse', async () => {
-    const runner = await snowflakeRunner(
-      {},
-      { 'snowflake-warehouse': 'NO_SUCH_WH' }
-    );
+    const runner = await snowflakeRunner({}, { 'snowflake-warehouse': 'NO_SUCH_WH' });
     snowflake!.fault({
       check: true,
       method: 'GET',

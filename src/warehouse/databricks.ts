@@ -100,7 +100,12 @@ export class DatabricksRunner implements ScriptRunner {
       if (!(error instanceof WarehouseError)) throw error;
       if (error instanceof Stopped && i < statements.length) {
         const statement = statements[i]!;
-        results[i] = { text: statement, outcome: error.outcome, durationMs: undefined, error: error.message };
+        results[i] = {
+          text: statement,
+          outcome: error.outcome,
+          durationMs: undefined,
+          error: error.message
+        };
         return finish(
           'failed',
           `Statement ${i + 1} of ${statements.length} (${excerpt(statement, 120)}): ${error.message}`

@@ -168,8 +168,8 @@ export class SnowflakeRunner implements ScriptRunner {
           'unknown'
         );
       }
-      const results = resumedFrom(statements, startAt).map(
-        (s, i): StatementResult => (i < startAt ? s : { ...s, outcome: 'ran' })
+      const results = resumedFrom(statements, startAt).map((s, i): StatementResult =>
+        i < startAt ? s : { ...s, outcome: 'ran' }
       );
       return {
         status: 'ran',
@@ -178,7 +178,8 @@ export class SnowflakeRunner implements ScriptRunner {
         error: undefined
       };
     }
-    if (answer.status === 422 && isError(json)) return this.failedAt(plan, statements, startAt, json);
+    if (answer.status === 422 && isError(json))
+      return this.failedAt(plan, statements, startAt, json);
     // Snowflake's own refusal of the request (sign-in, rights, a bad request): nothing ran. Any
     // other answer (a gateway's, a timeout) says nothing about whether the script was accepted.
     const refused = isError(json) && answer.status < 500 && answer.status !== 408;
@@ -234,7 +235,12 @@ export class SnowflakeRunner implements ScriptRunner {
     const offset = reportedOffset(raw, plan.text);
     const at = offset === undefined ? undefined : statementAt(offset, plan.sent);
     const failed = at === undefined ? undefined : plan.sent[at]!;
-    const ran = new Set(plan.sent.slice(0, at ?? 0).filter((s) => !s.replay).map((s) => s.index));
+    const ran = new Set(
+      plan.sent
+        .slice(0, at ?? 0)
+        .filter((s) => !s.replay)
+        .map((s) => s.index)
+    );
     const results = resumedFrom(statements, startAt).map((s, i): StatementResult => {
       if (i < startAt) return failed?.index === i ? { ...s, error: message } : s;
       if (failed === undefined) return { ...s, outcome: 'unknown' };
