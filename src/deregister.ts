@@ -69,11 +69,11 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
     );
   }
   if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);
+  const integrationId = integrationFor(config, host, log);
   // The warehouse is tried before anything is generated or deleted (a dry run too).
   if (config.warehouse && deps.checkWarehouse) {
     await preflight(config.warehouse.platform, deps.checkWarehouse, log);
   }
-  const integrationId = integrationFor(config, host, log);
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
   deps.onHost(known);
 
