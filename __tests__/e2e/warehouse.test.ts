@@ -282,6 +282,21 @@ describe('run-script: snowflake', () => {
     expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | not run |');
   });
 
+  it('a dry run whose credentials Snowflake refuses fails, with nothing generated', async () => {
+    const stranger = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+    });
+    const run = await snowflakeRun({ 'dry-run': 'true' }, { publicKey: stranger.publicKey });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(/^The pre-flight check in Snowflake failed, so nothing was generated/)
+    ]);
+    expect(trail(immuta!)).toEqual(['GET /data/connection/snowflake-prod']);
+    expect(snowflake!.scripts).toEqual([]);
+  });
+
   it('never shows the key, the passphrase or a JWT, also in debug mode', async () => {
     immuta = await startImmutaStandIn();
     snowflake = await startSnowflakeStandIn({
