@@ -742,7 +742,8 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     ['a gateway 504 page after forwarding it', 504, '<html>504 Gateway Time-out</html>'],
     ['a 502 page', 502, '<html>502 Bad Gateway</html>'],
     ['a 408', 408, { error: 'timeout' }],
-    ['a 503 that is not Databricks’ own', 503, '<html>Service Unavailable</html>']
+    ['a 503 that is not Databricks’ own', 503, '<html>Service Unavailable</html>'],
+    ['Databricks’ own 500', 500, { error_code: 'INTERNAL_ERROR', message: 'Something broke.' }]
   ])(
     '%s: the statement ran once, is reported unknown, and the run stops',
     async (_, status, body) => {
@@ -783,7 +784,10 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     }
   );
 
-  it('Databricks’ own 429 is tried again, and the statement runs once', async () => {
+  it.each([
+    [429, 'TOO_MANY_REQUESTS'],
+    [503, 'TEMPORARILY_UNAVAILABLE']
+  ])('Databricks’ own %i is tried again, and the statement runs once', async (status, code) => {
     immuta = await startImmutaStandIn();
     databricks = await startDatabricksStandIn({
       token: 'dapi0123456789abcdef',
@@ -792,8 +796,8 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     databricks.fault({
       method: 'POST',
       path: /^\/api\/2\.0\/sql\/statements$/,
-      status: 429,
-      body: { error_code: 'TOO_MANY_REQUESTS', message: 'Slow down.' },
+      status,
+      body: { error_code: code, message: 'Not now.' },
       headers: { 'retry-after': '0' }
     });
     immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;

@@ -161,9 +161,12 @@ export class DatabricksRunner implements ScriptRunner {
     json = answer === refused ? jsonOf(answer) : json;
     if (answer.status !== 200) {
       const failure = this.api.failure(request, answer, json, this.hintFor(answer.status));
-      if (isDatabricksError(answer) && ![408, 502, 504].includes(answer.status)) {
-        throw new Stopped(failure.message, 'failed');
-      }
+      // Databricks' own refusal (a bad request, credentials, rights, "not now") means it did not
+      // take the statement; its own 500 may come after it started.
+      const refusedByDatabricks =
+        isDatabricksError(answer) &&
+        ((answer.status < 500 && answer.status !== 408) || answer.status === 503);
+      if (refusedByDatabricks) throw new Stopped(failure.message, 'failed');
       throw new Stopped(
         `${failure.message} That answer does not say whether Databricks took the statement, so it was not sent again and the run stops here; whether it ran is unknown.`,
         'unknown'
