@@ -147,6 +147,32 @@ describe('Snowflake: startAt resumes a script run in part', () => {
   });
 });
 
+describe('Snowflake: answers held to the SQL API’s shape', () => {
+  it('a 202 that names no statement to follow leaves every statement unknown', async () => {
+    const runner = await snowflakeRunner();
+    snowflake!.fault({ method: 'POST', status: 202, body: { message: 'Accepted.' } });
+    const run = await runner.run(SCRIPT);
+    expect(run.status).toBe('failed');
+    expect(outcomes(run)).toEqual(Array(5).fill('unknown'));
+    expect(run.error).toMatch(
+      /^POST \/api\/v2\/statements answered 202\. Snowflake said: Accepted\.\. That is not the Snowflake SQL API's answer .* It named no statement to follow, so whether the script runs is unknown\.$/
+    );
+  });
+
+  it('Snowflake’s own refusal of the request leaves every statement not run', async () => {
+    const runner = await snowflakeRunner();
+    snowflake!.fault({
+      method: 'POST',
+      status: 403,
+      body: { code: '390101', message: 'User is not authorized.' }
+    });
+    const run = await runner.run(SCRIPT);
+    expect(outcomes(run)).toEqual(Array(5).fill('not-run'));
+    expect(run.statementsRun).toBe(0);
+    expect(snowflake!.cancels).toEqual([]);
+  });
+});
+
 describe('Snowflake: the pre-flight check', () => {
   it('runs SELECT 1 with the role and warehouse the script gets', async () => {
     const runner = await snowflakeRunner(

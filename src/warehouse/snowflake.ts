@@ -127,7 +127,7 @@ export class SnowflakeRunner implements ScriptRunner {
       const statusUrl = text(json.statementStatusUrl) ?? (handle && `${STATEMENTS}/${handle}`);
       if (!statusUrl || !statusUrl.startsWith('/')) {
         throw new Stopped(
-          `${this.unexpected(request, answer, json)} It named no statement to follow, so whether the script runs is unknown.`,
+          `${this.unexpected(request, answer, json).message} It named no statement to follow, so whether the script runs is unknown.`,
           'unknown'
         );
       }
