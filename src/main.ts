@@ -105,6 +105,8 @@ export async function run(): Promise<void> {
       return;
     }
 
+    // One runner for the pre-flight check and the run: Databricks signs in once.
+    const warehouse = config.warehouse && scriptRunner(config.warehouse, secrets, caller);
     const files = runFiles(config.scriptPath, config.connectionKeys);
     single = { config, reportPath: files.reportPath };
     let planSha256: string | undefined;
@@ -150,9 +152,8 @@ export async function run(): Promise<void> {
         runner.setOutput('hostname', hostname ?? '');
       },
       onDeleted: () => (deleted = true),
-      runScript: config.warehouse
-        ? (script, options) => scriptRunner(config.warehouse!, secrets, caller).run(script, options)
-        : undefined,
+      runScript: warehouse && ((script, options) => warehouse.run(script, options)),
+      checkWarehouse: warehouse && (() => warehouse.check()),
       recoverScript:
         artifacts &&
         (() => recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)),
