@@ -5,6 +5,7 @@
  * are part of the runtime, so using them costs nothing at start-up.
  */
 import * as http from 'node:http';
+import { isIP } from 'node:net';
 import type * as HttpsModule from 'node:https';
 import type { Duplex } from 'node:stream';
 import type * as TlsModule from 'node:tls';
@@ -160,8 +161,9 @@ function tunnelTo(
       : undefined;
   return (target, callback) => {
     const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    const proxyHost = proxy.hostname.replace(/^\[|\]$/g, '');
     const connect = (proxy.protocol === 'https:' ? https() : http).request({
-      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      host: proxyHost,
       port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
       method: 'CONNECT',
       path: authority,
@@ -169,6 +171,9 @@ function tunnelTo(
         host: authority,
         ...(authorization ? { 'proxy-authorization': authorization } : {})
       },
+      // The TLS with an https:// proxy is with the proxy: Node would take the name to ask for
+      // and check from the Host header, which names the target. An IP is checked as an IP.
+      servername: serverName(proxyHost),
       agent: false,
       ca,
       timeout: timeoutMs
@@ -185,21 +190,48 @@ function tunnelTo(
         return done(new ProxyRefused(proxy, answer.statusCode));
       }
       if (!secure) return done(null, socket);
-      const servername = target.servername || (isIp(target.host) ? undefined : target.host);
-      done(null, tls().connect({ socket, servername, ca }));
+      // `host` is the name the certificate is checked against; without it tls checks an IP
+      // target against "localhost". SNI carries names only, never an IP.
+      done(
+        null,
+        tls().connect({
+          socket,
+          host: target.host,
+          servername: target.servername || serverName(target.host),
+          ca
+        })
+      );
     });
     connect.once('timeout', () =>
       connect.destroy(
         Object.assign(new Error('connecting through the proxy timed out'), { code: 'ETIMEDOUT' })
       )
     );
-    connect.once('error', (error) => done(error));
+    connect.once('error', (error) =>
+      done(proxy.protocol === 'https:' ? atProxy(error, proxy) : error)
+    );
     connect.end();
   };
 }
 
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
+/** The name TLS asks for (SNI): the host's name, or '' for an IP address, which SNI cannot carry. */
+function serverName(host: string): string {
+  return isIP(host) ? '' : host;
+}
+
+/**
+ * A failure of the TLS with an https:// proxy, said to be the proxy's: the same code (so it is
+ * classified the same), a message that does not send the reader to the tenant's certificate.
+ */
+function atProxy(error: Error, proxy: URL): Error {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(code)) return error;
+  return Object.assign(
+    new Error(
+      `the https:// proxy at ${proxy.host}: ${code}: ${error.message.replace(`${code}: `, '')}`
+    ),
+    { code }
+  );
 }
 
 /** Agents whose connections are tunnels through a proxy; the pool reuses them as any other. */
