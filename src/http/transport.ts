@@ -52,6 +52,7 @@ export class ProxyRefused extends Error {
 }
 
 export function createTransport(options: TransportOptions): Transport {
+  checkProxySettings(options.env);
   // Passing `ca` replaces Node's trust store, so the default roots (with NODE_EXTRA_CA_CERTS)
   // are passed along with the private CA.
   const ca = options.caCertificate ? [...defaultCertificates(), options.caCertificate] : undefined;
@@ -107,6 +108,37 @@ function defaultCertificates(): readonly string[] {
 }
 
 /**
+ * The proxy variables in use, refused before any request when a proxy could never be reached:
+ * one that is not a URL, or one of a kind other than http:// and https:// (a SOCKS proxy), which
+ * this transport does not speak. The value is not echoed: a proxy URL may hold credentials.
+ */
+export function checkProxySettings(env: Readonly<Record<string, string | undefined>>): void {
+  const inUse = (names: string[]) => names.find((name) => env[name]);
+  const httpName = inUse(['http_proxy', 'HTTP_PROXY']);
+  const httpsName = inUse(['https_proxy', 'HTTPS_PROXY']) ?? httpName;
+  for (const name of new Set([httpsName, httpName])) {
+    if (name === undefined) continue;
+    const value = withScheme(env[name]!);
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (!url || !url.hostname) {
+      throw new Error(
+        `${name} is not a proxy URL: set it to http://host:port (or https://host:port), or unset it`
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(
+        `${name} names a ${url.protocol.slice(0, -1)}:// proxy, which is not supported: this action reaches proxies with HTTP CONNECT only. Set ${name} to the http:// (or https://) address of a proxy, or unset it`
+      );
+    }
+  }
+}
+
+/** A proxy given as host:port, as curl takes it, is an http:// one. */
+function withScheme(value: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+}
+
+/**
  * The proxy for a URL, as undici's EnvHttpProxyAgent chooses it: the lower-case variable before
  * the upper-case one, HTTPS_PROXY for https (HTTP_PROXY when it is unset), none for a host that
  * NO_PROXY names.
@@ -119,7 +151,7 @@ export function proxyFor(
   const chosen =
     url.protocol === 'https:' ? env.https_proxy || env.HTTPS_PROXY || httpProxy : httpProxy;
   if (!chosen || bypassesProxy(url, env.no_proxy || env.NO_PROXY || '')) return undefined;
-  return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(chosen) ? chosen : `http://${chosen}`);
+  return new URL(withScheme(chosen));
 }
 
 /**
@@ -208,7 +240,11 @@ function tunnelTo(
       )
     );
     connect.once('error', (error) =>
-      done(proxy.protocol === 'https:' ? atProxy(error, proxy) : error)
+      done(
+        proxy.protocol === 'https:' && isTlsFailure(error)
+          ? new ProxyTlsFailed(proxy, error)
+          : error
+      )
     );
     connect.end();
   };
@@ -219,19 +255,23 @@ function serverName(host: string): string {
   return isIP(host) ? '' : host;
 }
 
-/**
- * A failure of the TLS with an https:// proxy, said to be the proxy's: the same code (so it is
- * classified the same), a message that does not send the reader to the tenant's certificate.
- */
-function atProxy(error: Error, proxy: URL): Error {
+/** Errors of the TLS layer (a certificate refused, an answer that is not TLS), by Node's codes. */
+function isTlsFailure(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string' || !/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(code)) return error;
-  return Object.assign(
-    new Error(
-      `the https:// proxy at ${proxy.host}: ${code}: ${error.message.replace(`${code}: `, '')}`
-    ),
-    { code }
+  return (
+    typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|^ERR_SSL|^ERR_TLS|^EPROTO$/.test(code)
   );
+}
+
+/** The TLS with an https:// proxy failed: the proxy's certificate or its port, not the target's. */
+export class ProxyTlsFailed extends Error {
+  constructor(
+    readonly proxy: URL,
+    cause: Error
+  ) {
+    super(`the TLS with the https:// proxy at ${proxy.host} failed`, { cause });
+    this.name = 'ProxyTlsFailed';
+  }
 }
 
 /** Agents whose connections are tunnels through a proxy; the pool reuses them as any other. */
