@@ -107,16 +107,30 @@ function defaultCertificates(): readonly string[] {
   return typeof getCACertificates === 'function' ? getCACertificates('default') : rootCertificates;
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The proxy variables in use, named, as undici's EnvHttpProxyAgent reads them: the lower-case
+ * one when it is set at all (even empty, which then means none), else the upper-case one; https
+ * takes the http proxy when it has none of its own.
+ */
+function proxyVariables(env: Env): { http?: string; https?: string } {
+  const named = (lower: string, upper: string) => {
+    const name = env[lower] !== undefined ? lower : upper;
+    return env[name] ? name : undefined;
+  };
+  const http = named('http_proxy', 'HTTP_PROXY');
+  return { http, https: named('https_proxy', 'HTTPS_PROXY') ?? http };
+}
+
 /**
  * The proxy variables in use, refused before any request when a proxy could never be reached:
  * one that is not a URL, or one of a kind other than http:// and https:// (a SOCKS proxy), which
  * this transport does not speak. The value is not echoed: a proxy URL may hold credentials.
  */
-export function checkProxySettings(env: Readonly<Record<string, string | undefined>>): void {
-  const inUse = (names: string[]) => names.find((name) => env[name]);
-  const httpName = inUse(['http_proxy', 'HTTP_PROXY']);
-  const httpsName = inUse(['https_proxy', 'HTTPS_PROXY']) ?? httpName;
-  for (const name of new Set([httpsName, httpName])) {
+export function checkProxySettings(env: Env): void {
+  const { http, https } = proxyVariables(env);
+  for (const name of new Set([https, http])) {
     if (name === undefined) continue;
     const value = withScheme(env[name]!);
     const url = URL.canParse(value) ? new URL(value) : undefined;
@@ -139,42 +153,51 @@ function withScheme(value: string): string {
 }
 
 /**
- * The proxy for a URL, as undici's EnvHttpProxyAgent chooses it: the lower-case variable before
- * the upper-case one, HTTPS_PROXY for https (HTTP_PROXY when it is unset), none for a host that
- * NO_PROXY names.
+ * The proxy for a URL, as undici's EnvHttpProxyAgent chooses it (see proxyVariables), none for a
+ * host that NO_PROXY names. __tests__/toolkit/proxy-choice.test.ts holds it to undici.
  */
-export function proxyFor(
-  url: URL,
-  env: Readonly<Record<string, string | undefined>>
-): URL | undefined {
-  const httpProxy = env.http_proxy || env.HTTP_PROXY;
-  const chosen =
-    url.protocol === 'https:' ? env.https_proxy || env.HTTPS_PROXY || httpProxy : httpProxy;
-  if (!chosen || bypassesProxy(url, env.no_proxy || env.NO_PROXY || '')) return undefined;
-  return new URL(withScheme(chosen));
+export function proxyFor(url: URL, env: Env): URL | undefined {
+  const { http, https } = proxyVariables(env);
+  const name = url.protocol === 'https:' ? https : http;
+  if (name === undefined || bypassesProxy(url, env.no_proxy ?? env.NO_PROXY ?? '')) {
+    return undefined;
+  }
+  return new URL(withScheme(env[name]!));
 }
 
 /**
- * Whether NO_PROXY names the URL's host: `*` names all; an entry names its host and every
- * subdomain (a leading `.` or `*.` is the same); an entry with a port names only that port.
+ * Whether NO_PROXY names the URL's host, as undici reads it: `*` names all (`*:port`, all on that
+ * port); an entry names its host and every subdomain (a leading `.` is the same), `*.` its
+ * subdomains only; an entry with a port names only that port; a trailing dot changes nothing.
+ * Entries are names and addresses, not CIDR ranges.
  */
 export function bypassesProxy(url: URL, noProxy: string): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const host = trimDot(url.hostname.replace(/^\[|\]$/g, '').toLowerCase());
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return noProxy
     .split(/[,\s]+/)
     .filter(Boolean)
     .some((raw) => {
-      if (raw === '*') return true;
-      // [v6]:port, v6 (two colons or more, so no port), or name:port.
-      const m =
-        /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ??
-        (raw.split(':').length > 2 ? [raw, raw, undefined] : /^([^:]*)(?::(\d+))?$/.exec(raw));
-      if (!m) return false;
-      const entry = m[1]!.replace(/^\*?\./, '').toLowerCase();
-      if (m[2] && m[2] !== port) return false;
-      return host === entry || host.endsWith(`.${entry}`);
+      // [v6]:port, [v6], v6 (two colons or more, so no port), or name:port.
+      const bracketed = /^\[(.+)\](?::(\d+))?$/.exec(raw);
+      const unbracketed = bracketed ? undefined : /^([^:]+):(\d+)$/.exec(raw);
+      const [name, entryPort] = bracketed
+        ? [bracketed[1]!, bracketed[2]]
+        : unbracketed
+          ? [unbracketed[1]!, unbracketed[2]]
+          : [raw, undefined];
+      if (entryPort !== undefined && Number(entryPort) !== port && Number(entryPort) !== 0) {
+        return false;
+      }
+      if (name === '*') return true;
+      const wildcard = raw.startsWith('*');
+      const entry = trimDot(name.replace(/^\*?\./, '').toLowerCase());
+      return (!wildcard && host === entry) || host.endsWith(`.${entry}`);
     });
+}
+
+function trimDot(name: string): string {
+  return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 type Tunnel = (
