@@ -16,7 +16,9 @@ import {
   type ArtifactService,
   type Azurite
 } from '../support/artifact-service-stand-in.mjs';
-import { scratchDir } from '../support/run-action.mjs';
+import { runAction, scratchDir } from '../support/run-action.mjs';
+import { snowflakeScript, startImmutaStandIn } from '../support/immuta-stand-in.mjs';
+import { stepInputs } from '../support/inputs.js';
 import { createArtifactClient, type ArtifactClient } from '../../src/artifacts/client.js';
 import { zip } from '../../src/artifacts/zip.js';
 import { createTransport, type Transport } from '../../src/http/transport.js';
@@ -229,6 +231,30 @@ describe('what the action adds', () => {
       c.downloadArtifact(Number(id), { path: out, expectedHash: found.digest })
     );
     expect(verdict.digestMismatch).toBe(true);
+  });
+
+  it('a step whose earlier artifact holds this very script, but not what its digest says, leaves it and deletes nothing', async () => {
+    service = await startArtifactService({ azurite });
+    const immuta = await startImmutaStandIn();
+    try {
+      const archive = zip([{ name: FILE, data: Buffer.from(snowflakeScript(1)) }]);
+      const listed = sha256(zip([{ name: FILE, data: Buffer.from('-- what was uploaded\n') }]));
+      const id = await service.plant(NAME, archive, undefined, undefined, { digest: listed });
+      const run = await runAction({
+        inputs: stepInputs(immuta, { 'upload-artifact': 'true' }),
+        env: service.env()
+      });
+      expect(run.code).toBe(1);
+      expect(run.errors.at(-1)).toContain(
+        `artifact ${id} does not match the digest the results service lists for it (${listed})`
+      );
+      expect(run.errors.at(-1)).toMatch(/Nothing was deleted; the script is saved at/);
+      expect(immuta.sent('DELETE')).toHaveLength(0);
+      expect(service.calls.map((c) => c.method)).not.toContain('DeleteArtifact');
+      expect((await service.zipOf(NAME))?.equals(archive)).toBe(true);
+    } finally {
+      await immuta.close();
+    }
   });
 
   it('reads an artifact whose digest matches, or that lists none (as older uploads)', async () => {
