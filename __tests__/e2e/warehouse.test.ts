@@ -578,7 +578,7 @@ describe('a re-run after the script failed converges', () => {
       'snowflake-private-key': keys.privateKey
     });
 
-  it('runs the script the failed attempt kept in its artifact, as Immuta can no longer make it', async () => {
+  it('"Re-run failed jobs" runs the rest of the script the failed attempt kept, from the statement that failed', async () => {
     immuta = await startImmutaStandIn();
     const service = await startArtifactService({ azurite });
     try {
@@ -586,9 +586,12 @@ describe('a re-run after the script failed converges', () => {
         account: 'XY12345',
         user: 'IMMUTA_CLEANUP',
         publicKey: keys.publicKey,
-        failAt: 2
+        failAt: 3
       });
-      const first = await runAction({ inputs: inputsFor(snowflake.url), env: service.env() });
+      const first = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '1' }
+      });
       expect(first.code).toBe(1);
       expect(first.outputs).toMatchObject({ deleted: 'true', 'script-status': 'failed' });
       const sentBefore = immuta.requests.length;
@@ -599,23 +602,102 @@ describe('a re-run after the script failed converges', () => {
         user: 'IMMUTA_CLEANUP',
         publicKey: keys.publicKey
       });
-      const second = await runAction({ inputs: inputsFor(snowflake.url), env: service.env() });
+      const second = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '2' }
+      });
       expect(second.code).toBe(0);
       expect(second.outputs).toMatchObject({
         status: 'already-absent',
         deleted: 'false',
         'script-status': 'ran'
       });
-      expect(snowflake.scripts).toEqual([snowflakeScript(1)]);
+      // Statements 1 (USE ROLE) and 2 ran in attempt 1; 3 failed. The re-run replays the
+      // session-only USE ROLE that the rest needs, and never sends statement 2 again.
+      expect(snowflake.scripts).toHaveLength(1);
+      const resumed = snowflake.scripts[0]!;
+      expect(resumed).toMatch(/^USE ROLE ACCOUNTADMIN;/);
+      expect(resumed).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
+      expect(resumed).toContain('DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT');
       expect(second.log).toMatch(
-        /Running the cleanup script that an earlier attempt kept in artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\./
+        /Attempt 1 of this run ran statements 1 to 2 of 6: running from statement 3\./
       );
-      expect(second.summary).toContain('The script an earlier attempt kept in artifact');
+      expect(second.summary).toContain('ran in an earlier attempt');
       // The re-run only looked the host up (and checked, once, that the 404 came from Immuta's
       // API): Immuta has no script left to give.
       expect(trail(immuta).slice(sentBefore)).toEqual([
         'GET /data/connection/snowflake-prod',
         'GET /integrations'
+      ]);
+      // A third attempt finds attempt 2's record: nothing runs again.
+      await snowflake.close();
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      const third = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '3' }
+      });
+      expect(third.code).toBe(0);
+      expect(third.outputs['script-status']).toBe('already-ran');
+      expect(third.log).toMatch(/Attempt 2 of this workflow run ran this cleanup script/);
+      expect(snowflake.scripts).toEqual([]);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('a Databricks re-run starts at the first statement not known to have run', async () => {
+    immuta = await startImmutaStandIn();
+    immuta.state.integrations[2]!.script = [
+      'DROP SCHEMA IF EXISTS immuta.a CASCADE;',
+      'DROP SCHEMA IF EXISTS immuta.b CASCADE;',
+      'DROP CATALOG IF EXISTS immuta CASCADE;',
+      ''
+    ].join('\n');
+    const service = await startArtifactService({ azurite });
+    const databricksInputs = (url: string) =>
+      stepInputs(immuta!, {
+        'connection-key': 'databricks-uc',
+        'upload-artifact': 'true',
+        'if-missing': 'warn',
+        'run-script': 'databricks',
+        'databricks-host': url,
+        'databricks-token': 'dapi-test-token-123',
+        'databricks-warehouse-id': 'wh-1'
+      });
+    try {
+      databricks = await startDatabricksStandIn({
+        token: 'dapi-test-token-123',
+        warehouseId: 'wh-1',
+        failOn: /immuta\.b/
+      });
+      const first = await runAction({
+        inputs: databricksInputs(databricks.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '1' }
+      });
+      expect(first.code).toBe(1);
+      expect(databricks.executed.filter((s) => s !== 'SELECT 1')).toEqual([
+        'DROP SCHEMA IF EXISTS immuta.a CASCADE',
+        'DROP SCHEMA IF EXISTS immuta.b CASCADE'
+      ]);
+      await databricks.close();
+
+      databricks = await startDatabricksStandIn({
+        token: 'dapi-test-token-123',
+        warehouseId: 'wh-1'
+      });
+      const second = await runAction({
+        inputs: databricksInputs(databricks.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '2' }
+      });
+      expect(second.code).toBe(0);
+      expect(second.outputs['script-status']).toBe('ran');
+      expect(databricks.executed.filter((s) => s !== 'SELECT 1')).toEqual([
+        'DROP SCHEMA IF EXISTS immuta.b CASCADE',
+        'DROP CATALOG IF EXISTS immuta CASCADE'
       ]);
     } finally {
       await service.close();
