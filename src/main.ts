@@ -4,7 +4,8 @@ import { planLine } from './reports/batch-summary.js';
 import { report, reportBatch, reportFailure } from './reports/step-result.js';
 import { ownArtifactNames, runFiles, type RunFiles } from './action/naming.js';
 import { planOf } from './flow/plan.js';
-import { emptyRecord, runIdentity } from './reports/record.js';
+import { emptyRecord, type RunIdentity } from './reports/record.js';
+import { runFacts } from './action/run-facts.js';
 import { hostRecord, singleReport } from './reports/host-record.js';
 import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
@@ -146,7 +147,7 @@ async function runBatch(config: Config, services: Services, state: StepState): P
       return artifact;
     },
     onDeleted: () => (state.deleted = true),
-    identity: runIdentity(process.env),
+    identity: identity(),
     log
   });
   await reportBatch(outcome, state.secrets, config.summaryScript);
@@ -175,7 +176,7 @@ async function runOneHost(config: Config, services: Services, state: StepState):
   });
   await writeReport(
     files.reportPath,
-    singleReport(config, [hostRecord(outcome)], 'final', state.startedAt, runIdentity(process.env))
+    singleReport(config, [hostRecord(outcome)], 'final', state.startedAt, identity())
   );
   runner.setOutput('report-path', files.reportPath);
   await report(outcome, config.ifMissing, state.secrets, config.summaryScript);
@@ -203,7 +204,7 @@ async function keepOneHostScript(
     );
     await writeReport(
       files.reportPath,
-      singleReport(config, [record], 'before-delete', state.startedAt, runIdentity(process.env))
+      singleReport(config, [record], 'before-delete', state.startedAt, identity())
     );
     extras.push(files.reportPath);
   }
@@ -237,14 +238,17 @@ function stepThree(
   services: Services,
   secrets: Secrets,
   files: RunFiles
-): Pick<FlowDependencies, 'runScript' | 'recoverScript' | 'earlierScriptRuns' | 'recordScriptRun'> {
+): Pick<
+  FlowDependencies,
+  'checkWarehouse' | 'runScript' | 'recoverScript' | 'earlierScriptRuns' | 'recordScriptRun'
+> {
   const { artifacts, caller } = services;
-  const attempt = runAttempt(process.env.GITHUB_RUN_ATTEMPT);
-  const warehouse = config.warehouse;
+  const attempt = runFacts(process.env).runAttempt ?? 1;
+  // One runner for the pre-flight check and the run: Databricks signs in once.
+  const warehouse = config.warehouse && scriptRunner(config.warehouse, secrets, caller);
   return {
-    runScript: warehouse
-      ? (script, options) => scriptRunner(warehouse, secrets, caller).run(script, options)
-      : undefined,
+    checkWarehouse: warehouse && (() => warehouse.check()),
+    runScript: warehouse && ((script, options) => warehouse.run(script, options)),
     recoverScript:
       artifacts &&
       (() => recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)),
@@ -285,7 +289,7 @@ async function reportStepFailure(error: unknown, state: StepState): Promise<void
     };
     await writeReport(
       reportPath,
-      singleReport(config, [record], 'final', state.startedAt, runIdentity(process.env))
+      singleReport(config, [record], 'final', state.startedAt, identity())
     )
       .then(() => runner.setOutput('report-path', reportPath))
       .catch(() => undefined);
@@ -313,14 +317,22 @@ async function reportOutputLoss(
   await writeSummary(`## Immuta: the step's outputs were lost\n\n${markdownText(message)}\n`);
 }
 
+/** The run as the runner describes it, read once in run-facts. */
 function runContext(): RunContext {
+  const facts = runFacts(process.env);
   return {
-    serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com',
-    hasRuntimeToken: Boolean(process.env.ACTIONS_RUNTIME_TOKEN),
-    repository: process.env.GITHUB_REPOSITORY || undefined,
-    runId: process.env.GITHUB_RUN_ID || undefined,
-    ...runIdentity(process.env)
+    serverUrl: facts.serverUrl,
+    hasRuntimeToken: facts.hasRuntimeToken,
+    repository: facts.repository,
+    runId: facts.runId,
+    ...identity()
   };
+}
+
+/** Which job and attempt wrote a report or an artifact. */
+function identity(): RunIdentity {
+  const { job, runAttempt } = runFacts(process.env);
+  return { job, attempt: runAttempt === undefined ? undefined : String(runAttempt) };
 }
 
 /**
@@ -328,16 +340,10 @@ function runContext(): RunContext {
  * or the job's own names when that one held a plan or another job's script.
  */
 function keptUnder(artifactName: string): string[] {
-  const { job } = runIdentity(process.env);
-  const earlier = Math.max(1, runAttempt(process.env.GITHUB_RUN_ATTEMPT) - 1);
+  const { job, runAttempt } = runFacts(process.env);
+  const earlier = Math.max(1, (runAttempt ?? 1) - 1);
   const names = Array.from({ length: earlier }, (_, k) =>
     ownArtifactNames(artifactName, job, String(k + 1))
   );
   return [...new Set(names.flat())];
-}
-
-/** GITHUB_RUN_ATTEMPT: 1 for the first attempt, one more for each re-run of the run. */
-export function runAttempt(value: string | undefined): number {
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
 }

@@ -2,6 +2,7 @@
 // their REST APIs, against loopback stand-ins that check what the vendors check.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import {
   startImmutaStandIn,
   snowflakeScript,
@@ -76,7 +77,7 @@ describe('run-script: snowflake', () => {
   it('deletes the host, then runs the script whole as one signed multi-statement request', async () => {
     const run = await snowflakeRun();
     expect(run.code).toBe(0);
-    const posts = snowflake!.requests.filter((r) => r.method === 'POST');
+    const posts = snowflake!.requests.filter((r) => r.method === 'POST' && !r.check);
     expect(posts).toHaveLength(1);
     const [post] = posts;
     expect(post!.refused).toBeUndefined();
@@ -118,8 +119,17 @@ describe('run-script: snowflake', () => {
       { publicKey: encryptedKey.publicKey }
     );
     expect(run.code).toBe(0);
-    const body = JSON.parse(snowflake!.requests.find((r) => r.method === 'POST')!.body);
-    expect(body).toMatchObject({ role: 'ACCOUNTADMIN', warehouse: 'CLEANUP_WH' });
+    const [check, script] = snowflake!.requests
+      .filter((r) => r.method === 'POST')
+      .map((r) => JSON.parse(r.body));
+    // The pre-flight check runs in the session the script gets.
+    expect(check).toMatchObject({
+      statement: 'SELECT 1',
+      role: 'ACCOUNTADMIN',
+      warehouse: 'CLEANUP_WH',
+      parameters: { MULTI_STATEMENT_COUNT: '0' }
+    });
+    expect(script).toMatchObject({ role: 'ACCOUNTADMIN', warehouse: 'CLEANUP_WH' });
     expect(visibleLog(run.log)).not.toContain(PASSPHRASE);
   });
 
@@ -139,7 +149,7 @@ describe('run-script: snowflake', () => {
     const run = await snowflakeRun({}, { failAt: 3 });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 failed \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\): .*Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(100132\) Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on\./
+      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 failed \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\): SQL compilation error: Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(002003\) Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on\./
     );
     expect(run.outputs).toMatchObject({
       status: 'failed',
@@ -179,7 +189,7 @@ describe('run-script: snowflake', () => {
       })
     });
     expect(run.code).toBe(0);
-    const posts = snowflake.requests.filter((r) => r.method === 'POST');
+    const posts = snowflake.requests.filter((r) => r.method === 'POST' && !r.check);
     expect(posts).toHaveLength(3);
     expect(new Set(posts.map((p) => p.query!.requestId)).size).toBe(1);
     expect(posts.map((p) => p.query!.retry)).toEqual([undefined, 'true', 'true']);
@@ -187,7 +197,7 @@ describe('run-script: snowflake', () => {
     expect(run.outputs['script-status']).toBe('ran');
   });
 
-  it('a key Snowflake does not know fails with what to check, after the host is gone', async () => {
+  it('a key Snowflake does not know fails the pre-flight check with what to check: nothing is generated or deleted', async () => {
     const stranger = generateKeyPairSync('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -195,23 +205,25 @@ describe('run-script: snowflake', () => {
     });
     const run = await snowflakeRun({}, { publicKey: stranger.publicKey });
     expect(run.code).toBe(1);
-    expect(run.errors.at(-1)).toMatch(
-      /Snowflake failed: POST \/api\/v2\/statements answered 401\. Snowflake said: JWT token is invalid\. \(390144\)\. .*RSA_PUBLIC_KEY/
-    );
-    expect(run.outputs).toMatchObject({
-      deleted: 'true',
-      'script-status': 'failed',
-      'statements-run': ''
-    });
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^The pre-flight check in Snowflake failed, so nothing was generated or deleted in Immuta: .*POST \/api\/v2\/statements answered 401\. Snowflake said: JWT token is invalid\. \(390144\)\. .*RSA_PUBLIC_KEY/
+      )
+    ]);
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(trail(immuta!)).toEqual(['GET /data/connection/snowflake-prod']);
+    expect(immuta!.state.hosts['snowflake-prod']).toBeDefined();
   });
 
-  it('gives up at script-timeout-seconds, cancelling the statement', async () => {
+  it('gives up at script-timeout-seconds, cancelling the statement and saying it may still be running', async () => {
     const run = await snowflakeRun({ 'script-timeout-seconds': '1' }, { neverEnds: true });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /did not finish within script-timeout-seconds \(1 s\); it was cancelled/
+      /did not finish within script-timeout-seconds \(1 s\)\. A cancel was sent, but the script may still be running in Snowflake/
     );
-    expect(snowflake!.cancelled).toBe(true);
+    expect(snowflake!.cancels).toHaveLength(1);
+    expect(run.outputs['script-status']).toBe('failed');
+    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | unknown |');
   });
 
   it('goes through the same proxy as the requests to Immuta', async () => {
@@ -252,10 +264,15 @@ describe('run-script: snowflake', () => {
     expect(snowflake!.requests).toEqual([]);
   });
 
-  it('a dry run lists the statements that would run, and runs none', async () => {
+  it('a dry run tries the credentials with SELECT 1, lists the statements that would run, and runs none', async () => {
     const run = await snowflakeRun({ 'dry-run': 'true' });
     expect(run.code).toBe(0);
-    expect(snowflake!.requests).toEqual([]);
+    expect(snowflake!.checks).toBe(1);
+    expect(snowflake!.scripts).toEqual([]);
+    expect(snowflake!.requests.every((r) => r.check)).toBe(true);
+    expect(run.log).toContain(
+      "Pre-flight check: signed in to Snowflake and ran SELECT 1 in the script's session."
+    );
     expect(run.log).toContain('Dry run: these 6 statements would run in Snowflake, none ran:');
     expect(run.log).toContain(
       '  6. EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$'
@@ -263,6 +280,21 @@ describe('run-script: snowflake', () => {
     expect(run.outputs).toMatchObject({ 'script-status': 'skipped', 'statements-run': '0' });
     expect(run.summary).toContain('### Cleanup script in Snowflake: not run');
     expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | not run |');
+  });
+
+  it('a dry run whose credentials Snowflake refuses fails, with nothing generated', async () => {
+    const stranger = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+    });
+    const run = await snowflakeRun({ 'dry-run': 'true' }, { publicKey: stranger.publicKey });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(/^The pre-flight check in Snowflake failed, so nothing was generated/)
+    ]);
+    expect(trail(immuta!)).toEqual(['GET /data/connection/snowflake-prod']);
+    expect(snowflake!.scripts).toEqual([]);
   });
 
   it('never shows the key, the passphrase or a JWT, also in debug mode', async () => {
@@ -296,17 +328,23 @@ describe('run-script: snowflake', () => {
   });
 });
 
-async function databricksRun(extra: Record<string, string> = {}, options = {}) {
+const DATABRICKS_SCRIPT = [
+  '-- Immuta cleanup; for integration 2',
+  'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+  "COMMENT ON CATALOG immuta IS 'retired; by Immuta';",
+  '/* drop it; now */',
+  'DROP CATALOG IF EXISTS immuta CASCADE;',
+  '-- done;',
+  ''
+].join('\r\n');
+
+async function databricksRun(
+  extra: Record<string, string> = {},
+  options = {},
+  script = DATABRICKS_SCRIPT
+) {
   immuta = await startImmutaStandIn();
-  immuta.state.integrations[2]!.script = [
-    '-- Immuta cleanup; for integration 2',
-    'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
-    "COMMENT ON CATALOG immuta IS 'retired; by Immuta';",
-    '/* drop it; now */',
-    'DROP CATALOG IF EXISTS immuta CASCADE;',
-    '-- done;',
-    ''
-  ].join('\r\n');
+  immuta.state.integrations[2]!.script = script;
   databricks = await startDatabricksStandIn({
     token: 'dapi0123456789abcdef',
     warehouseId: 'abc123def456',
@@ -420,6 +458,16 @@ describe('bad warehouse input sends no request anywhere', () => {
       /account identifier/
     ],
     [
+      'snowflake-account',
+      { ...snowflakeBase, 'snowflake-account': 'myorg-acct.snowflakecomputing.com' },
+      /must be the account identifier, not a host name or URL: use "myorg-acct" \(the part before \.snowflakecomputing\.com\)/
+    ],
+    [
+      'snowflake-account',
+      { ...snowflakeBase, 'snowflake-account': 'https://myorg-acct.snowflakecomputing.com/' },
+      /not a host name or URL: use "myorg-acct"/
+    ],
+    [
       'snowflake-token',
       { ...snowflakeBase, 'snowflake-token': 'pat-x' },
       /exactly one way to sign in/
@@ -530,7 +578,7 @@ describe('a re-run after the script failed converges', () => {
       'snowflake-private-key': keys.privateKey
     });
 
-  it('runs the script the failed attempt kept in its artifact, as Immuta can no longer make it', async () => {
+  it('"Re-run failed jobs" runs the rest of the script the failed attempt kept, from the statement that failed', async () => {
     immuta = await startImmutaStandIn();
     const service = await startArtifactService({ azurite });
     try {
@@ -538,9 +586,12 @@ describe('a re-run after the script failed converges', () => {
         account: 'XY12345',
         user: 'IMMUTA_CLEANUP',
         publicKey: keys.publicKey,
-        failAt: 2
+        failAt: 3
       });
-      const first = await runAction({ inputs: inputsFor(snowflake.url), env: service.env() });
+      const first = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '1' }
+      });
       expect(first.code).toBe(1);
       expect(first.outputs).toMatchObject({ deleted: 'true', 'script-status': 'failed' });
       const sentBefore = immuta.requests.length;
@@ -551,23 +602,102 @@ describe('a re-run after the script failed converges', () => {
         user: 'IMMUTA_CLEANUP',
         publicKey: keys.publicKey
       });
-      const second = await runAction({ inputs: inputsFor(snowflake.url), env: service.env() });
+      const second = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '2' }
+      });
       expect(second.code).toBe(0);
       expect(second.outputs).toMatchObject({
         status: 'already-absent',
         deleted: 'false',
         'script-status': 'ran'
       });
-      expect(snowflake.scripts).toEqual([snowflakeScript(1)]);
+      // Statements 1 (USE ROLE) and 2 ran in attempt 1; 3 failed. The re-run replays the
+      // session-only USE ROLE that the rest needs, and never sends statement 2 again.
+      expect(snowflake.scripts).toHaveLength(1);
+      const resumed = snowflake.scripts[0]!;
+      expect(resumed).toMatch(/^USE ROLE ACCOUNTADMIN;/);
+      expect(resumed).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
+      expect(resumed).toContain('DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT');
       expect(second.log).toMatch(
-        /Running the cleanup script that an earlier attempt kept in artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\./
+        /Attempt 1 of this run ran statements 1 to 2 of 6: running from statement 3\./
       );
-      expect(second.summary).toContain('The script an earlier attempt kept in artifact');
+      expect(second.summary).toContain('ran in an earlier attempt');
       // The re-run only looked the host up (and checked, once, that the 404 came from Immuta's
       // API): Immuta has no script left to give.
       expect(trail(immuta).slice(sentBefore)).toEqual([
         'GET /data/connection/snowflake-prod',
         'GET /integrations'
+      ]);
+      // A third attempt finds attempt 2's record: nothing runs again.
+      await snowflake.close();
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      const third = await runAction({
+        inputs: inputsFor(snowflake.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '3' }
+      });
+      expect(third.code).toBe(0);
+      expect(third.outputs['script-status']).toBe('already-ran');
+      expect(third.log).toMatch(/Attempt 2 of this workflow run ran this cleanup script/);
+      expect(snowflake.scripts).toEqual([]);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('a Databricks re-run starts at the first statement not known to have run', async () => {
+    immuta = await startImmutaStandIn();
+    immuta.state.integrations[2]!.script = [
+      'DROP SCHEMA IF EXISTS immuta.a CASCADE;',
+      'DROP SCHEMA IF EXISTS immuta.b CASCADE;',
+      'DROP CATALOG IF EXISTS immuta CASCADE;',
+      ''
+    ].join('\n');
+    const service = await startArtifactService({ azurite });
+    const databricksInputs = (url: string) =>
+      stepInputs(immuta!, {
+        'connection-key': 'databricks-uc',
+        'upload-artifact': 'true',
+        'if-missing': 'warn',
+        'run-script': 'databricks',
+        'databricks-host': url,
+        'databricks-token': 'dapi-test-token-123',
+        'databricks-warehouse-id': 'wh-1'
+      });
+    try {
+      databricks = await startDatabricksStandIn({
+        token: 'dapi-test-token-123',
+        warehouseId: 'wh-1',
+        failOn: /immuta\.b/
+      });
+      const first = await runAction({
+        inputs: databricksInputs(databricks.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '1' }
+      });
+      expect(first.code).toBe(1);
+      expect(databricks.executed.filter((s) => s !== 'SELECT 1')).toEqual([
+        'DROP SCHEMA IF EXISTS immuta.a CASCADE',
+        'DROP SCHEMA IF EXISTS immuta.b CASCADE'
+      ]);
+      await databricks.close();
+
+      databricks = await startDatabricksStandIn({
+        token: 'dapi-test-token-123',
+        warehouseId: 'wh-1'
+      });
+      const second = await runAction({
+        inputs: databricksInputs(databricks.url),
+        env: { ...service.env(), GITHUB_RUN_ATTEMPT: '2' }
+      });
+      expect(second.code).toBe(0);
+      expect(second.outputs['script-status']).toBe('ran');
+      expect(databricks.executed.filter((s) => s !== 'SELECT 1')).toEqual([
+        'DROP SCHEMA IF EXISTS immuta.b CASCADE',
+        'DROP CATALOG IF EXISTS immuta CASCADE'
       ]);
     } finally {
       await service.close();
@@ -598,6 +728,282 @@ describe('a re-run after the script failed converges', () => {
       expect(snowflake.requests).toEqual([]);
     } finally {
       await service.close();
+    }
+  });
+});
+
+describe('Snowflake answers are trusted only in the SQL API’s shape', () => {
+  it.each([
+    ['the poll', 'GET', /^\/api\/v2\/statements\/.+$/],
+    ['the request', 'POST', /^\/api\/v2\/statements$/]
+  ])(
+    'a sign-on page with 200 OK in place of %s is a failure with an unknown outcome, never “ran”',
+    async (_, method, path) => {
+      immuta = await startImmutaStandIn();
+      snowflake = await startSnowflakeStandIn({
+        account: 'XY12345',
+        user: 'IMMUTA_CLEANUP',
+        publicKey: keys.publicKey
+      });
+      snowflake.fault({
+        method,
+        path,
+        status: 200,
+        body: '<html><title>Sign in to Okta</title></html>'
+      });
+      const run = await runAction({
+        inputs: stepInputs(immuta, {
+          'run-script': 'snowflake',
+          'snowflake-account': 'xy12345',
+          'snowflake-host': snowflake.url,
+          'snowflake-user': 'immuta_cleanup',
+          'snowflake-private-key': keys.privateKey
+        })
+      });
+      expect(run.code).toBe(1);
+      expect(run.outputs).toMatchObject({
+        deleted: 'true',
+        'script-status': 'failed',
+        'statements-run': ''
+      });
+      expect(run.errors.at(-1)).toMatch(
+        /answered 200\. The answer starts “<html><title>Sign in to Okta<\/title><\/html>”\. That is not the Snowflake SQL API's answer \(content type text\/html; charset=utf-8\)/
+      );
+      expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | unknown |');
+    }
+  );
+
+  it('the failing statement comes from the position Snowflake reports, not from words in its message', async () => {
+    const run = await snowflakeRun(
+      {},
+      {
+        failAt: 2,
+        failMessage:
+          "SQL compilation error:\nDatabase 'statement 4 of 6' does not exist or not authorized."
+      }
+    );
+    expect(run.code).toBe(1);
+    expect(run.outputs['statements-run']).toBe('1');
+    expect(run.errors.at(-1)).toMatch(
+      /failed: Statement 2 of 6 failed \(DROP DATABASE IF EXISTS IMMUTA_SYSTEM\): SQL compilation error: Database 'statement 4 of 6' does not exist/
+    );
+    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | ran |');
+    expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | **failed** |');
+    expect(run.summary).toContain('| 4 | `DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE` | not run |');
+  });
+
+  it('a poll that fails after Snowflake took the script sends a cancel and says it may still be running', async () => {
+    immuta = await startImmutaStandIn();
+    snowflake = await startSnowflakeStandIn({
+      account: 'XY12345',
+      user: 'IMMUTA_CLEANUP',
+      publicKey: keys.publicKey
+    });
+    snowflake.fault({
+      method: 'GET',
+      path: /^\/api\/v2\/statements\/.+$/,
+      status: 500,
+      body: { code: '390100', message: 'Internal error.' }
+    });
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'run-script': 'snowflake',
+        'snowflake-account': 'xy12345',
+        'snowflake-host': snowflake.url,
+        'snowflake-user': 'immuta_cleanup',
+        'snowflake-private-key': keys.privateKey
+      })
+    });
+    expect(run.code).toBe(1);
+    expect(snowflake.cancels).toHaveLength(1);
+    expect(snowflake.executions.size).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /answered 500\. Snowflake said: Internal error\. \(390100\)\. A cancel was sent, but the script may still be running in Snowflake/
+    );
+  });
+});
+
+describe('Databricks: a statement is never sent twice, and a finished one is never a timeout', () => {
+  it.each([
+    ['a gateway 504 page after forwarding it', 504, '<html>504 Gateway Time-out</html>'],
+    ['a 502 page', 502, '<html>502 Bad Gateway</html>'],
+    ['a 408', 408, { error: 'timeout' }],
+    ['a 503 that is not Databricks’ own', 503, '<html>Service Unavailable</html>'],
+    ['Databricks’ own 500', 500, { error_code: 'INTERNAL_ERROR', message: 'Something broke.' }]
+  ])(
+    '%s: the statement ran once, is reported unknown, and the run stops',
+    async (_, status, body) => {
+      immuta = await startImmutaStandIn();
+      databricks = await startDatabricksStandIn({
+        token: 'dapi0123456789abcdef',
+        warehouseId: 'abc123def456'
+      });
+      databricks.fault({
+        method: 'POST',
+        path: /^\/api\/2\.0\/sql\/statements$/,
+        status,
+        body,
+        afterHandling: true
+      });
+      immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
+      const run = await runAction({
+        inputs: stepInputs(immuta, {
+          'connection-key': 'databricks-uc',
+          'run-script': 'databricks',
+          'databricks-host': databricks.url,
+          'databricks-token': 'dapi0123456789abcdef',
+          'databricks-warehouse-id': 'abc123def456'
+        })
+      });
+      expect(run.code).toBe(1);
+      const first = 'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`';
+      expect(databricks.sent(first)).toBe(1);
+      expect(databricks.executed).toEqual([first]);
+      expect(run.outputs).toMatchObject({ 'script-status': 'failed', 'statements-run': '0' });
+      expect(run.errors.at(-1)).toMatch(
+        new RegExp(
+          `Statement 1 of 3 \\(REVOKE .*\\): POST /api/2\\.0/sql/statements answered ${status}\\..* it was not sent again and the run stops here; whether it ran is unknown\\.`
+        )
+      );
+      expect(run.summary).toContain(`| 1 | \`\` ${first} \`\` | unknown |`);
+      expect(run.summary).toContain('| 3 | `DROP CATALOG IF EXISTS immuta CASCADE` | not run |');
+    }
+  );
+
+  it.each([
+    [429, 'TOO_MANY_REQUESTS'],
+    [503, 'TEMPORARILY_UNAVAILABLE']
+  ])('Databricks’ own %i is tried again, and the statement runs once', async (status, code) => {
+    immuta = await startImmutaStandIn();
+    databricks = await startDatabricksStandIn({
+      token: 'dapi0123456789abcdef',
+      warehouseId: 'abc123def456'
+    });
+    databricks.fault({
+      method: 'POST',
+      path: /^\/api\/2\.0\/sql\/statements$/,
+      status,
+      body: { error_code: code, message: 'Not now.' },
+      headers: { 'retry-after': '0' }
+    });
+    immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'connection-key': 'databricks-uc',
+        'run-script': 'databricks',
+        'databricks-host': databricks.url,
+        'databricks-token': 'dapi0123456789abcdef',
+        'databricks-warehouse-id': 'abc123def456'
+      })
+    });
+    expect(run.code).toBe(0);
+    expect(databricks.sent('REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`')).toBe(2);
+    expect(databricks.executed).toHaveLength(3);
+  });
+
+  it('a poll that fails after Databricks took the statement sends a cancel and says it may still be running', async () => {
+    immuta = await startImmutaStandIn();
+    databricks = await startDatabricksStandIn({
+      token: 'dapi0123456789abcdef',
+      warehouseId: 'abc123def456'
+    });
+    databricks.fault({
+      method: 'GET',
+      path: /^\/api\/2\.0\/sql\/statements\/.+$/,
+      status: 500,
+      body: { error_code: 'INTERNAL_ERROR', message: 'Something broke.' }
+    });
+    immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'connection-key': 'databricks-uc',
+        'run-script': 'databricks',
+        'databricks-host': databricks.url,
+        'databricks-token': 'dapi0123456789abcdef',
+        'databricks-warehouse-id': 'abc123def456'
+      })
+    });
+    expect(run.code).toBe(1);
+    expect(databricks.cancels).toHaveLength(1);
+    expect(run.errors.at(-1)).toMatch(
+      /A cancel was sent, but the statement may still be running in Databricks/
+    );
+    expect(databricks.executed).toHaveLength(1);
+  });
+
+  it('asks for as little result as the API allows: a statement with a large result finishes', async () => {
+    const run = await databricksRun({ 'script-timeout-seconds': '5' }, { resultRows: 2048 });
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ 'script-status': 'ran', 'statements-run': '3' });
+    const bodies = databricks!.requests
+      .filter((r) => r.method === 'POST' && r.path === '/api/2.0/sql/statements')
+      .map((r) => JSON.parse(r.body));
+    for (const body of bodies) {
+      expect(body).toMatchObject({ disposition: 'INLINE', row_limit: 1, byte_limit: 1024 });
+    }
+  });
+
+  it('CLOSED counts as finished: the statement ran', async () => {
+    const run = await databricksRun({}, { endState: 'CLOSED' });
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ 'script-status': 'ran', 'statements-run': '3' });
+  });
+
+  it('never runs what a nested bracketed comment holds, and splits CR-only lines like LF', async () => {
+    const run = await databricksRun(
+      {},
+      {},
+      [
+        '-- Immuta cleanup; a comment ended by a lone CR\rREVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+        '/* outer /* inner */ ; DROP CATALOG prod_finance CASCADE; */',
+        'DROP CATALOG IF EXISTS immuta CASCADE;'
+      ].join('\r')
+    );
+    expect(run.code).toBe(0);
+    expect(databricks!.executed).toEqual([
+      'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`',
+      'DROP CATALOG IF EXISTS immuta CASCADE'
+    ]);
+  });
+
+  it('a wrong warehouse fails the pre-flight check: nothing is generated or deleted', async () => {
+    const run = await databricksRun({ 'databricks-warehouse-id': 'not-the-one' });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^The pre-flight check in Databricks failed, so nothing was generated or deleted in Immuta: .*answered 404\. .*Check databricks-host and databricks-warehouse-id\./
+      )
+    ]);
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(trail(immuta!)).toEqual(['GET /data/connection/databricks-uc']);
+    expect(databricks!.executed).toEqual([]);
+  });
+});
+
+describe('every wire form of a credential is kept out of what the step shows', () => {
+  it('the OAuth Basic value a token endpoint echoes back is in no log line, summary, output or report', async () => {
+    const clientId = 'c0ffee-client';
+    const clientSecret = 'wrong secret/+=';
+    const run = await databricksRun(
+      {
+        'databricks-token': '',
+        'databricks-client-id': clientId,
+        'databricks-client-secret': clientSecret
+      },
+      { token: undefined, clientId, clientSecret: 'right-secret', echoAuthorization: true }
+    );
+    expect(run.code).toBe(1);
+    const basic = Buffer.from(
+      `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`
+    ).toString('base64');
+    const tokenRequest = databricks!.requests.find((r) => r.path === '/oidc/v1/token')!;
+    expect(tokenRequest.headers.authorization).toBe(`Basic ${basic}`);
+    expect(run.errors.at(-1)).toMatch(/Client authentication failed for Basic \*\*\*/);
+    expect(run.stdout).toContain(`::add-mask::${basic}`);
+    const report = await fs.readFile(run.outputs['report-path']!, 'utf8');
+    const shown = visibleLog(run.log) + run.summary + JSON.stringify(run.outputs) + report;
+    for (const form of [basic, clientSecret, encodeURIComponent(clientSecret)]) {
+      expect(shown).not.toContain(form);
     }
   });
 });

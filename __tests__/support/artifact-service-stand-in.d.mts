@@ -27,12 +27,22 @@ export interface StoredArtifact {
 
 export interface ArtifactService {
   url: string;
-  calls: { method: string; request: Record<string, unknown> }[];
+  calls: {
+    method: string;
+    request: Record<string, unknown>;
+    headers: Record<string, string | string[] | undefined>;
+  }[];
   artifacts: StoredArtifact[];
   /** Every signed URL handed out, in order. */
   issued: string[];
   zipOf(name: string): Promise<Buffer | undefined>;
-  plant(name: string, zip: Buffer, run?: string, job?: string): Promise<string>;
+  plant(
+    name: string,
+    zip: Buffer,
+    run?: string,
+    job?: string,
+    options?: { digest?: string | null }
+  ): Promise<string>;
   blobNames(): Promise<string[]>;
   env(run?: string, job?: string): { ACTIONS_RUNTIME_TOKEN: string; ACTIONS_RESULTS_URL: string };
   close(): Promise<void>;

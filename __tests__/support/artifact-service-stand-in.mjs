@@ -4,6 +4,7 @@
 // actions/download-artifact use) both run unchanged against them, so a test can read back, from
 // the blob store's side, exactly what a user would download.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -100,7 +101,8 @@ export async function startAzurite() {
 }
 
 /**
- * Starts the results-service fake in front of an Azurite from startAzurite().
+ * Starts the results-service fake in front of an Azurite from startAzurite(). Every call is
+ * recorded in `calls` (method, request and headers), for comparing one client with another.
  * faults: { CreateArtifact, FinalizeArtifact, ListArtifacts, GetSignedArtifactURL, DeleteArtifact }:
  * a number answers that HTTP status (with a twirp error body) instead of doing the work; an
  * object { status, contentType, body } answers that instead (a proxy's page); 'lost' does the
@@ -126,7 +128,7 @@ export async function startArtifactService({ azurite, faults = {} }) {
       return twirpError(res, 404, 'not found');
     const method = url.pathname.slice(SERVICE.length);
     const request = JSON.parse(body || '{}');
-    calls.push({ method, request });
+    calls.push({ method, request, headers: req.headers });
     const fault = faults[method];
     if (typeof fault === 'number') return twirpError(res, fault, `injected ${method} failure`);
     if (typeof fault === 'object') {
@@ -206,7 +208,9 @@ export async function startArtifactService({ azurite, faults = {} }) {
             database_id: a.database_id,
             name: a.name,
             size: String(a.size ?? 0),
-            created_at: new Date().toISOString()
+            created_at: new Date().toISOString(),
+            // As the real service: the sha256 of the zip, from FinalizeArtifact's hash.
+            ...(a.hash ? { digest: a.hash } : {})
           }))
         });
       }
@@ -265,9 +269,10 @@ export async function startArtifactService({ azurite, faults = {} }) {
     issued,
     /**
      * Puts a finalized artifact holding this zip into the run, as another client (an older
-     * version of this action, another step) would have left it. Returns its ID.
+     * version of this action, another step) would have left it. Returns its ID. Its digest is
+     * the zip's sha256 unless options.digest gives another (or null: none listed).
      */
-    async plant(name, zipBytes, run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
+    async plant(name, zipBytes, run = RUN_BACKEND_ID, job = JOB_BACKEND_ID, options = {}) {
       const blobName = `${run}/${job}/${name}.zip`;
       await container.getBlockBlobClient(blobName).uploadData(zipBytes);
       const database_id = String(nextId++);
@@ -278,7 +283,13 @@ export async function startArtifactService({ azurite, faults = {} }) {
         finalized: true,
         blobName,
         size: String(zipBytes.length),
-        database_id
+        database_id,
+        ...(options.digest === null
+          ? {}
+          : {
+              hash:
+                options.digest ?? `sha256:${createHash('sha256').update(zipBytes).digest('hex')}`
+            })
       });
       return database_id;
     },

@@ -1,13 +1,26 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 
 /**
  * A forward proxy on loopback that opens CONNECT tunnels, as a corporate proxy does, and records
- * where each went. With `credentials` (user:password), a tunnel without them gets a 407.
+ * where each went. With `credentials` (user:password), a tunnel without them gets a 407. With
+ * `tls`, it is an https:// proxy: the client speaks TLS to the proxy itself, and `servernames`
+ * records the name (SNI) each of those handshakes asked for ('' for none).
  */
-export async function startConnectProxy(credentials?: string) {
+export async function startConnectProxy(
+  credentials?: string,
+  options: { tls?: { key: string | Buffer; cert: string | Buffer } } = {}
+) {
   const tunnels: string[] = [];
-  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  const servernames: string[] = [];
+  const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(405).end();
+  const server = options.tls
+    ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, refuse)
+    : http.createServer(refuse);
+  server.on('secureConnection', (socket: { servername?: string | false }) =>
+    servernames.push(socket.servername || '')
+  );
   server.on('connect', (req, client, head) => {
     const expected = credentials && `Basic ${Buffer.from(credentials).toString('base64')}`;
     if (expected && req.headers['proxy-authorization'] !== expected) {
@@ -27,8 +40,9 @@ export async function startConnectProxy(credentials?: string) {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     tunnels,
+    servernames,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

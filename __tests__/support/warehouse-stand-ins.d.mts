@@ -6,6 +6,8 @@ export interface WarehouseRequest {
   body: string;
   at: number;
   refused?: string;
+  /** Snowflake: a request of the pre-flight check (its SELECT 1, its polls). */
+  check?: boolean;
 }
 
 interface StandIn {
@@ -19,19 +21,32 @@ interface StandIn {
     body?: unknown;
     headers?: Record<string, string>;
     resetAfterHandling?: boolean;
+    /** For the pre-flight check's requests (and only those); false by default. */
+    check?: boolean;
+    /** Databricks: carried out first, then answered with the fault. */
+    afterHandling?: boolean;
   }): void;
   close(): Promise<void>;
 }
 
 export interface SnowflakeStandIn extends StandIn {
   executions: Map<string, number>;
+  /** Every statement that ran, in order, over all requests. */
+  ran: string[];
+  /** Statement handles a cancel was sent for. */
+  cancels: string[];
   readonly scripts: string[];
   readonly cancelled: boolean;
+  readonly checks: number;
+  readonly resends: number;
 }
 
 export interface DatabricksStandIn extends StandIn {
   executed: string[];
+  cancels: string[];
   issued: Set<string>;
+  readonly checks: number;
+  sent(statement: string): number;
 }
 
 export declare function startSnowflakeStandIn(options: {
@@ -42,6 +57,9 @@ export declare function startSnowflakeStandIn(options: {
   tokenType?: string;
   pendingPolls?: number;
   failAt?: number;
+  failOn?: RegExp;
+  failMessage?: string;
+  failWithoutPosition?: boolean;
   neverEnds?: boolean;
 }): Promise<SnowflakeStandIn>;
 
@@ -53,4 +71,7 @@ export declare function startDatabricksStandIn(options: {
   failOn?: RegExp;
   polls?: number;
   neverEnds?: boolean;
+  endState?: 'SUCCEEDED' | 'CLOSED';
+  resultRows?: number;
+  echoAuthorization?: boolean;
 }): Promise<DatabricksStandIn>;

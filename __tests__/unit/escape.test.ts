@@ -70,14 +70,17 @@ describe('Secrets', () => {
     secrets.add('abcd1234');
     secrets.add('abcd1234-long');
     secrets.add('abcd1234');
-    expect(masked).toEqual(['abcd1234', 'abcd1234-long']);
+    // Each with its base64 form, which a Basic header would carry.
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    expect(masked).toEqual(['abcd1234', b64('abcd1234'), 'abcd1234-long', b64('abcd1234-long')]);
     expect(secrets.redact('x abcd1234-long y abcd1234')).toBe('x *** y ***');
   });
   it('drops the end of a cut head, where a secret could have been split', () => {
     const secrets = new Secrets(() => undefined);
     secrets.add('0123456789');
-    // 'text 01234' may end in the first half of the secret: its last 9 characters go.
-    expect(secrets.redactHead('text 01234', false)).toBe('t');
+    // The head may end in the first half of the secret or of its base64 form (16 characters,
+    // the longest): its last 15 characters go.
+    expect(secrets.redactHead('a longer text 01234', false)).toBe('a lo');
     expect(secrets.redactHead('text 0123456789', true)).toBe('text ***');
   });
   it('says why a credential cannot be sent', () => {

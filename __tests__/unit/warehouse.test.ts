@@ -1,9 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { createVerify, generateKeyPairSync } from 'node:crypto';
-import { splitStatements } from '../../src/warehouse/split.js';
+import { splitScript, splitStatements } from '../../src/warehouse/split.js';
 import { jwtAccount, mintJwt } from '../../src/warehouse/snowflake-jwt.js';
-import { failingPosition } from '../../src/warehouse/snowflake.js';
-import { readWarehouse } from '../../src/warehouse/settings.js';
+import {
+  isSessionOnly,
+  planRequest,
+  reportedOffset,
+  statementAt,
+  withoutEnvelope
+} from '../../src/warehouse/snowflake-plan.js';
+import { accountInHost, readWarehouse } from '../../src/warehouse/settings.js';
+import { InputError } from '../../src/action/input-readers.js';
+import { MIN_MASK_LENGTH, Secrets } from '../../src/action/secrets.js';
 
 describe('splitStatements', () => {
   it('splits a Snowflake script: quotes, comments with ;, $$ bodies, CRLF', () => {
@@ -77,12 +85,141 @@ describe('Snowflake key-pair JWT', () => {
   });
 });
 
-describe('failingPosition', () => {
-  it('reads the statement Snowflake names, within the script', () => {
-    expect(failingPosition('failed: statement 3 of 6: SQL compilation error', 6)).toBe(3);
-    expect(failingPosition('Statement #2 failed', 6)).toBe(2);
-    expect(failingPosition('statement 9 of 6', 6)).toBeUndefined();
-    expect(failingPosition('SQL compilation error', 6)).toBeUndefined();
+describe('the failing statement of a Snowflake request', () => {
+  const script = '-- cleanup\nUSE ROLE A;\n  DROP DATABASE D;\r\nDROP USER U;';
+  const plan = planRequest(script, splitScript(script), 0);
+  const envelope = (line: number, position: number, rest: string) =>
+    `Uncaught exception of type 'STATEMENT_ERROR' on line ${line} at position ${position} : ${rest}`;
+
+  it('is found from the line and position Snowflake reports, through the statements’ offsets', () => {
+    const at = (line: number, position: number) =>
+      statementAt(reportedOffset(envelope(line, position, 'x'), plan.text)!, plan.sent);
+    expect(at(2, 0)).toBe(0);
+    expect(at(3, 2)).toBe(1);
+    expect(at(4, 0)).toBe(2);
+    // Leading space or a comment before a statement belongs to it.
+    expect(at(3, 0)).toBe(1);
+  });
+
+  it('never from words in the message, and not at all without the envelope at its start', () => {
+    const quoted = envelope(2, 0, "Object 'statement 3 on line 4 at position 0' does not exist");
+    expect(statementAt(reportedOffset(quoted, plan.text)!, plan.sent)).toBe(0);
+    expect(reportedOffset('Statement 3 of 3 failed: on line 4 at position 0', plan.text)).toBe(
+      undefined
+    );
+    expect(reportedOffset(`x ${envelope(4, 0, 'y')}`, plan.text)).toBeUndefined();
+    expect(reportedOffset(envelope(9, 0, 'past the end'), plan.text)).toBeUndefined();
+    expect(reportedOffset(envelope(2, 99, 'past the line'), plan.text)).toBeUndefined();
+    expect(withoutEnvelope(envelope(2, 0, 'the error'))).toBe('the error');
+  });
+});
+
+describe('planRequest: the rest of a script run in part', () => {
+  const script = "USE ROLE R;\nDROP DATABASE D;\nALTER SESSION SET QUERY_TAG='q';\nDROP USER U";
+  const statements = splitScript(script);
+
+  it('sends the script unchanged from the start', () => {
+    expect(planRequest(script, statements, 0).text).toBe(script);
+  });
+
+  it('replays the session-only statements before startAt, then sends the rest, with their offsets', () => {
+    const plan = planRequest(script, statements, 3);
+    expect(plan.text).toBe("USE ROLE R;\nALTER SESSION SET QUERY_TAG='q';\nDROP USER U");
+    expect(plan.sent.map((s) => [s.index, s.replay])).toEqual([
+      [0, true],
+      [2, true],
+      [3, false]
+    ]);
+    for (const s of plan.sent) {
+      expect(plan.text.slice(s.start, s.end)).toBe(statements[s.index]!.text);
+    }
+  });
+
+  it.each([
+    ['USE ROLE ACCOUNTADMIN', true],
+    ['use warehouse w', true],
+    ['USE SECONDARY ROLES ALL', true],
+    ['ALTER SESSION UNSET QUERY_TAG', true],
+    ['ALTER USER U SET DISABLED = TRUE', false],
+    ['DROP ROLE R', false]
+  ])('%s is session-only: %s', (statement, expected) => {
+    expect(isSessionOnly(statement)).toBe(expected);
+  });
+});
+
+describe('splitScript', () => {
+  it('gives each statement’s place in the script', () => {
+    const script = '/* a */ USE ROLE A;\n  DROP X ;';
+    const pieces = splitScript(script);
+    expect(pieces.map((p) => script.slice(p.start, p.end))).toEqual(['USE ROLE A', 'DROP X']);
+  });
+
+  it('never runs what a nested bracketed comment holds', () => {
+    expect(splitStatements('/* a /* b */ ; DROP CATALOG x; */ SELECT 2;')).toEqual(['SELECT 2']);
+    // Left open, a comment hides the rest of the script.
+    expect(splitStatements('SELECT 1; /* a /* b */ DROP CATALOG x;')).toEqual(['SELECT 1']);
+    // Comment markers inside strings and names are text.
+    expect(splitStatements("SELECT '/*'; DROP `a*/b`; SELECT '--'")).toEqual([
+      "SELECT '/*'",
+      'DROP `a*/b`',
+      "SELECT '--'"
+    ]);
+  });
+
+  it('ends a -- comment at a lone CR, so it does not swallow the next statement', () => {
+    expect(splitStatements('-- first; comment\rDROP A;\rDROP B')).toEqual(['DROP A', 'DROP B']);
+  });
+});
+
+describe('Secrets', () => {
+  it('masks and redacts the URL-encoded and base64 forms of a secret', () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((s) => masked.push(s));
+    secrets.add('p@ss word/+');
+    expect(masked).toEqual([
+      'p@ss word/+',
+      'p%40ss%20word%2F%2B',
+      'p%40ss+word%2F%2B',
+      Buffer.from('p@ss word/+').toString('base64')
+    ]);
+    expect(secrets.redact('q=p%40ss%20word%2F%2B&f=p%40ss+word%2F%2B')).toBe('q=***&f=***');
+  });
+
+  it(`never sends a secret shorter than ${MIN_MASK_LENGTH} characters as a mask, and redacts it only where it stands alone`, () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((s) => masked.push(s));
+    secrets.add('s');
+    expect(masked).not.toContain('s');
+    expect(masked.every((m) => m.length >= MIN_MASK_LENGTH)).toBe(true);
+    expect(secrets.redact('sig=s&se=2026 sessions')).toBe('sig=***&se=2026 sessions');
+  });
+});
+
+describe('snowflake-account', () => {
+  it.each([
+    ['myorg-acct.snowflakecomputing.com', 'myorg-acct'],
+    ['https://myorg-acct.snowflakecomputing.com/', 'myorg-acct'],
+    ['xy12345.us-east-1.privatelink.snowflakecomputing.com', 'xy12345.us-east-1.privatelink'],
+    ['xy12345.us-east-2.aws', undefined],
+    ['myorg-acct', undefined]
+  ])('%s holds the identifier %s', (value, identifier) => {
+    expect(accountInHost(value)).toBe(identifier);
+  });
+
+  it('a host name is refused with the identifier to use', () => {
+    const read = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+    const attempt = () =>
+      readWarehouse(
+        read({
+          'run-script': 'snowflake',
+          'snowflake-account': 'myorg-acct.snowflakecomputing.com',
+          'snowflake-user': 'u',
+          'snowflake-token': 'pat-0123456789'
+        }),
+        false
+      );
+    expect(attempt).toThrow(InputError);
+    expect(attempt).toThrow(/use "myorg-acct" \(the part before \.snowflakecomputing\.com\)/);
   });
 });
 

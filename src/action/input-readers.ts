@@ -65,6 +65,7 @@ export const Defaults: Readonly<Partial<Record<(typeof Inputs)[keyof typeof Inpu
   [Inputs.MaxParallel]: '4',
   [Inputs.FailFast]: 'true',
   [Inputs.Plan]: '',
+  [Inputs.PlanSha256]: '',
   [Inputs.RunScript]: 'none',
   [Inputs.SnowflakeAccount]: '',
   [Inputs.SnowflakeHost]: '',

@@ -2,22 +2,35 @@
  * Every secret the run holds. Each is masked in the runner's log the moment it is learnt, and cut
  * out of any text the action passes on from a server, which may echo what it was sent.
  */
+
+/**
+ * The shortest value sent to the runner as a mask: the runner replaces every occurrence in the
+ * log, so a one-character secret would star out that letter everywhere and make the log useless.
+ */
+export const MIN_MASK_LENGTH = 4;
+
 export class Secrets {
+  /** Longest first, so a secret that contains another is cut out whole. */
   private readonly values: string[] = [];
+  /** Too short to mask; cut out of our own messages only where it stands alone. */
+  private readonly short: RegExp[] = [];
+  private readonly seen = new Set<string>();
 
   constructor(private readonly mask: (secret: string) => void) {}
 
+  /**
+   * Learns a secret and the forms it takes on the wire: URL-encoded (in a query or a form body)
+   * and base64 (in a Basic header).
+   */
   add(secret: string): void {
-    if (secret === '' || this.values.includes(secret)) return;
-    this.mask(secret);
-    this.values.push(secret);
-    // Longest first, so a secret that contains another is cut out whole.
-    this.values.sort((a, b) => b.length - a.length);
+    if (secret === '') return;
+    for (const form of wireForms(secret)) this.learn(form);
   }
 
   /** The text with every secret replaced by ***; done before any cut or reflow of the text. */
   redact(text: string): string {
-    return this.values.reduce((t, secret) => t.split(secret).join('***'), text);
+    const long = this.values.reduce((t, secret) => t.split(secret).join('***'), text);
+    return this.short.reduce((t, pattern) => t.replace(pattern, '***'), long);
   }
 
   /**
@@ -31,6 +44,30 @@ export class Secrets {
       ? redacted
       : redacted.slice(0, Math.max(0, redacted.length - longest + 1));
   }
+
+  private learn(value: string): void {
+    if (this.seen.has(value)) return;
+    this.seen.add(value);
+    if (value.length < MIN_MASK_LENGTH) {
+      const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      this.short.push(new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, 'g'));
+      return;
+    }
+    this.mask(value);
+    this.values.push(value);
+    this.values.sort((a, b) => b.length - a.length);
+  }
+}
+
+/** The secret as given, URL-encoded (both ways a space goes), and base64. */
+export function wireForms(secret: string): string[] {
+  const forms = [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    Buffer.from(secret, 'utf8').toString('base64')
+  ];
+  return [...new Set(forms)];
 }
 
 /** Why a credential cannot be sent in an HTTP header, or undefined when it can. */

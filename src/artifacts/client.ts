@@ -12,6 +12,7 @@ import { ExchangeFailed, HttpCaller } from '../http/caller.js';
 import type { Transport } from '../http/transport.js';
 import { excerpt } from '../action/escape.js';
 import type { Secrets } from '../action/secrets.js';
+import { USER_AGENT } from '../action/version.js';
 import {
   ATTEMPTS,
   backendIdsFrom,
@@ -29,6 +30,8 @@ export interface StoredArtifact {
   /** The run and job it was uploaded from, which the service files it under. */
   readonly runBackendId: string;
   readonly jobBackendId: string;
+  /** sha256:<hex> of the zip, as the service lists it; undefined for uploads that gave none. */
+  readonly digest?: string;
 }
 
 export interface ArtifactClient {
@@ -134,7 +137,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
           method,
           url,
           shown,
-          headers: { 'x-ms-version': BLOB_API_VERSION, ...headers },
+          headers: { 'x-ms-version': BLOB_API_VERSION, 'user-agent': USER_AGENT, ...headers },
           body,
           limit
         },
@@ -167,6 +170,13 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       if (got.status !== 200) throw blobRefused('download', got, redact);
       if (got.truncated) {
         throw new Error(`artifact ${artifact.id} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
+      }
+      // As download-artifact checks it: what is compared must be what was uploaded.
+      const downloaded = `sha256:${createHash('sha256').update(got.bytes).digest('hex')}`;
+      if (artifact.digest !== undefined && artifact.digest !== downloaded) {
+        throw new Error(
+          `artifact ${artifact.id} does not match the digest the results service lists for it (${artifact.digest}); its download is ${downloaded}`
+        );
       }
       let files: Map<string, Buffer>;
       try {
@@ -254,6 +264,12 @@ function artifactOf(value: unknown): StoredArtifact {
   const runBackendId = field(a, 'workflow_run_backend_id');
   const jobBackendId = field(a, 'workflow_job_run_backend_id');
   const size = field(a, 'size') ?? '0';
+  const digest = field(a, 'digest') ?? undefined;
+  if (digest !== undefined && (typeof digest !== 'string' || !SHA256.test(digest))) {
+    throw new Error(
+      'ListArtifacts answered with an artifact whose digest is not a sha256 (sha256:<64 hex digits>)'
+    );
+  }
   if (
     typeof name !== 'string' ||
     typeof runBackendId !== 'string' ||
@@ -267,9 +283,12 @@ function artifactOf(value: unknown): StoredArtifact {
     id: idIn(field(a, 'database_id'), 'ListArtifacts'),
     size: Number(size),
     runBackendId,
-    jobBackendId
+    jobBackendId,
+    ...(digest === undefined ? {} : { digest: digest.toLowerCase() })
   };
 }
+
+const SHA256 = /^sha256:[0-9a-f]{64}$/i;
 
 function idIn(value: unknown, method: string): number {
   if (

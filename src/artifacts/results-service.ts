@@ -8,6 +8,7 @@ import { answerText, isJsonType, mediaType, type HttpAnswer } from '../http/body
 import { ExchangeFailed, type HttpCaller } from '../http/caller.js';
 import { excerpt } from '../action/escape.js';
 import { parseJson } from '../immuta/responses.js';
+import { USER_AGENT } from '../action/version.js';
 
 const SERVICE = 'github.actions.results.api.v1.ArtifactService';
 /** The service's answers are a few fields; a name-filtered list, a handful of artifacts. */
@@ -92,7 +93,7 @@ export class ResultsService {
             authorization: `Bearer ${this.token}`,
             'content-type': 'application/json',
             accept: 'application/json',
-            'user-agent': 'immuta-deregister-host'
+            'user-agent': USER_AGENT
           },
           body: JSON.stringify(request),
           limit: ANSWER_LIMIT

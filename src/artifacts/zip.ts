@@ -69,7 +69,8 @@ export function zip(entries: readonly ZipEntry[], now: Date = new Date()): Buffe
 /**
  * The files of a zip, by name (directories left out), as far as `maxBytes` of content in all:
  * a small archive may inflate to gigabytes. Refuses what it cannot read faithfully: zip64,
- * encryption, methods other than store and deflate, a CRC that does not match.
+ * encryption, methods other than store and deflate, a CRC that does not match, two entries
+ * that unpack to the same file.
  */
 export function unzip(archive: Buffer, maxBytes: number): Map<string, Buffer> {
   const end = findEndOfCentralDirectory(archive);
@@ -80,6 +81,7 @@ export function unzip(archive: Buffer, maxBytes: number): Map<string, Buffer> {
     throw new Error('the zip uses zip64 or its central directory is out of place');
   }
   const files = new Map<string, Buffer>();
+  const seen = new Set<string>();
   let total = 0;
   for (let i = 0; i < count; i++) {
     need(archive, at, 46);
@@ -96,6 +98,14 @@ export function unzip(archive: Buffer, maxBytes: number): Map<string, Buffer> {
     const name = archive.toString('utf8', at + 46, at + 46 + nameLength);
     at += 46 + skip;
     if (name.endsWith('/')) continue;
+    // Two entries that unpack to one file: which of them a reader keeps is the reader's choice
+    // (this Map would keep the last, many unzip tools the first), so what was compared could be
+    // another than what is downloaded. Such a zip is not "the same" as any set of files.
+    const unpacked = unpackedPath(name);
+    if (seen.has(unpacked)) {
+      throw new Error(`the zip holds '${name}' more than once`);
+    }
+    seen.add(unpacked);
     if (flags & 1) throw new Error(`'${name}' in the zip is encrypted`);
     if (method !== STORE && method !== DEFLATE) {
       throw new Error(`'${name}' in the zip uses compression method ${method}`);
@@ -118,6 +128,14 @@ export function unzip(archive: Buffer, maxBytes: number): Map<string, Buffer> {
     files.set(name, data);
   }
   return files;
+}
+
+/** The file an entry unpacks to: either slash separates, and `.` and empty parts name nothing. */
+function unpackedPath(name: string): string {
+  return name
+    .split(/[\\/]/)
+    .filter((part) => part !== '' && part !== '.')
+    .join('/');
 }
 
 function findEndOfCentralDirectory(archive: Buffer): number {

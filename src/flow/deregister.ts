@@ -9,6 +9,7 @@ import { lineCount, type Outcome } from './outcome.js';
 import { splitStatements } from '../warehouse/split.js';
 import { notRun, PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
 import type { Platform } from '../warehouse/settings.js';
+import { preflight } from '../warehouse/preflight.js';
 
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;
@@ -27,6 +28,8 @@ export interface FlowDependencies {
   readonly onDeleted: () => void;
   /** Step 3 on the platform run-script names; absent when it is none. */
   readonly runScript?: (script: string, options?: { startAt?: number }) => Promise<ScriptRun>;
+  /** The warehouse pre-flight check (sign in, SELECT 1); absent when run-script is none. */
+  readonly checkWarehouse?: () => Promise<void>;
   /**
    * The script an earlier attempt of this run kept as an artifact, for a re-run that finds the
    * host gone; `refused` when the artifact cannot be proven to hold this host's script.
@@ -76,6 +79,10 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   }
   if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);
   const integrationId = integrationFor(config, host, log);
+  // The warehouse is tried before anything is generated or deleted (a dry run too).
+  if (config.warehouse && deps.checkWarehouse) {
+    await preflight(config.warehouse.platform, deps.checkWarehouse, log);
+  }
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
   deps.onHost(known);
 

@@ -3,7 +3,7 @@
  * or this side (a request Node will not send, an answer it cannot parse, a proxy that refuses
  * outright), which would fail the same way again and is not retried.
  */
-import { ProxyRefused } from './transport.js';
+import { ProxyRefused, ProxyTlsFailed } from './transport.js';
 
 export type Failure =
   | { readonly kind: 'network'; readonly cause: string; readonly untrusted: boolean }
@@ -60,6 +60,9 @@ function isCertificateError(error: unknown): boolean {
 /** A short cause that never echoes request headers: only the error's code and message. */
 function networkCause(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
+  if (error instanceof ProxyTlsFailed) {
+    return `the https:// proxy at ${error.proxy.host}: ${networkCause(error.cause)}`;
+  }
   const inner = (error as { cause?: unknown }).cause;
   const source = inner instanceof Error ? inner : error;
   const code = (source as { code?: unknown }).code;
@@ -76,6 +79,21 @@ const LOCAL_CAUSES: Record<string, string> = {
   ERR_STRING_TOO_LONG: 'the answer is too long to read'
 };
 
+/**
+ * OpenSSL's words for a TLS hello answered in plain text, as an https:// URL pointed at a
+ * plain-HTTP port gets: the "HTTP/1.1 400" it reads is no TLS record.
+ */
+const NOT_TLS = /wrong version number|packet length too long/i;
+
+function notTls(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (NOT_TLS.test(e.message) || NOT_TLS.test(String((e as { reason?: unknown }).reason))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /** What went wrong on this side, named for the reader; a parser error means it was not HTTP. */
 function localCause(error: unknown): string {
   const codes = codesOf(error);
@@ -85,6 +103,11 @@ function localCause(error: unknown): string {
     : undefined;
   if (error instanceof ProxyRefused) {
     return `${error.message}: check the proxy settings and the credentials in the proxy URL`;
+  }
+  if (notTls(error)) {
+    return error instanceof ProxyTlsFailed
+      ? `the proxy at ${error.proxy.host} did not answer in TLS (OpenSSL: wrong version number): its URL says https:// but the port speaks plain HTTP; check the scheme and port of the proxy URL in HTTPS_PROXY or HTTP_PROXY (most proxies take http://)`
+      : 'the server did not answer in TLS (OpenSSL: wrong version number): the URL says https:// but the port speaks plain HTTP; check the scheme and port of the URL';
   }
   const detail = networkCause(error);
   return `${known ?? parser ?? 'the HTTP client failed'} (${detail})`;

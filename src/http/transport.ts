@@ -5,6 +5,7 @@
  * are part of the runtime, so using them costs nothing at start-up.
  */
 import * as http from 'node:http';
+import { isIP } from 'node:net';
 import type * as HttpsModule from 'node:https';
 import type { Duplex } from 'node:stream';
 import type * as TlsModule from 'node:tls';
@@ -51,6 +52,7 @@ export class ProxyRefused extends Error {
 }
 
 export function createTransport(options: TransportOptions): Transport {
+  checkProxySettings(options.env);
   // Passing `ca` replaces Node's trust store, so the default roots (with NODE_EXTRA_CA_CERTS)
   // are passed along with the private CA.
   const ca = options.caCertificate ? [...defaultCertificates(), options.caCertificate] : undefined;
@@ -105,43 +107,97 @@ function defaultCertificates(): readonly string[] {
   return typeof getCACertificates === 'function' ? getCACertificates('default') : rootCertificates;
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 /**
- * The proxy for a URL, as undici's EnvHttpProxyAgent chooses it: the lower-case variable before
- * the upper-case one, HTTPS_PROXY for https (HTTP_PROXY when it is unset), none for a host that
- * NO_PROXY names.
+ * The proxy variables in use, named, as undici's EnvHttpProxyAgent reads them: the lower-case
+ * one when it is set at all (even empty, which then means none), else the upper-case one; https
+ * takes the http proxy when it has none of its own.
  */
-export function proxyFor(
-  url: URL,
-  env: Readonly<Record<string, string | undefined>>
-): URL | undefined {
-  const httpProxy = env.http_proxy || env.HTTP_PROXY;
-  const chosen =
-    url.protocol === 'https:' ? env.https_proxy || env.HTTPS_PROXY || httpProxy : httpProxy;
-  if (!chosen || bypassesProxy(url, env.no_proxy || env.NO_PROXY || '')) return undefined;
-  return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(chosen) ? chosen : `http://${chosen}`);
+function proxyVariables(env: Env): { http?: string; https?: string } {
+  const named = (lower: string, upper: string) => {
+    const name = env[lower] !== undefined ? lower : upper;
+    return env[name] ? name : undefined;
+  };
+  const http = named('http_proxy', 'HTTP_PROXY');
+  return { http, https: named('https_proxy', 'HTTPS_PROXY') ?? http };
 }
 
 /**
- * Whether NO_PROXY names the URL's host: `*` names all; an entry names its host and every
- * subdomain (a leading `.` or `*.` is the same); an entry with a port names only that port.
+ * The proxy variables in use, refused before any request when a proxy could never be reached:
+ * one that is not a URL, or one of a kind other than http:// and https:// (a SOCKS proxy), which
+ * this transport does not speak. The value is not echoed: a proxy URL may hold credentials.
+ */
+export function checkProxySettings(env: Env): void {
+  const { http, https } = proxyVariables(env);
+  for (const name of new Set([https, http])) {
+    if (name === undefined) continue;
+    const value = withScheme(env[name]!);
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (!url || !url.hostname) {
+      throw new Error(
+        `${name} is not a proxy URL: set it to http://host:port (or https://host:port), or unset it`
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(
+        `${name} names a ${url.protocol.slice(0, -1)}:// proxy, which is not supported: this action reaches proxies with HTTP CONNECT only. Set ${name} to the http:// (or https://) address of a proxy, or unset it`
+      );
+    }
+  }
+}
+
+/** A proxy given as host:port, as curl takes it, is an http:// one. */
+function withScheme(value: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+}
+
+/**
+ * The proxy for a URL, as undici's EnvHttpProxyAgent chooses it (see proxyVariables), none for a
+ * host that NO_PROXY names. __tests__/toolkit/proxy-choice.test.ts holds it to undici.
+ */
+export function proxyFor(url: URL, env: Env): URL | undefined {
+  const { http, https } = proxyVariables(env);
+  const name = url.protocol === 'https:' ? https : http;
+  if (name === undefined || bypassesProxy(url, env.no_proxy ?? env.NO_PROXY ?? '')) {
+    return undefined;
+  }
+  return new URL(withScheme(env[name]!));
+}
+
+/**
+ * Whether NO_PROXY names the URL's host, as undici reads it: `*` names all (`*:port`, all on that
+ * port); an entry names its host and every subdomain (a leading `.` is the same), `*.` its
+ * subdomains only; an entry with a port names only that port; a trailing dot changes nothing.
+ * Entries are names and addresses, not CIDR ranges.
  */
 export function bypassesProxy(url: URL, noProxy: string): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const host = trimDot(url.hostname.replace(/^\[|\]$/g, '').toLowerCase());
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return noProxy
     .split(/[,\s]+/)
     .filter(Boolean)
     .some((raw) => {
-      if (raw === '*') return true;
-      // [v6]:port, v6 (two colons or more, so no port), or name:port.
-      const m =
-        /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ??
-        (raw.split(':').length > 2 ? [raw, raw, undefined] : /^([^:]*)(?::(\d+))?$/.exec(raw));
-      if (!m) return false;
-      const entry = m[1]!.replace(/^\*?\./, '').toLowerCase();
-      if (m[2] && m[2] !== port) return false;
-      return host === entry || host.endsWith(`.${entry}`);
+      // [v6]:port, [v6], v6 (two colons or more, so no port), or name:port.
+      const bracketed = /^\[(.+)\](?::(\d+))?$/.exec(raw);
+      const unbracketed = bracketed ? undefined : /^([^:]+):(\d+)$/.exec(raw);
+      const [name, entryPort] = bracketed
+        ? [bracketed[1]!, bracketed[2]]
+        : unbracketed
+          ? [unbracketed[1]!, unbracketed[2]]
+          : [raw, undefined];
+      if (entryPort !== undefined && Number(entryPort) !== port && Number(entryPort) !== 0) {
+        return false;
+      }
+      if (name === '*') return true;
+      const wildcard = raw.startsWith('*');
+      const entry = trimDot(name.replace(/^\*?\./, '').toLowerCase());
+      return (!wildcard && host === entry) || host.endsWith(`.${entry}`);
     });
+}
+
+function trimDot(name: string): string {
+  return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 type Tunnel = (
@@ -160,8 +216,9 @@ function tunnelTo(
       : undefined;
   return (target, callback) => {
     const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    const proxyHost = proxy.hostname.replace(/^\[|\]$/g, '');
     const connect = (proxy.protocol === 'https:' ? https() : http).request({
-      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      host: proxyHost,
       port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
       method: 'CONNECT',
       path: authority,
@@ -169,6 +226,9 @@ function tunnelTo(
         host: authority,
         ...(authorization ? { 'proxy-authorization': authorization } : {})
       },
+      // The TLS with an https:// proxy is with the proxy: Node would take the name to ask for
+      // and check from the Host header, which names the target. An IP is checked as an IP.
+      servername: serverName(proxyHost),
       agent: false,
       ca,
       timeout: timeoutMs
@@ -185,21 +245,56 @@ function tunnelTo(
         return done(new ProxyRefused(proxy, answer.statusCode));
       }
       if (!secure) return done(null, socket);
-      const servername = target.servername || (isIp(target.host) ? undefined : target.host);
-      done(null, tls().connect({ socket, servername, ca }));
+      // `host` is the name the certificate is checked against; without it tls checks an IP
+      // target against "localhost". SNI carries names only, never an IP.
+      done(
+        null,
+        tls().connect({
+          socket,
+          host: target.host,
+          servername: target.servername || serverName(target.host),
+          ca
+        })
+      );
     });
     connect.once('timeout', () =>
       connect.destroy(
         Object.assign(new Error('connecting through the proxy timed out'), { code: 'ETIMEDOUT' })
       )
     );
-    connect.once('error', (error) => done(error));
+    connect.once('error', (error) =>
+      done(
+        proxy.protocol === 'https:' && isTlsFailure(error)
+          ? new ProxyTlsFailed(proxy, error)
+          : error
+      )
+    );
     connect.end();
   };
 }
 
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
+/** The name TLS asks for (SNI): the host's name, or '' for an IP address, which SNI cannot carry. */
+function serverName(host: string): string {
+  return isIP(host) ? '' : host;
+}
+
+/** Errors of the TLS layer (a certificate refused, an answer that is not TLS), by Node's codes. */
+function isTlsFailure(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|^ERR_SSL|^ERR_TLS|^EPROTO$/.test(code)
+  );
+}
+
+/** The TLS with an https:// proxy failed: the proxy's certificate or its port, not the target's. */
+export class ProxyTlsFailed extends Error {
+  constructor(
+    readonly proxy: URL,
+    cause: Error
+  ) {
+    super(`the TLS with the https:// proxy at ${proxy.host} failed`, { cause });
+    this.name = 'ProxyTlsFailed';
+  }
 }
 
 /** Agents whose connections are tunnels through a proxy; the pool reuses them as any other. */

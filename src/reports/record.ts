@@ -55,10 +55,6 @@ export interface RunIdentity {
   readonly attempt: string | undefined;
 }
 
-export function runIdentity(env: NodeJS.ProcessEnv): RunIdentity {
-  return { job: env.GITHUB_JOB || undefined, attempt: env.GITHUB_RUN_ATTEMPT || undefined };
-}
-
 export function runReport(
   fields: Omit<RunReport, 'kind' | 'version' | 'writtenAt' | 'job' | 'attempt'>,
   now: Date,

@@ -111,6 +111,21 @@ function readSnowflake(
   timeoutMs: number
 ): SnowflakeSettings {
   const account = neededFor('snowflake', read, Inputs.SnowflakeAccount);
+  const identifierOfHost = accountInHost(account);
+  if (identifierOfHost !== undefined) {
+    // The host is built from the identifier, and the JWT names it: a host name here would
+    // reach <host>.snowflakecomputing.com and sign for the wrong account.
+    throw new InputError(
+      Inputs.SnowflakeAccount,
+      `must be the account identifier, not a host name or URL: use ${JSON.stringify(identifierOfHost)} (the part before .snowflakecomputing.com). To reach Snowflake at another address, set snowflake-host.`
+    );
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(account)) {
+    throw new InputError(
+      Inputs.SnowflakeAccount,
+      'must be the account identifier (such as myorg-myaccount, the part of the account URL before .snowflakecomputing.com), not a URL. To reach Snowflake at another address, set snowflake-host.'
+    );
+  }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(account)) {
     throw new InputError(
       Inputs.SnowflakeAccount,
@@ -229,6 +244,20 @@ function readDatabricks(
     );
   }
   return { platform: 'databricks', host, auth, warehouseId, timeoutMs };
+}
+
+/**
+ * The account identifier inside a value that is a Snowflake host name or URL
+ * (myorg-acct.snowflakecomputing.com, https://…/), or undefined when the value is not one.
+ */
+export function accountInHost(value: string): string | undefined {
+  const host = value
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/[/?#].*$/, '')
+    .replace(/:\d+$/, '');
+  const m = /^(.+?)\.snowflakecomputing\.(?:com|cn)\.?$/i.exec(host);
+  return m ? m[1]! : undefined;
 }
 
 function neededFor(platform: Platform, read: InputReader, name: string): string {

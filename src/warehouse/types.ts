@@ -10,8 +10,9 @@ export interface StatementResult {
   /** The statement as the splitter found it. */
   readonly text: string;
   /**
-   * unknown: the platform did not say how far a failed run got. ran-before: an earlier attempt
-   * of the run ran it, so this one did not.
+   * ran-before: an earlier attempt ran it, and this run resumed after it (not sent again, or
+   * only replayed as a session statement). unknown: it may or may not have run (the platform
+   * did not say how far a failed run got, or an answer was lost).
    */
   readonly outcome: 'ran' | 'ran-before' | 'failed' | 'not-run' | 'unknown';
   /** Known for Databricks, where each statement is a request of its own. */
@@ -33,11 +34,25 @@ export interface ScriptRun {
   readonly note: string | undefined;
 }
 
+export interface RunOptions {
+  /**
+   * The 0-based statement to start at, for a script an earlier attempt ran in part: the ones
+   * before it are not sent (Snowflake replays the session-only ones among them) and come back
+   * 'ran-before'. 0 by default.
+   */
+  readonly startAt?: number;
+}
+
 /** Runs a script on one platform; resolves with what happened, failures included. */
 export interface ScriptRunner {
   readonly platform: Platform;
-  /** `startAt` (0-based) resumes a script an earlier attempt ran in part. */
-  run(script: string, options?: { startAt?: number }): Promise<ScriptRun>;
+  /**
+   * Signs in and runs SELECT 1 in the session the script will get (Snowflake: role and
+   * warehouse; Databricks: the warehouse); throws a WarehouseError saying what failed and what
+   * to do.
+   */
+  check(): Promise<void>;
+  run(script: string, options?: RunOptions): Promise<ScriptRun>;
 }
 
 /** A warehouse call that failed: said for the reader, with the request it was. */
@@ -56,4 +71,23 @@ export function notRun(statements: readonly string[]): StatementResult[] {
     durationMs: undefined,
     error: undefined
   }));
+}
+
+/** The statements before startAt as run by an earlier attempt, the rest as not run. */
+export function resumedFrom(statements: readonly string[], startAt: number): StatementResult[] {
+  return statements.map((text, i) => ({
+    text,
+    outcome: i < startAt ? 'ran-before' : 'not-run',
+    durationMs: undefined,
+    error: undefined
+  }));
+}
+
+/** startAt as given, checked: a whole number within the script. */
+export function startIndex(options: RunOptions | undefined, count: number): number {
+  const startAt = options?.startAt ?? 0;
+  if (!Number.isInteger(startAt) || startAt < 0 || startAt > count) {
+    throw new RangeError(`startAt must be a whole number from 0 to ${count}, but was ${startAt}.`);
+  }
+  return startAt;
 }
