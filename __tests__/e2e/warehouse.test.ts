@@ -578,32 +578,34 @@ describe('a re-run after the script failed converges', () => {
       'snowflake-private-key': keys.privateKey
     });
 
+  let sf: SnowflakeStandIn;
+  /** A fresh Snowflake for the next attempt, closing the last one. */
+  const nextSnowflake = async (options: { failAt?: number } = {}) => {
+    await snowflake?.close();
+    snowflake = await startSnowflakeStandIn({
+      account: 'XY12345',
+      user: 'IMMUTA_CLEANUP',
+      publicKey: keys.publicKey,
+      ...options
+    });
+    return snowflake;
+  };
+
   it('"Re-run failed jobs" runs the rest of the script the failed attempt kept, from the statement that failed', async () => {
     immuta = await startImmutaStandIn();
     const service = await startArtifactService({ azurite });
     try {
-      snowflake = await startSnowflakeStandIn({
-        account: 'XY12345',
-        user: 'IMMUTA_CLEANUP',
-        publicKey: keys.publicKey,
-        failAt: 3
-      });
+      sf = await nextSnowflake({ failAt: 3 });
       const first = await runAction({
-        inputs: inputsFor(snowflake.url),
+        inputs: inputsFor(sf.url),
         env: { ...service.env(), GITHUB_RUN_ATTEMPT: '1' }
       });
       expect(first.code).toBe(1);
       expect(first.outputs).toMatchObject({ deleted: 'true', 'script-status': 'failed' });
       const sentBefore = immuta.requests.length;
-      await snowflake.close();
-
-      snowflake = await startSnowflakeStandIn({
-        account: 'XY12345',
-        user: 'IMMUTA_CLEANUP',
-        publicKey: keys.publicKey
-      });
+      sf = await nextSnowflake();
       const second = await runAction({
-        inputs: inputsFor(snowflake.url),
+        inputs: inputsFor(sf.url),
         env: { ...service.env(), GITHUB_RUN_ATTEMPT: '2' }
       });
       expect(second.code).toBe(0);
@@ -614,8 +616,8 @@ describe('a re-run after the script failed converges', () => {
       });
       // Statements 1 (USE ROLE) and 2 ran in attempt 1; 3 failed. The re-run replays the
       // session-only USE ROLE that the rest needs, and never sends statement 2 again.
-      expect(snowflake.scripts).toHaveLength(1);
-      const resumed = snowflake.scripts[0]!;
+      expect(sf.scripts).toHaveLength(1);
+      const resumed = sf.scripts[0]!;
       expect(resumed).toMatch(/^USE ROLE ACCOUNTADMIN;/);
       expect(resumed).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
       expect(resumed).toContain('DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT');
@@ -630,20 +632,15 @@ describe('a re-run after the script failed converges', () => {
         'GET /integrations'
       ]);
       // A third attempt finds attempt 2's record: nothing runs again.
-      await snowflake.close();
-      snowflake = await startSnowflakeStandIn({
-        account: 'XY12345',
-        user: 'IMMUTA_CLEANUP',
-        publicKey: keys.publicKey
-      });
+      sf = await nextSnowflake();
       const third = await runAction({
-        inputs: inputsFor(snowflake.url),
+        inputs: inputsFor(sf.url),
         env: { ...service.env(), GITHUB_RUN_ATTEMPT: '3' }
       });
       expect(third.code).toBe(0);
       expect(third.outputs['script-status']).toBe('already-ran');
       expect(third.log).toMatch(/Attempt 2 of this workflow run ran this cleanup script/);
-      expect(snowflake.scripts).toEqual([]);
+      expect(sf.scripts).toEqual([]);
     } finally {
       await service.close();
     }
@@ -709,13 +706,9 @@ describe('a re-run after the script failed converges', () => {
     delete immuta.state.hosts['snowflake-prod'];
     const service = await startArtifactService({ azurite });
     try {
-      snowflake = await startSnowflakeStandIn({
-        account: 'XY12345',
-        user: 'IMMUTA_CLEANUP',
-        publicKey: keys.publicKey
-      });
+      sf = await nextSnowflake();
       const run = await runAction({
-        inputs: inputsFor(snowflake.url),
+        inputs: inputsFor(sf.url),
         env: service.env('another-run')
       });
       expect(run.code).toBe(0);
@@ -725,7 +718,7 @@ describe('a re-run after the script failed converges', () => {
         )
       );
       expect(run.outputs).toMatchObject({ status: 'already-absent', 'script-status': 'skipped' });
-      expect(snowflake.requests).toEqual([]);
+      expect(sf.requests).toEqual([]);
     } finally {
       await service.close();
     }
