@@ -22,6 +22,10 @@ describe('deregistering a host', () => {
       'POST /integrations/1/scripts/delete',
       'DELETE /data/object/snowflake-prod'
     ]);
+    // A versioned User-Agent on every request, as on the warehouse and artifact calls.
+    for (const request of immuta.requests) {
+      expect(request.headers['user-agent']).toMatch(/^immuta-deregister-host\/\d+\.\d+\.\d+$/);
+    }
     expect(run.outputs).toMatchObject({
       'integration-id': '1',
       script: snowflakeScript(1),

@@ -84,6 +84,8 @@ describe('an https:// proxy', () => {
     expect(run.code).toBe(1);
     expect(run.errors[0]).toMatch(/certificate/i);
     expect(run.errors[0]).toMatch(/127\.0\.0\.1/);
+    // The hint names the certificate that was refused: the proxy's, not the tenant's.
+    expect(run.errors[0]).toMatch(/The proxy's TLS certificate is not trusted/);
     expect(through.tunnels).toEqual([]);
     expect(immuta.requests).toHaveLength(0);
   });

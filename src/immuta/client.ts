@@ -9,6 +9,7 @@ import {
 } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
 import { excerpt } from '../action/escape.js';
+import { USER_AGENT } from '../action/version.js';
 import { unsendable, type Secrets } from '../action/secrets.js';
 import { immutaError, statusLine, type FailedCall } from './errors.js';
 import {
@@ -482,7 +483,7 @@ export class ImmutaClient {
   private async send(call: Call, options: SendOptions = {}): Promise<HttpAnswer> {
     const headers: Record<string, string> = {
       accept: 'application/json',
-      'user-agent': 'immuta-deregister-host'
+      'user-agent': USER_AGENT
     };
     if (call.authenticated !== false) headers.authorization = this.authorization;
     if (call.body !== undefined || call.method === 'POST') {
@@ -516,9 +517,11 @@ export class ImmutaClient {
       });
     }
     if (error.kind === 'untrusted') {
+      // The reason names the proxy when its certificate, not the tenant's, was refused.
+      const whose = /the https:\/\/ proxy at /.test(error.reason) ? "proxy's" : "tenant's";
       return immutaError({
         ...where,
-        hint: "The tenant's TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate."
+        hint: `The ${whose} TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate.`
       });
     }
     const reach =
