@@ -240,18 +240,34 @@ function stepThree(
   files: RunFiles
 ): Pick<
   FlowDependencies,
-  'checkWarehouse' | 'runScript' | 'recoverScript' | 'earlierScriptRuns' | 'recordScriptRun'
+  | 'checkWarehouse'
+  | 'runScript'
+  | 'recoverScript'
+  | 'keptByEarlierAttempt'
+  | 'earlierScriptRuns'
+  | 'recordScriptRun'
 > {
   const { artifacts, caller } = services;
   const attempt = runFacts(process.env).runAttempt ?? 1;
+  // Looked up once: whether an earlier attempt kept the script decides if-missing too.
+  let lookup: ReturnType<typeof recoverScript> | undefined;
+  const recovered =
+    artifacts &&
+    (() =>
+      (lookup ??= recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)));
   // One runner for the pre-flight check and the run: Databricks signs in once.
   const warehouse = config.warehouse && scriptRunner(config.warehouse, secrets, caller);
   return {
     checkWarehouse: warehouse && (() => warehouse.check()),
     runScript: warehouse && ((script, options) => warehouse.run(script, options)),
-    recoverScript:
-      artifacts &&
-      (() => recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)),
+    recoverScript: recovered,
+    keptByEarlierAttempt:
+      recovered && attempt > 1
+        ? async () => {
+            const kept = await recovered().catch(() => undefined);
+            return kept === undefined || 'refused' in kept ? undefined : kept.from;
+          }
+        : undefined,
     earlierScriptRuns:
       artifacts && (() => earlierScriptRuns(artifacts, config.artifactName, attempt)),
     // What step 3 did goes into an artifact of its own: the script's artifact is never

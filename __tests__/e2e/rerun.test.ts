@@ -165,6 +165,45 @@ describe('a re-run after the script ran runs nothing again', () => {
   }, 60_000);
 });
 
+describe('"Re-run failed jobs" with the inputs of the first attempt (if-missing: error)', () => {
+  it('goes on to step 3 when an earlier attempt kept this host’s script: a re-run cannot change its inputs', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const first = await snowflake({ failAt: 3 });
+    const strict = (url: string) => ({ ...inputs(url), 'if-missing': 'error' });
+    const one = await runAction({ inputs: strict(first.url), env: attempt(1) });
+    expect(one.code).toBe(1);
+    expect(one.outputs).toMatchObject({ deleted: 'true', 'script-status': 'failed' });
+
+    const again = await snowflake();
+    const two = await runAction({ inputs: strict(again.url), env: attempt(2) });
+    expect(two.code).toBe(0);
+    expect(two.outputs).toMatchObject({ status: 'already-absent', 'script-status': 'ran' });
+    expect(two.log).toMatch(
+      /an earlier attempt of this workflow run kept its cleanup script \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\): it counts as deleted since that attempt, whatever if-missing says/
+    );
+    expect(scriptsRun(again)).toHaveLength(1);
+    expect(scriptsRun(again)[0]).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
+  }, 60_000);
+
+  it('still fails for a host no earlier attempt kept a script of (a misspelt key)', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    await service.plant(
+      'immuta-cleanup-script-snowflake-typo',
+      keptArtifact('snowflake-prod', snowflakeScript(1))
+    );
+    const w = await snowflake();
+    const run = await runAction({
+      inputs: { ...inputs(w.url), 'if-missing': 'error', 'connection-key': 'snowflake-typo' },
+      env: attempt(2)
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toContainEqual(expect.stringMatching(/Immuta has no host 'snowflake-typo'/));
+    expect(w.requests).toEqual([]);
+  }, 60_000);
+});
+
 describe('a neighbouring job never runs another host’s script', () => {
   it('job B, whose host is absent, finds job A’s artifact of the same name and runs nothing', async () => {
     immuta = await startImmutaStandIn();

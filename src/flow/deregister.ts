@@ -35,6 +35,11 @@ export interface FlowDependencies {
    * host gone; `refused` when the artifact cannot be proven to hold this host's script.
    */
   readonly recoverScript?: () => Promise<RecoveredScript | { refused: string } | undefined>;
+  /**
+   * Where an earlier attempt of this run kept this host's script (its record proving it is
+   * this host's), or undefined; absent on a first attempt.
+   */
+  readonly keptByEarlierAttempt?: () => Promise<string | undefined>;
   /** What step 3 did in earlier attempts of this run, as they recorded it. */
   readonly earlierScriptRuns?: () => Promise<ScriptRunRecord[]>;
   /** Keeps what step 3 did where a later attempt can read it; throws when it cannot. */
@@ -73,7 +78,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   const timings: Record<string, number> = { lookupMs: Date.now() - started };
   if (host === undefined) {
     return absent(
-      config,
+      await missingPolicy(config, deps),
       `Looking up the host found nothing: GET ${immuta.pathOf('connection', key)} answered 404 Not Found, so Immuta has no host '${key}' (immuta-url answers as Immuta does, so the URL is not the cause). If the key is misspelt, correct it: it must be the connection key exactly as Immuta shows it`
     );
   }
@@ -91,7 +96,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   const script = await cleanupScript(immuta, key, integrationId, host.technology, log);
   if (script === HOST_GONE) {
     return absent(
-      config,
+      await missingPolicy(config, deps),
       `Getting the cleanup script found nothing: the script endpoint and GET ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' is gone from Immuta`,
       known
     );
@@ -397,6 +402,22 @@ export function integrationFor(
     );
   }
   return given;
+}
+
+/**
+ * if-missing as it applies to this run: a host that an earlier attempt of this same workflow run
+ * kept the script of (proven by the record beside it) was deleted by that attempt, or after it,
+ * so "Re-run failed jobs" after step 3 failed goes on to step 3 whatever if-missing says: a
+ * re-run cannot change the inputs, and the key is not a typo.
+ */
+async function missingPolicy(config: Config, deps: FlowDependencies): Promise<Config> {
+  if (config.ifMissing !== 'error' || deps.keptByEarlierAttempt === undefined) return config;
+  const from = await deps.keptByEarlierAttempt();
+  if (from === undefined) return config;
+  deps.log.info(
+    `Host '${config.connectionKey}' is gone, and an earlier attempt of this workflow run kept its cleanup script (${from}): it counts as deleted since that attempt, whatever if-missing says.`
+  );
+  return { ...config, ifMissing: 'warn' };
 }
 
 function absent(
