@@ -88,7 +88,7 @@ describe('re-applying a plan converges', () => {
     const again = await apply(planPath);
     expect(again.code).toBe(1);
     expect(again.errors.at(-1)).toMatch(
-      /^Host 'snowflake-prod', 'databricks-uc', 'lake-formation' of the plan are gone from Immuta .*Re-run with if-missing: warn/
+      /^Hosts 'snowflake-prod', 'databricks-uc', 'lake-formation' of the plan are gone from Immuta .*Re-run with if-missing: warn/
     );
     expect(immuta.sent('DELETE')).toHaveLength(3);
   });

@@ -103,7 +103,7 @@ export function parseInputs(
   if (plan && read(Inputs.RunScript) !== '' && read(Inputs.RunScript).toLowerCase() !== 'none') {
     throw new InputError(
       Inputs.RunScript,
-      'cannot be used with plan: applying a plan deletes the hosts and keeps their scripts, but runs none. Leave run-script empty (or none) and run the kept scripts in a step of their own, or deregister the host without a plan in a step with run-script.'
+      'cannot be used with plan: applying a plan deletes the hosts and keeps their scripts, but runs none. Leave run-script out (or set it to none) and run the kept scripts in a step of their own, or deregister the host without a plan in a step with run-script.'
     );
   }
   const connectionKeys = hostList(read(Inputs.ConnectionKey), plan);

@@ -165,7 +165,7 @@ async function lookUpAll(run: BatchRun): Promise<Found[] | Stop> {
       lookupFailed.length > 0
         ? `Looking up ${names(lookupFailed)} failed`
         : config.plan
-          ? `Host ${names(missing)} of the plan ${missing.length === 1 ? 'is' : 'are'} gone from Immuta (an earlier apply may have deleted ${missing.length === 1 ? 'it' : 'them'}; if-missing: error). Re-run with if-missing: warn (or ignore) to count ${missing.length === 1 ? 'it' : 'them'} as already absent and apply the rest of the plan`
+          ? `Host${missing.length === 1 ? '' : 's'} ${names(missing)} of the plan ${missing.length === 1 ? 'is' : 'are'} gone from Immuta (an earlier apply may have deleted ${missing.length === 1 ? 'it' : 'them'}; if-missing: error). Re-run with if-missing: warn (or ignore) to count ${missing.length === 1 ? 'it' : 'them'} as already absent and apply the rest of the plan`
           : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'}, or correct ${missing.length === 1 ? 'the key if it is' : 'any key that is'} misspelt)`;
     return { records: found.map((f) => f.record), refused: why };
   }

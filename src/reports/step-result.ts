@@ -43,12 +43,11 @@ export function scriptFailure(outcome: Outcome): string {
   const run = outcome.scriptRun!;
   const where = [
     outcome.kept ? `the file ${outcome.kept.path}` : undefined,
-    outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined,
-    run.note
+    outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined
   ].filter(Boolean);
   const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
   const from = stopped >= 0 ? `, from statement ${stopped + 1} on` : '';
-  return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.`;
+  return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.${run.note ? ` ${run.note}` : ''}`;
 }
 
 /** A step that failed before its outcome was settled: the outputs, the message, the summary. */
