@@ -249,12 +249,18 @@ function stepThree(
 > {
   const { artifacts, caller } = services;
   const attempt = runFacts(process.env).runAttempt ?? 1;
+  const thisRun = { tenant: config.immutaUrl, job: runFacts(process.env).job, attempt };
   // Looked up once: whether an earlier attempt kept the script decides if-missing too.
   let lookup: ReturnType<typeof recoverScript> | undefined;
   const recovered =
     artifacts &&
     (() =>
-      (lookup ??= recoverScript(artifacts, keptUnder(config.artifactName), config.connectionKey)));
+      (lookup ??= recoverScript(
+        artifacts,
+        keptUnder(config.artifactName),
+        config.connectionKey,
+        thisRun
+      )));
   // One runner for the pre-flight check and the run: Databricks signs in once.
   const warehouse = config.warehouse && scriptRunner(config.warehouse, secrets, caller);
   return {
@@ -269,7 +275,7 @@ function stepThree(
           }
         : undefined,
     earlierScriptRuns:
-      artifacts && (() => earlierScriptRuns(artifacts, config.artifactName, attempt)),
+      artifacts && (() => earlierScriptRuns(artifacts, config.artifactName, thisRun)),
     // What step 3 did goes into an artifact of its own: the script's artifact is never
     // replaced once the host is deleted.
     recordScriptRun:
@@ -277,7 +283,13 @@ function stepThree(
       (async (scriptRun, script) => {
         const record = recordOf(
           scriptRun,
-          { connectionKey: config.connectionKey, scriptSha256: sha256(script), attempt },
+          {
+            tenant: config.immutaUrl,
+            job: thisRun.job ?? null,
+            connectionKey: config.connectionKey,
+            scriptSha256: sha256(script),
+            attempt
+          },
           new Date()
         );
         const kept = await keepScriptRunRecord(

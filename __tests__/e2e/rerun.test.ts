@@ -80,6 +80,8 @@ function keptArtifact(key: string, script: string, recorded: Record<string, unkn
     kind: 'immuta-deregister-host/report',
     version: 1,
     tenant: immuta!.url,
+    job: 'deregister',
+    attempt: '1',
     dryRun: false,
     stage: 'before-delete',
     startedAt: new Date().toISOString(),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { changesSince, parsePlan, planOf, serializePlan } from '../../src/flow/plan.js';
 import { ownArtifactNames } from '../../src/action/naming.js';
-import { reportIdentity, runReport, serializeReport } from '../../src/reports/record.js';
+import { emptyRecord, readReport, runReport, serializeReport } from '../../src/reports/record.js';
 
 const TENANT = 'https://acme.immuta.com';
 const plan = planOf(
@@ -52,21 +52,43 @@ describe('ownArtifactNames', () => {
   });
 });
 
-describe('reportIdentity', () => {
-  it('reads the job and attempt a report was written by', () => {
+describe('readReport', () => {
+  it('reads the tenant, job and attempt a report was written by, and its hosts', () => {
     const report = runReport(
-      { tenant: TENANT, dryRun: true, stage: 'before-delete', startedAt: '', hosts: [] },
+      {
+        tenant: TENANT,
+        dryRun: true,
+        stage: 'before-delete',
+        startedAt: '',
+        hosts: [{ ...emptyRecord('snow'), technology: 'Snowflake' }]
+      },
       new Date(0),
       { job: 'plan', attempt: '1' }
     );
-    expect(reportIdentity(serializeReport(report))).toEqual({ job: 'plan', attempt: '1' });
+    expect(readReport(serializeReport(report))).toEqual({
+      tenant: TENANT,
+      job: 'plan',
+      attempt: '1',
+      hosts: [
+        {
+          connectionKey: 'snow',
+          technology: 'Snowflake',
+          scriptFile: undefined,
+          scriptSha256: undefined
+        }
+      ]
+    });
   });
   it('says nothing for a file that is not a report of this action', () => {
-    expect(reportIdentity('{}')).toBeUndefined();
-    expect(reportIdentity('not json')).toBeUndefined();
-    expect(reportIdentity('{"kind":"immuta-deregister-host/report"}')).toEqual({
+    expect(readReport('{}')).toBeUndefined();
+    expect(readReport('not json')).toBeUndefined();
+    expect(readReport('{"kind":"immuta-deregister-host/report"}')).toBeUndefined();
+    expect(readReport('{"kind":"immuta-deregister-host/report","hosts":[{}]}')).toBeUndefined();
+    expect(readReport('{"kind":"immuta-deregister-host/report","hosts":[]}')).toEqual({
+      tenant: undefined,
       job: undefined,
-      attempt: undefined
+      attempt: undefined,
+      hosts: []
     });
   });
 });

@@ -38,7 +38,7 @@ function record(fields: Partial<ScriptRunRecord>): ScriptRunRecord {
   return {
     ...recordOf(
       run('failed', 'not-run', 'not-run', 'not-run', 'not-run', 'not-run'),
-      { connectionKey: 'snow', scriptSha256: SHA, attempt: 1 },
+      { tenant: 'https://t', job: 'j', connectionKey: 'snow', scriptSha256: SHA, attempt: 1 },
       new Date(0)
     ),
     ...fields
@@ -53,7 +53,13 @@ describe('what a run records', () => {
   });
 
   it('marks the statement after those as uncertain only when its outcome is unknown', () => {
-    const key = { connectionKey: 'snow', scriptSha256: SHA, attempt: 2 };
+    const key = {
+      tenant: 'https://t',
+      job: 'j',
+      connectionKey: 'snow',
+      scriptSha256: SHA,
+      attempt: 2
+    };
     const lost = recordOf(run('failed', 'ran', 'unknown', 'not-run'), key, new Date(0));
     expect(lost).toMatchObject({ status: 'failed', knownRun: 1, nextUncertain: true });
     const failed = recordOf(run('failed', 'ran', 'failed', 'not-run'), key, new Date(0));
@@ -72,6 +78,7 @@ describe('what a run records', () => {
     expect(parseRecord(JSON.stringify({ ...r, scriptSha256: 'abc' }))).toBeUndefined();
     expect(parseRecord(JSON.stringify({ ...r, status: 'maybe' }))).toBeUndefined();
     expect(parseRecord(JSON.stringify({ ...r, attempt: '1' }))).toBeUndefined();
+    expect(parseRecord(JSON.stringify({ ...r, tenant: undefined }))).toBeUndefined();
   });
 });
 
@@ -131,5 +138,25 @@ describe('what a later attempt does', () => {
       record({ status: 'ran', knownRun: 4, statements: 4 })
     ];
     expect(resumption(foreign, script).kind).toBe('whole');
+  });
+
+  it('sends an uncertain request again under its requestId, and no other', () => {
+    const id = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    expect(
+      resumption([record({ knownRun: 2, nextUncertain: true, requestId: id })], script)
+    ).toMatchObject({ kind: 'resume', startAt: 2, requestId: id });
+    expect(
+      resumption([record({ knownRun: 0, nextUncertain: true, requestId: id })], script)
+    ).toMatchObject({ kind: 'whole', requestId: id });
+    // A request that failed at a known statement is over: a resume sends a new one.
+    expect(
+      resumption([record({ knownRun: 2, nextUncertain: false, requestId: id })], script)
+    ).not.toHaveProperty('requestId');
+  });
+
+  it('reads a requestId only as a UUID, as it goes into a URL', () => {
+    const r = record({ requestId: '0f8fad5b-d9cb-469f-a165-70867728950e' });
+    expect(parseRecord(serializeRecord(r))).toEqual(r);
+    expect(parseRecord(JSON.stringify({ ...r, requestId: 'x&retry=false' }))).toBeUndefined();
   });
 });

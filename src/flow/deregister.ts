@@ -7,7 +7,7 @@ import type { RecoveredScript } from './earlier-attempts.js';
 import { resumption, type ScriptRunRecord } from './script-record.js';
 import { lineCount, type Outcome } from './outcome.js';
 import { splitStatements } from '../warehouse/split.js';
-import { notRun, PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
+import { notRun, PLATFORM_NAMES, type RunOptions, type ScriptRun } from '../warehouse/types.js';
 import type { Platform } from '../warehouse/settings.js';
 import { preflight } from '../warehouse/preflight.js';
 
@@ -27,7 +27,7 @@ export interface FlowDependencies {
   /** Called the moment the host is known deleted, so a later failure still reports it. */
   readonly onDeleted: () => void;
   /** Step 3 on the platform run-script names; absent when it is none. */
-  readonly runScript?: (script: string, options?: { startAt?: number }) => Promise<ScriptRun>;
+  readonly runScript?: (script: string, options?: RunOptions) => Promise<ScriptRun>;
   /** The warehouse pre-flight check (sign in, SELECT 1); absent when run-script is none. */
   readonly checkWarehouse?: () => Promise<void>;
   /**
@@ -172,7 +172,7 @@ async function cleanUp(
     return cleanUpAfterEarlierAttempt(config, deps, platform);
   if (outcome.script === undefined)
     return skipped(platform, [], 'Immuta gave no cleanup script for this host.');
-  return runAndRecord(name, deps, outcome.script, 0);
+  return runAndRecord(name, deps, outcome.script, {});
 }
 
 /**
@@ -233,9 +233,24 @@ async function cleanUpAfterEarlierAttempt(
       note
     };
   }
+  // A dry run runs nothing, whatever an earlier attempt left: it says what would run.
+  if (config.dryRun) {
+    const startAt = next.kind === 'resume' ? next.startAt : 0;
+    const would = statements.slice(startAt);
+    deps.log.info(
+      `Dry run: the host is gone, and ${from} holds its cleanup script; these ${would.length} statements would run in ${name}, none ran:`
+    );
+    const redact = deps.redact ?? ((t: string) => t);
+    would.forEach((statement, i) =>
+      deps.log.info(`  ${startAt + i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
+    );
+    return skipped(platform, statements, `Dry run: nothing ran in ${name}.`);
+  }
   let note = `The script an earlier attempt kept in ${from}.`;
   if (next.kind === 'whole') {
-    deps.log.warning(`Running the whole cleanup script kept in ${from}: ${next.why}.`);
+    deps.log.warning(
+      `Running the whole cleanup script kept in ${from}: ${next.why}.${next.requestId ? ` It is sent under the request ID of that attempt, so Snowflake answers for the request it took instead of running it again.` : ''}`
+    );
   } else if (next.startAt > 0) {
     note = `The script an earlier attempt kept in ${from}; attempt ${next.attempt} ran statements 1 to ${next.startAt}, so this attempt started at statement ${next.startAt + 1}.`;
     deps.log.info(
@@ -243,13 +258,18 @@ async function cleanUpAfterEarlierAttempt(
     );
     if (next.uncertain) {
       deps.log.warning(
-        `Statement ${next.startAt + 1} may have run in attempt ${next.attempt} (its answer never came); it runs again.`
+        next.requestId
+          ? `Statement ${next.startAt + 1} may have run in attempt ${next.attempt} (its answer never came): the request is sent again under that attempt's request ID, so Snowflake answers for it instead of running it again.`
+          : `Statement ${next.startAt + 1} may have run in attempt ${next.attempt} (its answer never came); it runs again.`
       );
     }
   } else {
     deps.log.info(`Running the cleanup script that an earlier attempt kept in ${from}.`);
   }
-  const run = await runAndRecord(name, deps, script, next.kind === 'resume' ? next.startAt : 0);
+  const run = await runAndRecord(name, deps, script, {
+    startAt: next.kind === 'resume' ? next.startAt : 0,
+    requestId: next.requestId
+  });
   return { ...run, note };
 }
 
@@ -270,9 +290,9 @@ async function runAndRecord(
   name: string,
   deps: FlowDependencies,
   script: string,
-  startAt: number
+  options: RunOptions
 ): Promise<ScriptRun> {
-  const run = await runIn(name, deps, script, startAt);
+  const run = await runIn(name, deps, script, options);
   if (deps.recordScriptRun) {
     await deps
       .recordScriptRun(run, script)
@@ -289,10 +309,11 @@ async function runIn(
   name: string,
   deps: FlowDependencies,
   script: string,
-  startAt: number
+  options: RunOptions
 ): Promise<ScriptRun> {
   deps.log.info(`Running the cleanup script in ${name}.`);
-  const run = await deps.runScript!(script, startAt > 0 ? { startAt } : undefined);
+  const given = Object.entries(options).some(([, v]) => v !== undefined && v !== 0);
+  const run = await deps.runScript!(script, given ? options : undefined);
   if (run.status === 'ran') {
     deps.log.info(
       `Ran the cleanup script in ${name}: ${run.statementsRun ?? run.statements.length} statements in ${(run.durationMs / 1000).toFixed(1)} s.`

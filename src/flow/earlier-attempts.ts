@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArtifactClient, StoredArtifact } from '../artifacts/client.js';
-import { hostsOfReport } from '../reports/record.js';
+import { readReport } from '../reports/record.js';
 import {
   parseRecord,
   recordArtifactName,
@@ -38,23 +38,32 @@ export interface RecoveredScript {
 export async function recoverScript(
   client: ArtifactClient,
   names: readonly string[],
-  connectionKey: string
+  connectionKey: string,
+  run: ThisRun
 ): Promise<RecoveredScript | { refused: string } | undefined> {
   const found = await Promise.all(names.map((name) => client.find(name)));
   let refused: { refused: string } | undefined;
   for (const artifact of found) {
     if (artifact === undefined) continue;
-    const kept = await scriptIn(client, artifact, connectionKey);
+    const kept = await scriptIn(client, artifact, connectionKey, run);
     if (!('refused' in kept)) return kept;
     refused ??= kept;
   }
   return refused;
 }
 
+/** The run a kept script must come from: this tenant, this job, an earlier attempt. */
+export interface ThisRun {
+  readonly tenant: string;
+  readonly job: string | undefined;
+  readonly attempt: number;
+}
+
 async function scriptIn(
   client: ArtifactClient,
   existing: StoredArtifact,
-  connectionKey: string
+  connectionKey: string,
+  run: ThisRun
 ): Promise<RecoveredScript | { refused: string }> {
   const from = `artifact '${existing.name}' (ID ${existing.id})`;
   if (existing.size > MAX_RECOVERED_ARTIFACT_BYTES) {
@@ -66,11 +75,12 @@ async function scriptIn(
     return { refused: `${from} holds ${scripts.length} script files, not one host's script` };
   }
   const [file, bytes] = scripts[0]!;
-  const hosts = [...files]
+  const reports = [...files]
     .filter(([name]) => name.endsWith('.report.json'))
-    .map(([, text]) => hostsOfReport(text.toString('utf8')));
-  const recorded = hosts.length === 1 && hosts[0]?.length === 1 ? hosts[0][0] : undefined;
-  if (recorded === undefined) {
+    .map(([, text]) => readReport(text.toString('utf8')));
+  const report = reports.length === 1 ? reports[0] : undefined;
+  const recorded = report?.hosts.length === 1 ? report.hosts[0] : undefined;
+  if (report === undefined || recorded === undefined) {
     return {
       refused: `${from} holds no record of which host its script belongs to (a report naming one host)`
     };
@@ -78,6 +88,19 @@ async function scriptIn(
   if (recorded.connectionKey !== connectionKey) {
     return {
       refused: `${from} holds the script of host '${recorded.connectionKey}', not of '${connectionKey}': another job of this run uses the same artifact-name`
+    };
+  }
+  // The same key names another host on another tenant: a matrix over tenants shares job and
+  // artifact name, and its legs must never run each other's scripts.
+  if (report.tenant !== run.tenant) {
+    return {
+      refused: `${from} was kept by a run against ${report.tenant ?? 'an unnamed tenant'}, not ${run.tenant}: another job of this run uses the same artifact-name`
+    };
+  }
+  const attempt = Number(report.attempt);
+  if (report.job !== run.job || !Number.isInteger(attempt) || attempt >= run.attempt) {
+    return {
+      refused: `${from} was not kept by an earlier attempt of this job (it names job '${report.job ?? 'none'}', attempt ${report.attempt ?? 'none'}; this is job '${run.job ?? 'none'}', attempt ${run.attempt}): another job of this run uses the same artifact-name`
     };
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -90,15 +113,15 @@ async function scriptIn(
 }
 
 /**
- * The records of step 3 that attempts before `attempt` left under this artifact name. A lookup
- * that fails throws: without them a re-run cannot know what already ran.
+ * The records of step 3 that earlier attempts of this job, on this tenant, left under this
+ * artifact name. A lookup that fails throws: without them a re-run cannot know what already ran.
  */
 export async function earlierScriptRuns(
   client: ArtifactClient,
   artifactName: string,
-  attempt: number
+  run: ThisRun
 ): Promise<ScriptRunRecord[]> {
-  const earlier = Array.from({ length: Math.max(0, attempt - 1) }, (_, i) => i + 1);
+  const earlier = Array.from({ length: Math.max(0, run.attempt - 1) }, (_, i) => i + 1);
   const found = await Promise.all(
     earlier.map((n) => client.find(recordArtifactName(artifactName, n)))
   );
@@ -107,7 +130,9 @@ export async function earlierScriptRuns(
     if (artifact === undefined || artifact.size > MAX_RECOVERED_ARTIFACT_BYTES) continue;
     for (const [name, text] of await client.files(artifact)) {
       const record = name.endsWith('.json') ? parseRecord(text.toString('utf8')) : undefined;
-      if (record) records.push(record);
+      if (record && record.tenant === run.tenant && record.job === (run.job ?? null)) {
+        records.push(record);
+      }
     }
   }
   return records;

@@ -8,7 +8,7 @@ import { errorText } from '../action/error-text.js';
 import { log } from '../action/log.js';
 import { ownArtifactNames } from '../action/naming.js';
 import { sha256 } from './plan.js';
-import { reportIdentity } from '../reports/record.js';
+import { readReport } from '../reports/record.js';
 
 /** GitHub refuses a step output over 1 MB; stay under it with room to spare. */
 export const MAX_OUTPUT_BYTES = 1_000_000;
@@ -222,7 +222,8 @@ export async function writeFileAtomically(file: string, text: string, what: stri
   }
 }
 
-type ArtifactConfig = Pick<Config, 'artifactName' | 'retentionDays'>;
+type ArtifactConfig = Pick<Config, 'artifactName' | 'retentionDays'> &
+  Partial<Pick<Config, 'immutaUrl'>>;
 
 /** Largest artifact worth downloading to compare: a batch's scripts zip far smaller. */
 const MAX_COMPARED_ARTIFACT_BYTES = 64 * 1024 * 1024;
@@ -252,7 +253,7 @@ async function upload(
       // could lose a script whose host is already gone, or the plan an apply job downloads.
       const existing = await artifacts.find(name);
       if (existing !== undefined) {
-        const held = await compareWith(artifacts, existing, bundle, run);
+        const held = await compareWith(artifacts, existing, bundle, run, config.immutaUrl);
         if (typeof held === 'object' && 'differs' in held) {
           throw new ArtifactCollision(name, held.differs);
         }
@@ -324,7 +325,8 @@ async function compareWith(
   artifacts: ArtifactClient,
   existing: StoredArtifact,
   bundle: ArtifactBundle,
-  run: RunContext
+  run: RunContext,
+  tenant: string | undefined
 ): Promise<'same' | 'more' | { differs: string } | { keep: string }> {
   const { scripts } = bundle;
   const batch = bundle.batch === true;
@@ -352,8 +354,8 @@ async function compareWith(
   }
   const owner = [...all]
     .filter(([name]) => /(^|[./])report\.json$/.test(name))
-    .map(([, bytes]) => reportIdentity(bytes.toString('utf8')))
-    .find((identity) => identity?.job !== undefined);
+    .map(([, bytes]) => readReport(bytes.toString('utf8')))
+    .find((report) => report?.job !== undefined);
   if ([...all.keys()].some((name) => /(^|[./])plan\.json$/.test(name))) {
     return {
       keep: `holds a plan${owner ? ` (job '${owner.job}' made it)` : ''}, which is never deleted`
@@ -362,6 +364,22 @@ async function compareWith(
   if (owner !== undefined && owner.job !== run.job) {
     return {
       keep: `was uploaded by job '${owner.job}' of this run, whose artifacts are never deleted here`
+    };
+  }
+  // A matrix leg shares the job, and over tenants the key and the script too: only an earlier
+  // attempt of this job on this tenant left an artifact this step may replace.
+  if (owner !== undefined && tenant !== undefined && owner.tenant !== tenant) {
+    return {
+      keep: `was uploaded for another tenant (${owner.tenant ?? 'unnamed'}) by a job of this run`
+    };
+  }
+  if (
+    owner !== undefined &&
+    run.attempt !== undefined &&
+    Number(owner.attempt) >= Number(run.attempt)
+  ) {
+    return {
+      keep: `was uploaded by another job of this attempt (a matrix leg with the same artifact name)`
     };
   }
   return held.size === expected.length ? 'same' : 'more';

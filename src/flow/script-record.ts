@@ -11,10 +11,15 @@ import type { Platform } from '../warehouse/settings.js';
 
 export const SCRIPT_RUN_KIND = 'immuta-deregister-host/script-run';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** One attempt's step 3, as it ended (a run that was cut off leaves none). */
 export interface ScriptRunRecord {
   readonly kind: typeof SCRIPT_RUN_KIND;
   readonly version: 1;
+  /** immuta-url and GITHUB_JOB of the run: a matrix over tenants shares the artifact name. */
+  readonly tenant: string;
+  readonly job: string | null;
   readonly connectionKey: string;
   /** The SHA-256 of the script that ran: a record of another script says nothing of this one. */
   readonly scriptSha256: string;
@@ -27,6 +32,8 @@ export interface ScriptRunRecord {
   readonly knownRun: number;
   /** Whether the statement after those may have run (its answer was lost, or never came). */
   readonly nextUncertain: boolean;
+  /** Snowflake: the requestId the request was sent under, to send it again under the same. */
+  readonly requestId: string | null;
   readonly writtenAt: string;
 }
 
@@ -43,7 +50,13 @@ export function knownRunOf(statements: readonly Pick<StatementResult, 'outcome'>
 
 export function recordOf(
   run: ScriptRun,
-  fields: { connectionKey: string; scriptSha256: string; attempt: number },
+  fields: {
+    tenant: string;
+    job: string | null;
+    connectionKey: string;
+    scriptSha256: string;
+    attempt: number;
+  },
   now: Date
 ): ScriptRunRecord {
   const knownRun = knownRunOf(run.statements);
@@ -56,6 +69,7 @@ export function recordOf(
     statements: run.statements.length,
     knownRun: run.status === 'ran' ? run.statements.length : knownRun,
     nextUncertain: run.status !== 'ran' && run.statements[knownRun]?.outcome === 'unknown',
+    requestId: run.requestId ?? null,
     writtenAt: now.toISOString()
   };
 }
@@ -78,6 +92,8 @@ export function parseRecord(text: string): ScriptRunRecord | undefined {
   const ok =
     r.kind === SCRIPT_RUN_KIND &&
     r.version === 1 &&
+    typeof r.tenant === 'string' &&
+    (typeof r.job === 'string' || r.job === null) &&
     typeof r.connectionKey === 'string' &&
     typeof r.scriptSha256 === 'string' &&
     /^[0-9a-f]{64}$/.test(r.scriptSha256) &&
@@ -87,7 +103,9 @@ export function parseRecord(text: string): ScriptRunRecord | undefined {
     count(r.statements) &&
     count(r.knownRun) &&
     (r.knownRun as number) <= (r.statements as number) &&
-    typeof r.nextUncertain === 'boolean';
+    typeof r.nextUncertain === 'boolean' &&
+    // It goes into a URL: a UUID and nothing else.
+    (r.requestId === null || (typeof r.requestId === 'string' && UUID.test(r.requestId)));
   return ok ? (r as unknown as ScriptRunRecord) : undefined;
 }
 
@@ -100,14 +118,17 @@ export type Resumption =
       readonly startAt: number;
       readonly attempt: number;
       readonly uncertain: boolean;
+      /** The request an uncertain statement went in, to send again under the same requestId. */
+      readonly requestId?: string;
     }
   /** Progress unknown: the whole script, with a warning that says why. */
-  | { readonly kind: 'whole'; readonly why: string };
+  | { readonly kind: 'whole'; readonly why: string; readonly requestId?: string };
 
 /**
  * From the records of earlier attempts, those of this host's script only: a finished run wins;
  * else the furthest any attempt is known to have got. A record that names another host or
- * another script, or counts other statements, is not this script's and is passed over.
+ * another script, or counts other statements, is not this script's and is passed over (records
+ * of another tenant or job are left out when they are read).
  */
 export function resumption(
   records: readonly ScriptRunRecord[],
@@ -134,16 +155,19 @@ export function resumption(
     // It failed at the first statement: nothing ran, nothing is uncertain.
     return { kind: 'resume', startAt: 0, attempt: furthest.attempt, uncertain: false };
   }
+  const requestId = furthest.requestId ?? undefined;
   if (furthest.knownRun === 0) {
     return {
       kind: 'whole',
-      why: `attempt ${furthest.attempt} ran it and failed without saying how far it got, so it may have run in part`
+      why: `attempt ${furthest.attempt} ran it and failed without saying how far it got, so it may have run in part`,
+      ...(requestId ? { requestId } : {})
     };
   }
   return {
     kind: 'resume',
     startAt: furthest.knownRun,
     attempt: furthest.attempt,
-    uncertain: furthest.nextUncertain
+    uncertain: furthest.nextUncertain,
+    ...(furthest.nextUncertain && requestId ? { requestId } : {})
   };
 }

@@ -70,24 +70,6 @@ export function runReport(
   };
 }
 
-/** The job and attempt an artifact's report.json names; undefined when it is not a report. */
-export function reportIdentity(text: string): RunIdentity | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null || (raw as { kind?: unknown }).kind !== REPORT_KIND) {
-    return undefined;
-  }
-  const { job, attempt } = raw as { job?: unknown; attempt?: unknown };
-  return {
-    job: typeof job === 'string' ? job : undefined,
-    attempt: typeof attempt === 'string' ? attempt : undefined
-  };
-}
-
 export function serializeReport(report: RunReport): string {
   // Undefined fields are written as null, so every record has every key.
   return `${JSON.stringify(report, (_k, v: unknown) => (v === undefined ? null : v), 2)}\n`;
@@ -109,10 +91,20 @@ export function emptyRecord(connectionKey: string): HostRecord {
   };
 }
 
-/** What a report read back says of its hosts; undefined unless it is a report of this action. */
-export function hostsOfReport(
-  text: string
-): Pick<HostRecord, 'connectionKey' | 'technology' | 'scriptFile' | 'scriptSha256'>[] | undefined {
+/** What a report read back says: where it was made, by whom, and of which hosts. */
+export interface ReportRead {
+  /** immuta-url of the run that wrote it. */
+  readonly tenant: string | undefined;
+  readonly job: string | undefined;
+  readonly attempt: string | undefined;
+  readonly hosts: readonly Pick<
+    HostRecord,
+    'connectionKey' | 'technology' | 'scriptFile' | 'scriptSha256'
+  >[];
+}
+
+/** A report read back, trusting nothing; undefined unless it is a report of this action. */
+export function readReport(text: string): ReportRead | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -133,7 +125,11 @@ export function hostsOfReport(
       scriptSha256: text_(host.scriptSha256)
     };
   });
-  return hosts.every((h) => h.connectionKey !== undefined)
-    ? (hosts as Pick<HostRecord, 'connectionKey' | 'technology' | 'scriptFile' | 'scriptSha256'>[])
-    : undefined;
+  if (!hosts.every((h) => h.connectionKey !== undefined)) return undefined;
+  return {
+    tenant: text_(r.tenant),
+    job: text_(r.job),
+    attempt: text_(r.attempt),
+    hosts: hosts as ReportRead['hosts']
+  };
 }

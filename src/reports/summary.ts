@@ -234,8 +234,14 @@ export function scriptRunMarkdown(
   const lines = [heading, ''];
   if (run.note) lines.push(markdownText(run.note), '');
   if (run.status === 'failed') {
+    // The error quotes the statement, and the platform's message may name its users and roles:
+    // with summary-script false they stay in the log, as the script stays in the file.
+    const failedAt = run.statements.findIndex((s) => s.outcome === 'failed');
+    const why = showScript
+      ? markdownText(run.error ?? 'No reason was given.')
+      : `${failedAt >= 0 ? `Statement ${failedAt + 1} of ${run.statements.length} failed.` : 'The script failed.'} What it was and the platform's message are in the step's log (summary-script is false).`;
     lines.push(
-      `${markdownText(run.error ?? 'No reason was given.')} The host is already deregistered in Immuta: run the rest of the script by hand as a privileged user.`,
+      `${why} The host is already deregistered in Immuta: run the rest of the script by hand as a privileged user.`,
       ''
     );
   }

@@ -235,9 +235,12 @@ function readDatabricks(
       }
     : { kind: 'token', token: credential(Inputs.DatabricksToken, token) };
   const given = neededFor('databricks', read, Inputs.DatabricksWarehouseId);
-  // The warehouse's HTTP path (/sql/1.0/warehouses/<id>) is what the UI shows; its last segment is the ID.
-  const warehouseId = given.replace(/\/+$/, '').split('/').pop() ?? '';
-  if (!/^[A-Za-z0-9-]+$/.test(warehouseId)) {
+  // The ID, or the warehouse's HTTP path (/sql/1.0/warehouses/<id>) the UI shows, and nothing
+  // else: a cluster's path or one that climbs out of it is not taken apart for a last segment.
+  const warehouseId =
+    /^[A-Za-z0-9-]+$/.exec(given)?.[0] ??
+    /^\/?sql\/1\.0\/warehouses\/([A-Za-z0-9-]+)\/?$/.exec(given)?.[1];
+  if (warehouseId === undefined) {
     throw new InputError(
       Inputs.DatabricksWarehouseId,
       `must be a SQL warehouse ID or its HTTP path (/sql/1.0/warehouses/<id>), but was ${JSON.stringify(given)}.`

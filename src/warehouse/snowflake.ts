@@ -83,10 +83,12 @@ export class SnowflakeRunner implements ScriptRunner {
     const statements = pieces.map((p) => p.text);
     const startAt = startIndex(options, pieces.length);
     const started = Date.now();
+    const requestId = options?.requestId ?? randomUUID();
     const finish = (fields: Fields): ScriptRun => ({
       platform: 'snowflake',
       durationMs: Date.now() - started,
       note: undefined,
+      requestId,
       ...fields
     });
     if (startAt > 0 && startAt >= pieces.length) {
@@ -99,7 +101,9 @@ export class SnowflakeRunner implements ScriptRunner {
     }
     const plan = planRequest(script, pieces, startAt);
     try {
-      return finish(await this.execute(plan, statements, startAt));
+      return finish(
+        await this.execute(plan, statements, startAt, requestId, options?.requestId !== undefined)
+      );
     } catch (error) {
       if (!(error instanceof WarehouseError)) throw error;
       const outcome = error instanceof Stopped ? error.outcome : 'unknown';
@@ -118,10 +122,12 @@ export class SnowflakeRunner implements ScriptRunner {
   private async execute(
     plan: SnowflakeRequestPlan,
     statements: readonly string[],
-    startAt: number
+    startAt: number,
+    requestId: string,
+    resent: boolean
   ): Promise<Fields> {
     const deadline = Date.now() + this.settings.timeoutMs;
-    let { request, answer, json } = await this.submit(plan.text);
+    let { request, answer, json } = await this.submit(plan.text, requestId, resent);
     if (answer.status === 202) {
       let handle = text(json.statementHandle);
       const statusUrl = text(json.statementStatusUrl) ?? (handle && `${STATEMENTS}/${handle}`);
@@ -190,9 +196,11 @@ export class SnowflakeRunner implements ScriptRunner {
     );
   }
 
-  /** The script as one request, with the same requestId on every attempt. */
-  private async submit(statement: string) {
-    const requestId = randomUUID();
+  /**
+   * The script as one request, with the same requestId on every try; `resent` when an earlier
+   * attempt of the run sent it under this requestId already.
+   */
+  private async submit(statement: string, requestId: string, resent: boolean) {
     const body = JSON.stringify({
       statement,
       timeout: Math.ceil(this.settings.timeoutMs / 1000),
@@ -202,7 +210,7 @@ export class SnowflakeRunner implements ScriptRunner {
     });
     const build = (attempt: number): ApiRequest => ({
       method: 'POST',
-      path: `${STATEMENTS}?requestId=${requestId}&async=true${attempt > 1 ? '&retry=true' : ''}`,
+      path: `${STATEMENTS}?requestId=${requestId}&async=true${attempt > 1 || resent ? '&retry=true' : ''}`,
       headers: { ...this.headers(), 'content-type': 'application/json' },
       body
     });

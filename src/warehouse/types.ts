@@ -32,6 +32,12 @@ export interface ScriptRun {
   readonly error: string | undefined;
   /** Why it was skipped, or where the script came from when not from this run. */
   readonly note: string | undefined;
+  /**
+   * Snowflake: the requestId the script was sent under. Kept in the record of the run, so that
+   * a later attempt sends a request whose answer was lost again under it (retry=true), and
+   * Snowflake answers for that request instead of running the script a second time.
+   */
+  readonly requestId?: string;
 }
 
 export interface RunOptions {
@@ -41,6 +47,11 @@ export interface RunOptions {
    * 'ran-before'. 0 by default.
    */
   readonly startAt?: number;
+  /**
+   * Snowflake: send the request under this requestId, with retry=true from the first try: an
+   * earlier attempt sent the same request under it and its answer was lost.
+   */
+  readonly requestId?: string;
 }
 
 /** Runs a script on one platform; resolves with what happened, failures included. */
