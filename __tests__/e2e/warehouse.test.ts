@@ -79,6 +79,10 @@ describe('run-script: snowflake', () => {
     expect(run.code).toBe(0);
     const posts = snowflake!.requests.filter((r) => r.method === 'POST' && !r.check);
     expect(posts).toHaveLength(1);
+    // The pre-flight SELECT 1 is one request, waited for: no poll after it.
+    const checks = snowflake!.requests.filter((r) => r.check);
+    expect(checks.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/v2/statements']);
+    expect(checks[0]!.query!.async).toBeUndefined();
     const [post] = posts;
     expect(post!.refused).toBeUndefined();
     expect(post!.query).toMatchObject({ async: 'true' });

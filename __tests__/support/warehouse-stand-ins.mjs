@@ -206,6 +206,12 @@ export async function startSnowflakeStandIn(options) {
       byRequestId.set(requestId, handle);
       statements.set(handle, { polls: 0, script: sent.statement, requestId, check });
       if (fault?.resetAfterHandling) return req.socket.destroy();
+      // Without async=true Snowflake waits for the statement (up to 45 s) and answers as a poll
+      // at its end would.
+      if (url.searchParams.get('async') !== 'true') {
+        statements.get(handle).polls = pendingPolls;
+        return answer(handle, statements.get(handle), res);
+      }
       return json(res, 202, {
         code: '333334',
         message: 'Asynchronous execution in progress.',
@@ -222,46 +228,51 @@ export async function startSnowflakeStandIn(options) {
         cancels.push(poll[1]);
         return json(res, 200, { code: '000604', message: 'Statement cancelled.' });
       }
-      if (state.polls++ < pendingPolls || (options.neverEnds && !state.check)) {
-        return json(res, 202, {
-          code: '333334',
-          statementHandle: poll[1],
-          statementStatusUrl: `/api/v2/statements/${poll[1]}`
-        });
-      }
-      const list = statementsOf(state.script);
-      if (!state.done && !state.check) {
-        state.done = true;
-        const placed = statementsWithOffsets(state.script);
-        const failing = options.failOn
-          ? placed.findIndex((p) => options.failOn.test(p.text))
-          : (options.failAt ?? 0) - 1;
-        state.failing = failing >= 0 && failing < placed.length ? placed[failing] : undefined;
-        ran.push(...placed.slice(0, state.failing ? failing : placed.length).map((p) => p.text));
-      }
-      if (state.failing) {
-        const own =
-          options.failMessage ??
-          "SQL compilation error:\nRole 'IMMUTA_SNOWFLAKE_ROLE' does not exist or not authorized.";
-        const { line, column } = state.failing.at;
-        return json(res, 422, {
-          code: '002003',
-          sqlState: '02000',
-          message: options.failWithoutPosition
-            ? own
-            : `Uncaught exception of type 'STATEMENT_ERROR' on line ${line + 1} at position ${column} : ${own}`,
-          statementHandle: poll[1]
-        });
-      }
-      return json(res, 200, {
-        code: '090001',
-        message: 'Statement executed successfully.',
-        statementHandle: poll[1],
-        statementHandles: list.map(() => randomUUID())
-      });
+      return answer(poll[1], state, res);
     }
     json(res, 404, { code: '390404', message: 'Not found' });
   });
+
+  /** What a poll of the statement answers: still running, failed at a statement, or done. */
+  function answer(handle, state, res) {
+    if (state.polls++ < pendingPolls || (options.neverEnds && !state.check)) {
+      return json(res, 202, {
+        code: '333334',
+        statementHandle: handle,
+        statementStatusUrl: `/api/v2/statements/${handle}`
+      });
+    }
+    const list = statementsOf(state.script);
+    if (!state.done && !state.check) {
+      state.done = true;
+      const placed = statementsWithOffsets(state.script);
+      const failing = options.failOn
+        ? placed.findIndex((p) => options.failOn.test(p.text))
+        : (options.failAt ?? 0) - 1;
+      state.failing = failing >= 0 && failing < placed.length ? placed[failing] : undefined;
+      ran.push(...placed.slice(0, state.failing ? failing : placed.length).map((p) => p.text));
+    }
+    if (state.failing) {
+      const own =
+        options.failMessage ??
+        "SQL compilation error:\nRole 'IMMUTA_SNOWFLAKE_ROLE' does not exist or not authorized.";
+      const { line, column } = state.failing.at;
+      return json(res, 422, {
+        code: '002003',
+        sqlState: '02000',
+        message: options.failWithoutPosition
+          ? own
+          : `Uncaught exception of type 'STATEMENT_ERROR' on line ${line + 1} at position ${column} : ${own}`,
+        statementHandle: handle
+      });
+    }
+    return json(res, 200, {
+      code: '090001',
+      message: 'Statement executed successfully.',
+      statementHandle: handle,
+      statementHandles: list.map(() => randomUUID())
+    });
+  }
 
   return {
     ...server,

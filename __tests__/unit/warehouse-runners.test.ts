@@ -190,9 +190,10 @@ describe('Snowflake: the pre-flight check', () => {
 
   it('a session Snowflake refuses says to check the role and the warehouse', async () => {
     const runner = await snowflakeRunner({}, { 'snowflake-warehouse': 'NO_SUCH_WH' });
+    // The check is waited for: Snowflake's 422 is the answer to its POST.
     snowflake!.fault({
       check: true,
-      method: 'GET',
+      method: 'POST',
       status: 422,
       body: {
         code: '000606',

@@ -46,6 +46,13 @@ class Stopped extends WarehouseError {
 
 type Fields = Omit<ScriptRun, 'platform' | 'durationMs' | 'note'>;
 
+/** How the request goes: under which requestId, sent before by an earlier attempt, waited for. */
+interface Sending {
+  readonly requestId: string;
+  readonly resent: boolean;
+  readonly wait: boolean;
+}
+
 export class SnowflakeRunner implements ScriptRunner {
   readonly platform = 'snowflake';
   private readonly api: WarehouseApi;
@@ -60,7 +67,9 @@ export class SnowflakeRunner implements ScriptRunner {
   }
 
   async check(): Promise<void> {
-    const run = await this.run('SELECT 1');
+    // Sent to be waited for: SELECT 1 ends at once, so one round trip answers it, where an
+    // asynchronous request would need a poll after the first wait.
+    const run = await this.runWith('SELECT 1', undefined, true);
     if (run.status === 'ran') return;
     const session = [
       this.settings.role ? `role ${this.settings.role}` : "the user's default role",
@@ -78,7 +87,16 @@ export class SnowflakeRunner implements ScriptRunner {
     );
   }
 
-  async run(script: string, options?: RunOptions): Promise<ScriptRun> {
+  run(script: string, options?: RunOptions): Promise<ScriptRun> {
+    return this.runWith(script, options, false);
+  }
+
+  /** `wait`: Snowflake answers when the statement ends (up to 45 s), else at once with a handle. */
+  private async runWith(
+    script: string,
+    options: RunOptions | undefined,
+    wait: boolean
+  ): Promise<ScriptRun> {
     const pieces = splitScript(script);
     const statements = pieces.map((p) => p.text);
     const startAt = startIndex(options, pieces.length);
@@ -102,7 +120,11 @@ export class SnowflakeRunner implements ScriptRunner {
     const plan = planRequest(script, pieces, startAt);
     try {
       return finish(
-        await this.execute(plan, statements, startAt, requestId, options?.requestId !== undefined)
+        await this.execute(plan, statements, startAt, {
+          requestId,
+          resent: options?.requestId !== undefined,
+          wait
+        })
       );
     } catch (error) {
       if (!(error instanceof WarehouseError)) throw error;
@@ -123,11 +145,10 @@ export class SnowflakeRunner implements ScriptRunner {
     plan: SnowflakeRequestPlan,
     statements: readonly string[],
     startAt: number,
-    requestId: string,
-    resent: boolean
+    sending: Sending
   ): Promise<Fields> {
     const deadline = Date.now() + this.settings.timeoutMs;
-    let { request, answer, json } = await this.submit(plan.text, requestId, resent);
+    let { request, answer, json } = await this.submit(plan.text, sending);
     if (answer.status === 202) {
       let handle = text(json.statementHandle);
       const statusUrl = text(json.statementStatusUrl) ?? (handle && `${STATEMENTS}/${handle}`);
@@ -200,7 +221,7 @@ export class SnowflakeRunner implements ScriptRunner {
    * The script as one request, with the same requestId on every try; `resent` when an earlier
    * attempt of the run sent it under this requestId already.
    */
-  private async submit(statement: string, requestId: string, resent: boolean) {
+  private async submit(statement: string, { requestId, resent, wait }: Sending) {
     const body = JSON.stringify({
       statement,
       timeout: Math.ceil(this.settings.timeoutMs / 1000),
@@ -210,7 +231,7 @@ export class SnowflakeRunner implements ScriptRunner {
     });
     const build = (attempt: number): ApiRequest => ({
       method: 'POST',
-      path: `${STATEMENTS}?requestId=${requestId}&async=true${attempt > 1 || resent ? '&retry=true' : ''}`,
+      path: `${STATEMENTS}?requestId=${requestId}${wait ? '' : '&async=true'}${attempt > 1 || resent ? '&retry=true' : ''}`,
       headers: { ...this.headers(), 'content-type': 'application/json' },
       body
     });
