@@ -5,7 +5,7 @@ import { report, reportBatch, reportFailure } from './reports/step-result.js';
 import { ownArtifactNames, runFiles, type RunFiles } from './action/naming.js';
 import { planOf } from './flow/plan.js';
 import { emptyRecord, type RunIdentity } from './reports/record.js';
-import { runFacts } from './action/run-facts.js';
+import { runFacts, type RunFacts } from './action/run-facts.js';
 import { hostRecord, singleReport } from './reports/host-record.js';
 import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
@@ -36,6 +36,8 @@ import { sha256 } from './flow/plan.js';
 interface StepState {
   readonly secrets: Secrets;
   readonly startedAt: string;
+  /** The run as the runner describes it, read once. */
+  readonly facts: RunFacts;
   deleted: boolean;
   /** A one-host run's config and report file, for the report of a failure. */
   single?: { config: Config; reportPath: string };
@@ -57,6 +59,7 @@ export async function run(): Promise<void> {
   const state: StepState = {
     secrets: new Secrets((secret) => runner.setSecret(secret)),
     startedAt: new Date().toISOString(),
+    facts: runFacts(process.env),
     deleted: false,
     batch: false,
     outputLossReported: false
@@ -64,7 +67,7 @@ export async function run(): Promise<void> {
   let services: Services | undefined;
   try {
     const config = readInputs(state);
-    services = connect(config, state.secrets);
+    services = connect(config, state);
     if (config.connectionKeys.length > 1 || config.plan) await runBatch(config, services, state);
     else await runOneHost(config, services, state);
   } catch (error) {
@@ -92,7 +95,7 @@ function readInputs(state: StepState): Config {
   return config;
 }
 
-function connect(config: Config, secrets: Secrets): Services {
+function connect(config: Config, { secrets, facts }: StepState): Services {
   const transport = createTransport({
     caCertificate: config.caCertificate,
     env: process.env,
@@ -100,7 +103,7 @@ function connect(config: Config, secrets: Secrets): Services {
   });
   // The lookup for an artifact of this name (left by an earlier attempt) starts now, so that
   // its answer is in by the time Immuta's script is.
-  const canUpload = config.uploadArtifact && artifactUnavailable(runContext()) === undefined;
+  const canUpload = config.uploadArtifact && artifactUnavailable(runContext(facts)) === undefined;
   const artifacts = canUpload
     ? withEarlyLookup(
         createArtifactClient({ env: process.env, transport, secrets, log }),
@@ -141,13 +144,13 @@ async function runBatch(config: Config, services: Services, state: StepState): P
     immuta: services.immuta,
     keepArtifact: async (bundle) => {
       const artifact = config.uploadArtifact
-        ? await keepInArtifact(bundle, config, services.artifacts, runContext())
+        ? await keepInArtifact(bundle, config, services.artifacts, runContext(state.facts))
         : undefined;
       stopIfOutputLost(state);
       return artifact;
     },
     onDeleted: () => (state.deleted = true),
-    identity: identity(),
+    identity: identity(state.facts),
     log
   });
   await reportBatch(outcome, state.secrets, config.summaryScript);
@@ -170,13 +173,13 @@ async function runOneHost(config: Config, services: Services, state: StepState):
       runner.setOutput('hostname', hostname ?? '');
     },
     onDeleted: () => (state.deleted = true),
-    ...stepThree(config, services, state.secrets, files),
+    ...stepThree(config, services, state, files),
     redact: (text) => state.secrets.redact(text),
     log
   });
   await writeReport(
     files.reportPath,
-    singleReport(config, [hostRecord(outcome)], 'final', state.startedAt, identity())
+    singleReport(config, [hostRecord(outcome)], 'final', state.startedAt, identity(state.facts))
   );
   runner.setOutput('report-path', files.reportPath);
   await report(outcome, config.ifMissing, state.secrets, config.summaryScript);
@@ -204,7 +207,7 @@ async function keepOneHostScript(
     );
     await writeReport(
       files.reportPath,
-      singleReport(config, [record], 'before-delete', state.startedAt, identity())
+      singleReport(config, [record], 'before-delete', state.startedAt, identity(state.facts))
     );
     extras.push(files.reportPath);
   }
@@ -223,7 +226,7 @@ async function keepOneHostScript(
   const kept =
     script === undefined
       ? undefined
-      : await keepScript(script, config, services.artifacts, runContext(), extras);
+      : await keepScript(script, config, services.artifacts, runContext(state.facts), extras);
   // An output lost now (the script, say) is a script not kept every way: no delete.
   stopIfOutputLost(state);
   return { kept, planSha256 };
@@ -236,7 +239,7 @@ async function keepOneHostScript(
 function stepThree(
   config: Config,
   services: Services,
-  secrets: Secrets,
+  { secrets, facts }: StepState,
   files: RunFiles
 ): Pick<
   FlowDependencies,
@@ -248,8 +251,8 @@ function stepThree(
   | 'recordScriptRun'
 > {
   const { artifacts, caller } = services;
-  const attempt = runFacts(process.env).runAttempt ?? 1;
-  const thisRun = { tenant: config.immutaUrl, job: runFacts(process.env).job, attempt };
+  const attempt = facts.runAttempt ?? 1;
+  const thisRun = { tenant: config.immutaUrl, job: facts.job, attempt };
   // Looked up once: whether an earlier attempt kept the script decides if-missing too.
   let lookup: ReturnType<typeof recoverScript> | undefined;
   const recovered =
@@ -257,7 +260,7 @@ function stepThree(
     (() =>
       (lookup ??= recoverScript(
         artifacts,
-        keptUnder(config.artifactName),
+        keptUnder(config.artifactName, facts),
         config.connectionKey,
         thisRun
       )));
@@ -317,7 +320,7 @@ async function reportStepFailure(error: unknown, state: StepState): Promise<void
     };
     await writeReport(
       reportPath,
-      singleReport(config, [record], 'final', state.startedAt, identity())
+      singleReport(config, [record], 'final', state.startedAt, identity(state.facts))
     )
       .then(() => runner.setOutput('report-path', reportPath))
       .catch(() => undefined);
@@ -345,21 +348,19 @@ async function reportOutputLoss(
   await writeSummary(`## Immuta: the step's outputs were lost\n\n${markdownText(message)}\n`);
 }
 
-/** The run as the runner describes it, read once in run-facts. */
-function runContext(): RunContext {
-  const facts = runFacts(process.env);
+/** The run, as keeping an artifact needs it. */
+function runContext(facts: RunFacts): RunContext {
   return {
     serverUrl: facts.serverUrl,
     hasRuntimeToken: facts.hasRuntimeToken,
     repository: facts.repository,
     runId: facts.runId,
-    ...identity()
+    ...identity(facts)
   };
 }
 
 /** Which job and attempt wrote a report or an artifact. */
-function identity(): RunIdentity {
-  const { job, runAttempt } = runFacts(process.env);
+function identity({ job, runAttempt }: RunFacts): RunIdentity {
   return { job, attempt: runAttempt === undefined ? undefined : String(runAttempt) };
 }
 
@@ -367,8 +368,7 @@ function identity(): RunIdentity {
  * Every name an earlier attempt of this job may have kept its script under: the artifact name,
  * or the job's own names when that one held a plan or another job's script.
  */
-function keptUnder(artifactName: string): string[] {
-  const { job, runAttempt } = runFacts(process.env);
+function keptUnder(artifactName: string, { job, runAttempt }: RunFacts): string[] {
   const earlier = Math.max(1, (runAttempt ?? 1) - 1);
   const names = Array.from({ length: earlier }, (_, k) =>
     ownArtifactNames(artifactName, job, String(k + 1))

@@ -354,15 +354,18 @@ async function databricksRun(
     warehouseId: 'abc123def456',
     ...options
   });
-  return runAction({
-    inputs: stepInputs(immuta, {
-      'connection-key': 'databricks-uc',
-      'run-script': 'databricks',
-      'databricks-host': databricks.url,
-      'databricks-token': 'dapi0123456789abcdef',
-      'databricks-warehouse-id': 'abc123def456',
-      ...extra
-    })
+  return runAction({ inputs: databricksInputs(databricks.url, extra) });
+}
+
+/** The step's inputs for the Databricks stand-in's host: databricks-uc, the token, the warehouse. */
+function databricksInputs(url: string, extra: Record<string, string> = {}) {
+  return stepInputs(immuta!, {
+    'connection-key': 'databricks-uc',
+    'run-script': 'databricks',
+    'databricks-host': url,
+    'databricks-token': 'dapi0123456789abcdef',
+    'databricks-warehouse-id': 'abc123def456',
+    ...extra
   });
 }
 
@@ -844,13 +847,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
       });
       immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
       const run = await runAction({
-        inputs: stepInputs(immuta, {
-          'connection-key': 'databricks-uc',
-          'run-script': 'databricks',
-          'databricks-host': databricks.url,
-          'databricks-token': 'dapi0123456789abcdef',
-          'databricks-warehouse-id': 'abc123def456'
-        })
+        inputs: databricksInputs(databricks.url)
       });
       expect(run.code).toBe(1);
       const first = 'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`';
@@ -885,13 +882,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     });
     immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
     const run = await runAction({
-      inputs: stepInputs(immuta, {
-        'connection-key': 'databricks-uc',
-        'run-script': 'databricks',
-        'databricks-host': databricks.url,
-        'databricks-token': 'dapi0123456789abcdef',
-        'databricks-warehouse-id': 'abc123def456'
-      })
+      inputs: databricksInputs(databricks.url)
     });
     expect(run.code).toBe(0);
     expect(databricks.sent('REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`')).toBe(2);
@@ -912,13 +903,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     });
     immuta.state.integrations[2]!.script = DATABRICKS_SCRIPT;
     const run = await runAction({
-      inputs: stepInputs(immuta, {
-        'connection-key': 'databricks-uc',
-        'run-script': 'databricks',
-        'databricks-host': databricks.url,
-        'databricks-token': 'dapi0123456789abcdef',
-        'databricks-warehouse-id': 'abc123def456'
-      })
+      inputs: databricksInputs(databricks.url)
     });
     expect(run.code).toBe(1);
     expect(databricks.cancels).toHaveLength(1);

@@ -100,7 +100,9 @@ export function parseInputs(
     );
   }
   const plan = readPlan(read(Inputs.Plan), read(Inputs.PlanSha256));
-  if (plan && read(Inputs.RunScript) !== '' && read(Inputs.RunScript).toLowerCase() !== 'none') {
+  // Step 3 runs one host's script: neither a plan nor a batch runs any.
+  const runsScript = !['', 'none'].includes(read(Inputs.RunScript).toLowerCase());
+  if (plan && runsScript) {
     throw new InputError(
       Inputs.RunScript,
       'cannot be used with plan: applying a plan deletes the hosts and keeps their scripts, but runs none. Leave run-script out (or set it to none) and run the kept scripts in a step of their own, or deregister the host without a plan in a step with run-script.'
@@ -115,7 +117,7 @@ export function parseInputs(
       "is for one host, but connection-key names several. Leave it empty: each host's own integration (nativeIntegrationId) is used."
     );
   }
-  if (batch && read(Inputs.RunScript) !== '' && read(Inputs.RunScript).toLowerCase() !== 'none') {
+  if (batch && runsScript) {
     throw new InputError(
       Inputs.RunScript,
       "runs one host's script, but connection-key names several. Give one host a step (a matrix job per host) to run the scripts too."

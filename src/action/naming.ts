@@ -38,11 +38,15 @@ function percentEncode(value: string, keep: (c: string) => boolean): string {
  * a log line is a runner command.
  */
 export function artifactNameFor(connectionKey: string): string {
-  const safe = percentEncode(
-    connectionKey,
+  return `immuta-cleanup-script-${artifactNamePart(connectionKey)}`;
+}
+
+/** A value as part of an artifact name: what names may not hold, '#' and invisibles encoded. */
+function artifactNamePart(value: string): string {
+  return percentEncode(
+    value,
     (c) => !INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) && c !== '#' && !isInvisible(c)
   );
-  return `immuta-cleanup-script-${safe}`;
 }
 
 /**
@@ -66,13 +70,8 @@ export function ownArtifactNames(
   job: string | undefined,
   attempt: string | undefined
 ): string[] {
-  const safe = (part: string) =>
-    percentEncode(
-      part,
-      (c) => !INVALID_ARTIFACT_NAME_CHARACTERS.includes(c) && c !== '#' && !isInvisible(c)
-    );
-  const own = `${name}-${safe(job ?? 'step')}`;
-  return [name, own, `${own}-attempt-${safe(attempt ?? '1')}`];
+  const own = `${name}-${artifactNamePart(job ?? 'step')}`;
+  return [name, own, `${own}-attempt-${artifactNamePart(attempt ?? '1')}`];
 }
 
 /** Longest encoded key kept whole in a file name: file systems refuse names over 255 bytes. */

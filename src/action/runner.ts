@@ -23,9 +23,14 @@ export interface Runner {
   appendSummary(markdown: string): Promise<void>;
 }
 
+/** The variable the runner passes an input in: spaces become '_', the name is upper-cased. */
+export function inputVariable(name: string): string {
+  return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
+}
+
 /** What the runner expects: the protocol as GitHub documents it and `@actions/core` speaks it. */
 export const workflowRunner: Runner = {
-  getInput: (name) => (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim(),
+  getInput: (name) => (process.env[inputVariable(name)] ?? '').trim(),
   setSecret: (secret) => command('add-mask', secret),
   setOutput(name, value) {
     const file = process.env.GITHUB_OUTPUT;

@@ -6,16 +6,14 @@
  * guess at.
  */
 import { Defaults, InputError, Inputs, SECRET_INPUTS, type InputReader } from './input-readers.js';
+import { inputVariable } from './runner.js';
+
+export { inputVariable };
 
 const PREFIX = 'INPUT_';
 const KNOWN: readonly string[] = Object.values(Inputs);
 /** Longest variable name quoted back, so that a hostile environment cannot flood the log. */
 const MAX_QUOTED = 80;
-
-/** The variable the runner passes an input in: spaces become '_', the name is upper-cased. */
-export function inputVariable(name: string): string {
-  return `${PREFIX}${name.replace(/ /g, '_').toUpperCase()}`;
-}
 
 /** How names compare: case, '_' and spaces aside, as a step's author would read them. */
 function normalised(name: string): string {

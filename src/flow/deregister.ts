@@ -160,13 +160,7 @@ async function cleanUp(
   if (outcome.status === 'dry-run') {
     if (outcome.script === undefined)
       return skipped(platform, [], 'Dry run: there is no script to run.');
-    const statements = splitStatements(outcome.script);
-    deps.log.info(`Dry run: these ${statements.length} statements would run in ${name}, none ran:`);
-    const redact = deps.redact ?? ((t: string) => t);
-    statements.forEach((statement, i) =>
-      deps.log.info(`  ${i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
-    );
-    return skipped(platform, statements, `Dry run: nothing ran in ${name}.`);
+    return dryRunList(deps, platform, splitStatements(outcome.script), 0, 'Dry run: these');
   }
   if (outcome.status === 'already-absent')
     return cleanUpAfterEarlierAttempt(config, deps, platform);
@@ -236,15 +230,13 @@ async function cleanUpAfterEarlierAttempt(
   // A dry run runs nothing, whatever an earlier attempt left: it says what would run.
   if (config.dryRun) {
     const startAt = next.kind === 'resume' ? next.startAt : 0;
-    const would = statements.slice(startAt);
-    deps.log.info(
-      `Dry run: the host is gone, and ${from} holds its cleanup script; these ${would.length} statements would run in ${name}, none ran:`
+    return dryRunList(
+      deps,
+      platform,
+      statements,
+      startAt,
+      `Dry run: the host is gone, and ${from} holds its cleanup script; these`
     );
-    const redact = deps.redact ?? ((t: string) => t);
-    would.forEach((statement, i) =>
-      deps.log.info(`  ${startAt + i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
-    );
-    return skipped(platform, statements, `Dry run: nothing ran in ${name}.`);
   }
   let note = `The script an earlier attempt kept in ${from}.`;
   if (next.kind === 'whole') {
@@ -320,6 +312,24 @@ async function runIn(
     );
   }
   return run;
+}
+
+/** A dry run's step 3: the statements from `startAt` on listed in the log, none run. */
+function dryRunList(
+  deps: FlowDependencies,
+  platform: Platform,
+  statements: readonly string[],
+  startAt: number,
+  lead: string
+): ScriptRun {
+  const name = PLATFORM_NAMES[platform];
+  const would = statements.slice(startAt);
+  deps.log.info(`${lead} ${would.length} statements would run in ${name}, none ran:`);
+  const redact = deps.redact ?? ((t: string) => t);
+  would.forEach((statement, i) =>
+    deps.log.info(`  ${startAt + i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)
+  );
+  return skipped(platform, statements, `Dry run: nothing ran in ${name}.`);
 }
 
 function skipped(platform: Platform, statements: readonly string[], note: string): ScriptRun {

@@ -34,7 +34,9 @@ export class ExchangeFailed extends Error {
     /** local: this side failed (not retried); untrusted: the certificate was refused; no-response: the network. */
     readonly kind: 'local' | 'untrusted' | 'no-response',
     readonly reason: string,
-    readonly attempts: number
+    readonly attempts: number,
+    /** The https:// proxy's TLS failed (its certificate, say), not the target's. */
+    readonly proxy = false
   ) {
     super(reason);
     this.name = 'ExchangeFailed';
@@ -126,7 +128,7 @@ export class HttpCaller {
           `${shown} -> no response: ${error.reason} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
         );
         if (attempt >= maxAttempts || options.resendLost === false) {
-          throw new ExchangeFailed('no-response', error.reason, attempt);
+          throw new ExchangeFailed('no-response', error.reason, attempt, error.proxy);
         }
       }
       const retryAfterMs = parseRetryAfter(previous?.retryAfter, Date.now());
@@ -173,7 +175,12 @@ export class HttpCaller {
       if (failure.kind === 'local') {
         throw new ExchangeFailed('local', this.options.redact(failure.cause), 1);
       }
-      throw new ExchangeFailed(failure.untrusted ? 'untrusted' : 'no-response', failure.cause, 1);
+      throw new ExchangeFailed(
+        failure.untrusted ? 'untrusted' : 'no-response',
+        failure.cause,
+        1,
+        failure.proxy
+      );
     }
   }
 }

@@ -6,13 +6,24 @@
 import { ProxyRefused, ProxyTlsFailed } from './transport.js';
 
 export type Failure =
-  | { readonly kind: 'network'; readonly cause: string; readonly untrusted: boolean }
+  | {
+      readonly kind: 'network';
+      readonly cause: string;
+      readonly untrusted: boolean;
+      /** The https:// proxy's TLS failed, not the target's. */
+      readonly proxy: boolean;
+    }
   | { readonly kind: 'local'; readonly cause: string };
 
 /** The failure of an exchange that produced no answer; its cause never echoes request headers. */
 export function classifyFailure(error: unknown): Failure {
   return isNetworkError(error)
-    ? { kind: 'network', cause: networkCause(error), untrusted: isCertificateError(error) }
+    ? {
+        kind: 'network',
+        cause: networkCause(error),
+        untrusted: isCertificateError(error),
+        proxy: error instanceof ProxyTlsFailed
+      }
     : { kind: 'local', cause: localCause(error) };
 }
 

@@ -166,7 +166,6 @@ export class ImmutaClient {
     const found = this.read(call, answer, "the host's record", (a) =>
       parseConnection(a, connectionKey)
     );
-    this.baseConfirmed = true;
     return {
       nativeIntegrationId: found.nativeIntegrationId,
       technology: this.serverText(found.technology),
@@ -185,7 +184,6 @@ export class ImmutaClient {
     if (answer.status === 404) return this.notFound(call, answer);
     if (answer.status !== 200) throw this.failure(call, answer);
     const found = this.read(call, answer, "the host's data object", parseObject);
-    this.baseConfirmed = true;
     return { state: this.serverText(found.state), technology: this.serverText(found.technology) };
   }
 
@@ -202,9 +200,7 @@ export class ImmutaClient {
     if (answer.status !== 200 && answer.status !== 201) {
       throw this.failure(call, answer, await this.scriptFailureHint(integrationId, answer));
     }
-    const script = this.read(call, answer, 'a cleanup script', parseScript, 'Nothing was deleted.');
-    this.baseConfirmed = true;
-    return script;
+    return this.read(call, answer, 'a cleanup script', parseScript, 'Nothing was deleted.');
   }
 
   /**
@@ -406,12 +402,16 @@ export class ImmutaClient {
         `it went on past ${formatBytes(call.limit ?? READ_LIMITS.record)}, where the action stops reading`
       );
     }
+    let read: T;
     try {
-      return parse(answer);
+      read = parse(answer);
     } catch (error) {
       if (error instanceof ResponseShapeError) throw fail(error.message);
       throw error;
     }
+    // An answer in Immuta's own shape: immuta-url is Immuta's API, so its 404s can be believed.
+    this.baseConfirmed = true;
+    return read;
   }
 
   /**
@@ -517,11 +517,9 @@ export class ImmutaClient {
       });
     }
     if (error.kind === 'untrusted') {
-      // The reason names the proxy when its certificate, not the tenant's, was refused.
-      const whose = /the https:\/\/ proxy at /.test(error.reason) ? "proxy's" : "tenant's";
       return immutaError({
         ...where,
-        hint: `The ${whose} TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate.`
+        hint: `The ${error.proxy ? "proxy's" : "tenant's"} TLS certificate is not trusted. If it is issued by a private CA, pass that CA's PEM in ca-certificate.`
       });
     }
     const reach =

@@ -56,7 +56,7 @@ export class WarehouseApi {
           : `got no response (${error.reason})`;
       const hint =
         error.kind === 'untrusted'
-          ? ` ${this.name}'s TLS certificate is not trusted; if a private CA issued it, pass that CA in ca-certificate.`
+          ? ` ${error.proxy ? "The proxy's" : `${this.name}'s`} TLS certificate is not trusted; if a private CA issued it, pass that CA in ca-certificate.`
           : error.kind === 'no-response'
             ? ` Check that the runner can reach ${this.host} (proxy, firewall), or raise timeout-seconds.`
             : '';
