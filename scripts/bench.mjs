@@ -4,7 +4,9 @@
 // loopback Immuta stand-in, several times each after a warm-up; the medians of wall time and peak
 // resident memory are printed with their ratios.
 // A second table times batches: 1, 10, 100 and 500 hosts in one step, at a latency and a
-// max-parallel of your choosing.
+// max-parallel of your choosing. A third says what loading the runtime packages costs: each of
+// bench/load/*.mjs bundled alone with ncc, as the action is, and run as a process, beside the
+// action refusing a bad input (which loads the whole bundle and sends nothing).
 //   npm run bench [-- --runs 15] [-- --hosts 1,10,100,500 --latency 50 --max-parallel 8 --batch-runs 3]
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +19,8 @@ import {
 import { runAction, ROOT } from '../__tests__/support/run-action.mjs';
 import { startSnowflakeStandIn } from '../__tests__/support/warehouse-stand-ins.mjs';
 import { generateKeyPairSync } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import ncc from '@vercel/ncc';
 
 const { values } = parseArgs({
   options: {
@@ -229,3 +233,42 @@ for (const count of values.hosts.split(',').map(Number)) {
 }
 console.log(`Batches: medians of ${values['batch-runs']} runs each, no upload`);
 console.table(batchRows);
+
+// Loading: each package bundled alone, as ncc bundles the action, and run as a process.
+{
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-load-'));
+  try {
+    const bundle = async (name) => {
+      const { code } = await ncc(path.join(ROOT, 'bench', 'load', `${name}.mjs`), {
+        quiet: true,
+        sourceMap: false
+      });
+      const file = path.join(dir, `${name}.mjs`);
+      await fs.writeFile(file, code);
+      return { entry: file };
+    };
+    const contenders = [
+      ['node, an empty module', await bundle('nothing')],
+      ['undici (EnvHttpProxyAgent)', await bundle('undici')],
+      ['@actions/core (with http-client, on the same undici)', await bundle('core')],
+      ['the action, refusing a bad input', { ...action, inputs: { 'immuta-url': 'not a url' } }]
+    ];
+    const samples = contenders.map(() => []);
+    for (let i = 0; i <= RUNS; i++) {
+      for (const [k, [, contender]] of contenders.entries()) {
+        const run = await runAction({ ...contender, measureMemory: true });
+        if (i > 0) samples[k].push({ wallMs: run.wallMs, rssMiB: run.peakRssMiB });
+      }
+    }
+    console.log(`Loading: medians of ${RUNS} runs each, after one warm-up`);
+    console.table(
+      contenders.map(([name], k) => ({
+        process: name,
+        'wall ms': median(samples[k].map((x) => x.wallMs)).toFixed(0),
+        'peak MiB': median(samples[k].map((x) => x.rssMiB)).toFixed(1)
+      }))
+    );
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

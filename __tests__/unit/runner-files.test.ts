@@ -70,3 +70,35 @@ describe('setOutput', () => {
     }
   });
 });
+
+describe('appendSummary', () => {
+  // core.summary is one buffer per process, and resolves its file once; one link, repointed,
+  // stands for a summary file that fails and then works again.
+  const file = path.join(dir, 'step-summary');
+  const link = path.join(dir, 'summary-link');
+  const repoint = (target: string) => {
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(target, link);
+  };
+  const saved = process.env.GITHUB_STEP_SUMMARY;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.GITHUB_STEP_SUMMARY;
+    else process.env.GITHUB_STEP_SUMMARY = saved;
+  });
+
+  it('writes blocks appended at once each once, in order; a block whose write failed is not written with the next', async () => {
+    fs.writeFileSync(file, '# earlier step\n');
+    repoint(dir); // a folder: the write fails
+    process.env.GITHUB_STEP_SUMMARY = link;
+    await expect(workflowRunner.appendSummary('lost block')).rejects.toThrow(/EISDIR/);
+    repoint(file);
+    await Promise.all([
+      workflowRunner.appendSummary('## one'),
+      workflowRunner.appendSummary('| a | b |'),
+      workflowRunner.appendSummary('two\r\nlines')
+    ]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(
+      `# earlier step\n## one${os.EOL}| a | b |${os.EOL}two\r\nlines${os.EOL}`
+    );
+  });
+});

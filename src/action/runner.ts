@@ -1,13 +1,11 @@
 /**
- * The step's side of the runner protocol: inputs from INPUT_* variables, workflow commands on
- * stdout, outputs and the job summary in the files the runner names. It is the part of
- * `@actions/core` this action uses, written out, because loading `@actions/core` (and the HTTP
- * client it brings for OIDC) costs more than a whole deregistration; `npm run bench` shows it.
+ * The step's side of the runner: `@actions/core` reads the inputs, writes the workflow commands,
+ * the outputs and the job summary. What this module adds is the action's own policy on top: the
+ * runner's files checked before any request, an output that cannot be written remembered rather
+ * than thrown, summary blocks appended one at a time.
  */
-import { randomUUID } from 'node:crypto';
-import { accessSync, appendFileSync, closeSync, openSync } from 'node:fs';
-import { access, appendFile, constants } from 'node:fs/promises';
-import { EOL } from 'node:os';
+import * as core from '@actions/core';
+import { accessSync, closeSync, constants, openSync } from 'node:fs';
 
 export interface Runner {
   /** The input's value, trimmed; '' when it is not set. */
@@ -23,69 +21,42 @@ export interface Runner {
   appendSummary(markdown: string): Promise<void>;
 }
 
-/** The variable the runner passes an input in: spaces become '_', the name is upper-cased. */
+/**
+ * The variable the runner passes an input in, as `core.getInput` reads it: spaces become '_',
+ * the name is upper-cased. The action needs the name itself to refuse stray INPUT_* variables.
+ */
 export function inputVariable(name: string): string {
   return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
 }
 
-/** What the runner expects: the protocol as GitHub documents it and `@actions/core` speaks it. */
+/**
+ * `core.summary` is one buffer for the whole process, written and then emptied: two blocks
+ * appended at once would both write what the other added, and a block whose write failed would
+ * stay in the buffer for the next. So blocks go one after another, each from an empty buffer.
+ */
+let summaryWrites: Promise<unknown> = Promise.resolve();
+
+/** The runner as `@actions/core` speaks to it. */
 export const workflowRunner: Runner = {
-  getInput: (name) => (process.env[inputVariable(name)] ?? '').trim(),
-  setSecret: (secret) => command('add-mask', secret),
-  setOutput(name, value) {
-    const file = process.env.GITHUB_OUTPUT;
-    if (!file) {
-      // Outside a runner (or an old one): the deprecated command, as @actions/core falls back to.
-      command(`set-output name=${escapeProperty(name)}`, value);
-      return;
-    }
-    const delimiter = `ghadelimiter_${randomUUID()}`;
-    if (name.includes(delimiter) || value.includes(delimiter)) {
-      throw new Error(`Unexpected input: the output ${name} holds its own delimiter`);
-    }
-    appendFileSync(file, `${name}<<${delimiter}${EOL}${value}${EOL}${delimiter}${EOL}`, 'utf8');
-  },
-  info: (message) => void process.stdout.write(message + EOL),
-  warning: (message) => command('warning', message),
-  debug: (message) => command('debug', message),
-  setFailed(message) {
-    process.exitCode = 1;
-    command('error', message);
-  },
-  async appendSummary(markdown) {
-    const file = process.env.GITHUB_STEP_SUMMARY;
-    if (!file) {
-      throw new Error(
-        'Unable to find environment variable for $GITHUB_STEP_SUMMARY. Check if your runtime environment supports job summaries.'
-      );
-    }
-    try {
-      await access(file, constants.R_OK | constants.W_OK);
-    } catch {
-      throw new Error(
-        `Unable to access summary file: '${file}'. Check if the file has correct read/write permissions.`
-      );
-    }
-    await appendFile(file, markdown + EOL, 'utf8');
+  getInput: (name) => core.getInput(name),
+  setSecret: (secret) => core.setSecret(secret),
+  setOutput: (name, value) => core.setOutput(name, value),
+  info: (message) => core.info(message),
+  warning: (message) => core.warning(message),
+  debug: (message) => core.debug(message),
+  setFailed: (message) => core.setFailed(message),
+  appendSummary(markdown) {
+    const write = summaryWrites.then(async () => {
+      await core.summary.emptyBuffer().addRaw(markdown, true).write();
+    });
+    summaryWrites = write.catch(() => undefined);
+    return write;
   }
 };
 
-/** A workflow command; its text escaped so that it stays one command on one line. */
-function command(name: string, message: string): void {
-  process.stdout.write(`::${name}::${escapeData(message)}${EOL}`);
-}
-
-function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
-
 let active: Runner = workflowRunner;
 
-/** Puts another runner in place, as `npm run local-action` does with GitHub's stand-in for it. */
+/** Puts another runner in place (a unit test's). */
 export function useRunner(runner: Runner): void {
   active = runner;
 }
@@ -123,7 +94,9 @@ const RUNNER_FILES = [
 /**
  * Checks, before any request, that the outputs and summary files can be written, so that a
  * step that cannot say what it did does nothing. Each is opened for append, which leaves what
- * earlier steps wrote; the summary must be readable too, as appending to it asks.
+ * earlier steps wrote (and creates a file the runner named but did not make, which
+ * `core.setOutput` would refuse later, after the delete); the summary must be readable too, as
+ * `core.summary` asks.
  */
 export function checkRunnerFiles(env: Readonly<Record<string, string | undefined>>): void {
   for (const [variable, purpose] of RUNNER_FILES) {

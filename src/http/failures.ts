@@ -1,16 +1,18 @@
 /**
  * Why an exchange failed, told apart: the network or the peer (another attempt may fare better)
- * or this side (a request Node will not send, an answer it cannot parse, a proxy that refuses
- * outright), which would fail the same way again and is not retried.
+ * or this side (a request the client will not send, an answer it cannot parse, a proxy that
+ * refuses outright), which would fail the same way again and is not retried. The proxy's
+ * failures are named as the proxy's.
  */
-import { ProxyRefused, ProxyTlsFailed } from './transport.js';
+import { errors } from 'undici';
+import { ProxyFailed } from './transport.js';
 
 export type Failure =
   | {
       readonly kind: 'network';
       readonly cause: string;
       readonly untrusted: boolean;
-      /** The https:// proxy's TLS failed, not the target's. */
+      /** The proxy failed (its TLS, say), not the target. */
       readonly proxy: boolean;
     }
   | { readonly kind: 'local'; readonly cause: string };
@@ -22,15 +24,16 @@ export function classifyFailure(error: unknown): Failure {
         kind: 'network',
         cause: networkCause(error),
         untrusted: isCertificateError(error),
-        proxy: error instanceof ProxyTlsFailed
+        proxy: error instanceof ProxyFailed
       }
     : { kind: 'local', cause: localCause(error) };
 }
 
 /**
- * Failures of the network or the peer, where another attempt may fare better. Everything else
- * (a header Node will not send, an answer it cannot parse, headers past its limit, a proxy that
- * refuses the tunnel outright) would fail the same way again.
+ * Failures of the network or the peer, where another attempt may fare better: Node's socket
+ * errors and undici's. Everything else (a header the client will not send, an answer it cannot
+ * parse, headers past its limit, a proxy that refuses the tunnel outright) would fail the same
+ * way again.
  */
 const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
@@ -44,23 +47,40 @@ const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ENETDOWN',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE'
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
 ]);
 
 const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/;
 
-function codesOf(error: unknown): string[] {
-  const codes: string[] = [];
+/** The error and the errors it was caused by. */
+function causes(error: unknown): Error[] {
+  const chain: Error[] = [];
   for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
+    chain.push(e);
   }
-  return codes;
+  return chain;
+}
+
+function codesOf(error: unknown): string[] {
+  return causes(error)
+    .map((e) => (e as { code?: unknown }).code)
+    .filter((code): code is string => typeof code === 'string');
+}
+
+/** undici's parser refused the answer: not HTTP. Its code is not always set. */
+function isParserError(error: Error): boolean {
+  return error instanceof errors.HTTPParserError;
 }
 
 function isNetworkError(error: unknown): boolean {
   // A proxy that cannot reach the tenant now may reach it later; one that wants credentials will not.
-  if (error instanceof ProxyRefused) return error.status === undefined || error.status >= 500;
+  if (error instanceof ProxyFailed && error.status !== undefined) return error.status >= 500;
+  if (error instanceof ProxyFailed && notTls(error)) return false;
   return codesOf(error).some((c) => NETWORK_CODES.has(c) || CERTIFICATE_ERRORS.test(c));
 }
 
@@ -71,8 +91,11 @@ function isCertificateError(error: unknown): boolean {
 /** A short cause that never echoes request headers: only the error's code and message. */
 function networkCause(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  if (error instanceof ProxyTlsFailed) {
-    return `the https:// proxy at ${error.proxy.host}: ${networkCause(error.cause)}`;
+  if (error instanceof ProxyFailed) {
+    const { url, variable } = error.proxy;
+    if (error.status !== undefined) return error.message;
+    const failed = error.cause instanceof Error ? networkCause(error.cause) : 'no answer';
+    return `the ${url.protocol}// proxy at ${url.host} (${variable}): ${failed}`;
   }
   const inner = (error as { cause?: unknown }).cause;
   const source = inner instanceof Error ? inner : error;
@@ -83,8 +106,9 @@ function networkCause(error: unknown): string {
 }
 
 const LOCAL_CAUSES: Record<string, string> = {
-  HPE_HEADER_OVERFLOW:
+  UND_ERR_HEADERS_OVERFLOW:
     "the answer's headers are larger than the HTTP client accepts (a proxy may be adding them)",
+  UND_ERR_INVALID_ARG: 'the request could not be built',
   ERR_INVALID_CHAR: 'the request could not be built',
   ERR_INVALID_HTTP_TOKEN: 'the request could not be built',
   ERR_STRING_TOO_LONG: 'the answer is too long to read'
@@ -97,28 +121,33 @@ const LOCAL_CAUSES: Record<string, string> = {
 const NOT_TLS = /wrong version number|packet length too long/i;
 
 function notTls(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    if (NOT_TLS.test(e.message) || NOT_TLS.test(String((e as { reason?: unknown }).reason))) {
-      return true;
-    }
-  }
-  return false;
+  return causes(error).some(
+    (e) => NOT_TLS.test(e.message) || NOT_TLS.test(String((e as { reason?: unknown }).reason))
+  );
 }
 
 /** What went wrong on this side, named for the reader; a parser error means it was not HTTP. */
 function localCause(error: unknown): string {
   const codes = codesOf(error);
   const known = codes.map((c) => LOCAL_CAUSES[c]).find(Boolean);
-  const parser = codes.some((c) => c.startsWith('HPE_'))
-    ? 'the answer is not valid HTTP (is immuta-url an HTTP server?)'
-    : undefined;
-  if (error instanceof ProxyRefused) {
-    return `${error.message}: check the proxy settings and the credentials in the proxy URL`;
+  const parser =
+    codes.some((c) => c.startsWith('HPE_')) || causes(error).some(isParserError)
+      ? 'the answer is not valid HTTP (is immuta-url an HTTP server?)'
+      : undefined;
+  if (error instanceof ProxyFailed) {
+    const { url, variable } = error.proxy;
+    if (error.status !== undefined) {
+      return `${error.message}: check the proxy settings and the credentials in the proxy URL`;
+    }
+    if (notTls(error)) {
+      return `the proxy at ${url.host} did not answer in TLS (OpenSSL: wrong version number): its URL says https:// but the port speaks plain HTTP; check the scheme and port of the proxy URL in HTTPS_PROXY or HTTP_PROXY (most proxies take http://)`;
+    }
+    if (parser) {
+      return `the proxy at ${url.host} (${variable}) did not answer in HTTP: check the scheme and port of the proxy URL`;
+    }
   }
   if (notTls(error)) {
-    return error instanceof ProxyTlsFailed
-      ? `the proxy at ${error.proxy.host} did not answer in TLS (OpenSSL: wrong version number): its URL says https:// but the port speaks plain HTTP; check the scheme and port of the proxy URL in HTTPS_PROXY or HTTP_PROXY (most proxies take http://)`
-      : 'the server did not answer in TLS (OpenSSL: wrong version number): the URL says https:// but the port speaks plain HTTP; check the scheme and port of the URL';
+    return 'the server did not answer in TLS (OpenSSL: wrong version number): the URL says https:// but the port speaks plain HTTP; check the scheme and port of the URL';
   }
   const detail = networkCause(error);
   return `${known ?? parser ?? 'the HTTP client failed'} (${detail})`;

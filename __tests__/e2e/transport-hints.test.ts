@@ -1,6 +1,6 @@
-// What the step says when the transport is pointed at the wrong thing: TLS spoken to a plain-HTTP
-// port (the tenant's or the proxy's), or a kind of proxy it cannot use. Each says what to check,
-// and a proxy setting that can never work stops the step before any request.
+// What the step says when it is pointed at the wrong thing: TLS spoken to a plain-HTTP port (the
+// tenant's or the proxy's), or a kind of proxy it cannot use. Each says what to check, names the
+// proxy as the proxy, and a proxy setting that can never work stops the step before any request.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startImmutaStandIn, type ImmutaStandIn } from '../support/immuta-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
@@ -64,7 +64,7 @@ describe('a proxy the action cannot use', () => {
       const run = await runAction({ inputs: stepInputs(immuta), env: { [name]: value } });
       expect(run.code).toBe(1);
       expect(run.errors).toEqual([
-        `${name} names a ${scheme}:// proxy, which is not supported: this action reaches proxies with HTTP CONNECT only. Set ${name} to the http:// (or https://) address of a proxy, or unset it`
+        `${name} names a ${scheme}:// proxy, which is not supported: this action speaks HTTP to its proxy. Set ${name} to the http:// (or https://) address of a proxy, or unset it`
       ]);
       expect(immuta.requests).toHaveLength(0);
       expect(visibleLog(run.log)).not.toContain('hunter2');

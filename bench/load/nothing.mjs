@@ -1,0 +1,1 @@
+// Node starting an ES module that does nothing: what every contender pays.

@@ -1,0 +1,4 @@
+// What loading undici costs: the import, and the dispatcher the action builds.
+import { EnvHttpProxyAgent } from 'undici';
+
+await new EnvHttpProxyAgent().close();
