@@ -221,6 +221,21 @@ describe('a proxy that fails', () => {
     expect(immuta.requests).toHaveLength(0);
   });
 
+  it('that answers CONNECT with a 200 and a page in place of a tunnel: the TLS inside fails, nothing reaches the tenant, no retry', async () => {
+    const immuta = await httpsTenant();
+    const portal = await proxy({ behaviour: 'html' });
+    const run = await runAction({
+      inputs: await httpsInputs(immuta),
+      env: { HTTPS_PROXY: portal.url }
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toMatch(/did not answer in TLS/);
+    expect(run.log).not.toMatch(/trying again/);
+    expect(run.outputs.deleted).toBe('false');
+    expect(immuta.requests).toHaveLength(0);
+  });
+
   it('a body that never ends, through the proxy: read up to its cap, then refused', async () => {
     const immuta = await plainTenant();
     immuta.fault({
