@@ -46,64 +46,29 @@ export function nearestInput(given: string, known: readonly string[] = KNOWN): s
 }
 
 /**
- * Latin letters of INPUT and of the inputs' names, as other scripts write a letter that looks
- * the same (Cyrillic, Greek, Armenian; dotless and dotted i), for telling a look-alike name.
+ * Letters of other scripts that pass for the Latin letters of INPUT and of the inputs' names
+ * (Cyrillic, Greek, Armenian, and the Turkish dotless and dotted i): each pair is the look-alike,
+ * then the letter it passes for.
  */
-const LOOK_ALIKES: Readonly<Record<string, string>> = {
-  '\u0131': 'i', // dotless i
-  '\u0130': 'I', // I with a dot
-  '\u0406': 'I',
-  '\u0456': 'i',
-  '\u0399': 'I',
-  '\u03b9': 'i',
-  '\u04c0': 'I',
-  '\u039d': 'N',
-  '\u0420': 'P',
-  '\u0440': 'p',
-  '\u03a1': 'P',
-  '\u03c1': 'p',
-  '\u0422': 'T',
-  '\u03a4': 'T',
-  '\u054d': 'U',
-  '\u057d': 'u',
-  '\u0410': 'A',
-  '\u0430': 'a',
-  '\u0391': 'A',
-  '\u0415': 'E',
-  '\u0435': 'e',
-  '\u0395': 'E',
-  '\u041e': 'O',
-  '\u043e': 'o',
-  '\u039f': 'O',
-  '\u03bf': 'o',
-  '\u0421': 'C',
-  '\u0441': 'c',
-  '\u041a': 'K',
-  '\u039a': 'K',
-  '\u041c': 'M',
-  '\u039c': 'M',
-  '\u0425': 'X',
-  '\u0445': 'x',
-  '\u0405': 'S',
-  '\u0455': 's',
-  '\u0408': 'J',
-  '\u0458': 'j',
-  '\u0412': 'B',
-  '\u0392': 'B',
-  '\u041d': 'H',
-  '\u0397': 'H',
-  '\u0417': 'Z',
-  '\u0396': 'Z',
-  '\u0443': 'y'
-};
+const LOOK_ALIKES = new Map(
+  [
+    '\u0131i \u0130I \u0406I \u0456i \u04c0I \u0399I \u03b9i \u039dN \u0420P \u0440p \u03a1P',
+    '\u03c1p \u0422T \u03a4T \u054dU \u057du \u0410A \u0430a \u0391A \u0415E \u0435e \u0395E',
+    '\u041eO \u043eo \u039fO \u03bfo \u0421C \u0441c \u041aK \u039aK \u041cM \u039cM \u0425X',
+    '\u0445x \u0405S \u0455s \u0408J \u0458j \u0412B \u0392B \u041dH \u0397H \u0396Z \u0443y'
+  ]
+    .join(' ')
+    .split(' ')
+    .map((pair) => [pair[0]!, pair[1]!] as const)
+);
 
 /**
  * A name as a reader sees it: compatibility forms folded (fullwidth letters), invisible
  * characters dropped, look-alike letters read as the Latin ones, upper-cased.
  */
-export function skeleton(name: string): string {
+function skeleton(name: string): string {
   return [...name.normalize('NFKC').replace(/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/gu, '')]
-    .map((c) => LOOK_ALIKES[c] ?? c)
+    .map((c) => LOOK_ALIKES.get(c) ?? c)
     .join('')
     .toUpperCase();
 }
