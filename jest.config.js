@@ -10,6 +10,8 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }]
   },
   globalSetup: '<rootDir>/__tests__/support/global-setup.mjs',
+  // No line of the suite's output may read as a workflow command on the CI runner.
+  setupFiles: ['<rootDir>/__tests__/support/quiet-commands.mjs'],
   globalTeardown: '<rootDir>/__tests__/support/global-teardown.mjs',
   testTimeout: 60000,
   verbose: true

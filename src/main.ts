@@ -1,7 +1,7 @@
 import { environmentWarnings, readConfig, type Config } from './action/inputs.js';
 import { deregisterBatch, writePlan, writeReport } from './flow/batch.js';
 import { planLine } from './reports/batch-summary.js';
-import { report, reportBatch, reportFailure } from './reports/step-result.js';
+import { report, reportBatch, reportFailure, reportNoHosts } from './reports/step-result.js';
 import { ownArtifactNames, runFiles, type RunFiles } from './action/naming.js';
 import { planOf } from './flow/plan.js';
 import { emptyRecord, type RunIdentity } from './reports/record.js';
@@ -67,6 +67,10 @@ export async function run(): Promise<void> {
   let services: Services | undefined;
   try {
     const config = readInputs(state);
+    if (config.connectionKeys.length === 0) {
+      await reportNoHosts(config.ifNoHosts);
+      return;
+    }
     services = connect(config, state);
     if (config.connectionKeys.length > 1 || config.plan) await runBatch(config, services, state);
     else await runOneHost(config, services, state);
@@ -84,7 +88,12 @@ export async function run(): Promise<void> {
 
 /** Every input read and checked, and the runner's files writable, before any request. */
 function readInputs(state: StepState): Config {
-  const config = readConfig(runner.getInput, (s) => state.secrets.add(s), process.env, log.warning);
+  const config = readConfig(
+    runner.getInput,
+    (s, use) => state.secrets.add(s, use),
+    process.env,
+    log.warning
+  );
   try {
     runner.checkRunnerFiles(process.env);
   } catch (error) {
@@ -344,7 +353,7 @@ async function reportOutputLoss(
   const message = secrets.redact(
     `The step's outputs could not be written (${errorText(lost)}), so later steps see some of them empty. ${deleted ? done : 'This step deleted nothing.'}`
   );
-  runner.setFailed(message);
+  log.error(message);
   await writeSummary(`## Immuta: the step's outputs were lost\n\n${markdownText(message)}\n`);
 }
 

@@ -281,3 +281,33 @@ describe('when the artifact cannot be kept, nothing is deleted and the file stay
     );
   });
 });
+
+describe('retention-days above 90', () => {
+  it.each([
+    ['90', 90],
+    ['400', 400]
+  ])(
+    '365 with a repository maximum of %s days: kept for the lesser, and the host deregistered',
+    async (limit, days) => {
+      // Passed on, as actions/upload-artifact passes it; @actions/artifact's warning with it.
+      immuta = await startImmutaStandIn();
+      service = await startArtifactService({ azurite });
+      const run = await runAction({
+        inputs: withArtifact({ 'retention-days': '365' }),
+        env: { ...service.env(), GITHUB_RETENTION_DAYS: limit }
+      });
+      expect(run.code).toBe(0);
+      expect(run.outputs.status).toBe('deregistered');
+      const [stored] = service.artifacts;
+      const kept = (Date.parse(stored!.expires_at!) - Date.now()) / 86_400_000;
+      const expected = Math.min(days, 365);
+      expect(kept).toBeGreaterThan(expected - 0.1);
+      expect(kept).toBeLessThanOrEqual(expected);
+      if (days < 365) {
+        expect(run.warnings).toContain(
+          `Retention days cannot be greater than the maximum allowed retention set within the repository. Using ${days} instead.`
+        );
+      } else expect(run.warnings).toEqual([]);
+    }
+  );
+});

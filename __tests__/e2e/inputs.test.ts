@@ -29,7 +29,7 @@ describe('bad input fails with a clear error and sends no request', () => {
     ['if-missing', { 'if-missing': 'skip' }, /one of error, warn, ignore/],
     ['upload-artifact', { 'upload-artifact': 'nope' }, /true or false/],
     ['artifact-name', { 'artifact-name': 'a:b' }, /":"/],
-    ['retention-days', { 'retention-days': '365' }, /from 1 to 90/],
+    ['retention-days', { 'retention-days': '36501' }, /from 1 to 36500/],
     ['timeout-seconds', { 'timeout-seconds': '1.5' }, /from 1 to 600/],
     ['max-attempts', { 'max-attempts': '0' }, /from 1 to 10/],
     ['ca-certificate', { 'ca-certificate': 'ca.pem' }, /PEM certificates/],
@@ -41,7 +41,18 @@ describe('bad input fails with a clear error and sends no request', () => {
     ['connection-key', { 'connection-key': '.' }, /names a folder, not a host/],
     ['script-path', { 'script-path': '/tmp/a.sql\n::set-output name=x::y' }, /control character/],
     ['artifact-name', { 'artifact-name': 'name\u0001' }, /"\\u0001"/],
-    ['artifact-name', { 'artifact-name': 'scripts#\u200b#[add-mask]x' }, /holds '##\['/]
+    ['artifact-name', { 'artifact-name': 'scripts#\u200b#[add-mask]x' }, /holds '##\['/],
+    ['artifact-name', { 'artifact-name': 'scripts#\u0640#[add-mask]x' }, /holds '##\['/],
+    [
+      'snowflake-private-key',
+      {
+        'run-script': 'snowflake',
+        'snowflake-account': 'myorg-acct',
+        'snowflake-user': 'cleanup',
+        'snowflake-private-key': '/home/runner/work/_temp/rsa_key.p8'
+      },
+      /looks like a file path, not a key: it takes the key's PEM text itself/
+    ]
   ])('%s: %j', async (input, overrides, detail) => {
     const before = immuta.requests.length;
     const run = await runAction({ inputs: stepInputs(immuta, overrides) });
@@ -195,5 +206,155 @@ describe('an input given empty where the runner would pass a default is bad inpu
     expect(odd.code).toBe(1);
     expect(odd.errors).toEqual([`Input 'dry-run' must be true or false, but was "tRUE".`]);
     expect(immuta.requests.length).toBe(before);
+  });
+});
+
+// A variable the step's env: sets beside the runner's own: on Linux INPUT_dry-run and
+// INPUT_DRY-RUN are two variables, and the action reads only the one the runner writes
+// (actions/runner Handler.cs, AddInputsToEnvironment: INPUT_ and the name upper-cased). Any
+// other INPUT_* variable, in another case or with a look-alike letter, is a stray input.
+describe('an INPUT_* variable not exactly as the runner writes one stops the step', () => {
+  it.each([
+    [
+      "a lower-case INPUT_dry-run beside the runner's INPUT_DRY-RUN",
+      { 'INPUT_dry-run': 'true' },
+      /'dry-run' \(INPUT_dry-run\) differs only in case from INPUT_DRY-RUN, the variable the runner passes dry-run in/
+    ],
+    [
+      'a lower-case prefix',
+      { 'input_DRY-RUN': 'true' },
+      /\(input_DRY-RUN\) differs only in case from INPUT_DRY-RUN/
+    ],
+    [
+      'a dotless ı',
+      { 'INPUT_\u0131F-MISSING': 'warn' },
+      /'\\u\{131\}f-missing' \(INPUT_\\u\{131\}F-MISSING\) only looks like INPUT_IF-MISSING/
+    ],
+    [
+      'a Cyrillic І in the prefix',
+      { '\u0406NPUT_DRY-RUN': 'true' },
+      /\(\\u\{406\}NPUT_DRY-RUN\) only looks like INPUT_DRY-RUN/
+    ],
+    [
+      'a zero-width space at the end',
+      { 'INPUT_DRY-RUN\u200b': 'true' },
+      /\(INPUT_DRY-RUN\\u\{200b\}\) only looks like INPUT_DRY-RUN/
+    ],
+    [
+      'fullwidth letters',
+      { '\uff29\uff2e\uff30\uff35\uff34_DRY-RUN': 'true' },
+      /only looks like INPUT_DRY-RUN/
+    ]
+  ])('%s: nothing is sent and nothing deleted', async (_what, env, detail) => {
+    const before = immuta.requests.length;
+    const run = await runAction({ inputs: stepInputs(immuta), env });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toMatch(detail);
+    expect(run.errors[0]).toContain('the step stopped before sending any request');
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(run.log).not.toMatch(/^\s+at /m);
+    expect(immuta.requests.length).toBe(before);
+    expect(immuta.state.hosts['snowflake-prod']).toBeDefined();
+  });
+
+  it('masks the value of a stray variable that meant a secret input', async () => {
+    const run = await runAction({
+      inputs: stepInputs(immuta),
+      env: { 'INPUT_api-key': 'stray-immuta-key-5c2d' }
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors[0]).toMatch(/differs only in case from INPUT_API-KEY/);
+    expect(run.stdout).toContain('::add-mask::stray-immuta-key-5c2d');
+    expect(visibleLog(run.log)).not.toContain('stray-immuta-key-5c2d');
+  });
+
+  it("the runner's own variables, every default included, are no stray input", async () => {
+    const run = await runAction({ inputs: stepInputs(immuta, { 'dry-run': 'true' }) });
+    expect(run.code).toBe(0);
+    expect(run.outputs.status).toBe('dry-run');
+  });
+});
+
+// connection-key as a workflow fills it: a list typed on one line, or a computed list that came
+// out empty. Neither may send a request that names a host no one meant.
+describe('several hosts given on one line', () => {
+  it.each([
+    [
+      'comma-separated',
+      'snowflake-prod, databricks-uc',
+      /holds a comma \("snowflake-prod, databricks-uc"\)/
+    ],
+    ['as a JSON list', '["snowflake-prod","databricks-uc"]', /looks like a JSON list/],
+    [
+      'as toJSON writes a list',
+      '[\n  "snowflake-prod",\n  "databricks-uc"\n]',
+      /looks like a JSON list/
+    ]
+  ])('%s is bad input: one key per line, and no request', async (_what, value, detail) => {
+    const before = immuta.requests.length;
+    const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': value }) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toMatch(/^Input 'connection-key' /);
+    expect(run.errors[0]).toMatch(detail);
+    expect(run.errors[0]).toContain('one connection key per line');
+    expect(run.outputs).toEqual(STOPPED);
+    expect(immuta.requests.length).toBe(before);
+  });
+});
+
+describe('a host list that came out empty', () => {
+  it('fails by default, before any request, saying how to let it succeed', async () => {
+    const before = immuta.requests.length;
+    const run = await runAction({ inputs: stepInputs(immuta, { 'connection-key': '' }) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(
+        /^Input 'connection-key' is required but was empty\..*if-no-hosts: warn or ignore/
+      )
+    ]);
+    expect(run.outputs).toEqual(STOPPED);
+    expect(immuta.requests.length).toBe(before);
+  });
+
+  it.each([
+    ['warn', ''],
+    ['warn', '# every host retired\n\n'],
+    ['ignore', '']
+  ])(
+    'with if-no-hosts: %s (connection-key %j) succeeds, sending and deleting nothing',
+    async (ifNoHosts, value) => {
+      const before = immuta.requests.length;
+      const run = await runAction({
+        inputs: stepInputs(immuta, { 'connection-key': value, 'if-no-hosts': ifNoHosts })
+      });
+      expect(run.code).toBe(0);
+      expect(run.errors).toEqual([]);
+      expect(run.outputs).toEqual({
+        status: 'no-hosts',
+        deleted: 'false',
+        'child-count': '',
+        'script-status': 'skipped',
+        'statements-run': '0'
+      });
+      const said =
+        /connection-key names no host .*nothing was sent to Immuta and nothing was deleted/;
+      if (ifNoHosts === 'warn') expect(run.warnings).toEqual([expect.stringMatching(said)]);
+      else {
+        expect(run.warnings).toEqual([]);
+        expect(run.stdout).toMatch(said);
+      }
+      expect(run.summary).toMatch(/^## Immuta: no host to deregister/);
+      expect(immuta.requests.length).toBe(before);
+    }
+  );
+
+  it('still checks the other inputs', async () => {
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'connection-key': '', 'if-no-hosts': 'warn', 'dry-run': 'yes' })
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors[0]).toMatch(/^Input 'dry-run' must be true or false/);
   });
 });

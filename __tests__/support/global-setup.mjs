@@ -3,6 +3,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+// Filters the parent process's output too: what workers print, and jest's own reports.
+import './quiet-commands.mjs';
 
 export default function globalSetup() {
   process.env.IMMUTA_TEST_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'immuta-tests-'));

@@ -33,6 +33,7 @@ export declare function runAction(options?: {
   inputs?: Record<string, string | undefined>;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** The bundle to run: dist/index.js, or ACTION_ENTRY when set (an older dist/, say). */
   entry?: string;
   /** Use this folder as RUNNER_TEMP, for a test that prepares files there first. */
   runnerTemp?: string;

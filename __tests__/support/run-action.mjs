@@ -17,13 +17,14 @@ const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
 
 /**
  * What the runner passes for an input the step leaves out: action.yml's default, or '' for an
- * input without one (the runner gives every input of action.yml a value).
+ * input without one (the runner gives every input of action.yml a value). ACTION_YML names the
+ * action.yml that goes with ACTION_ENTRY's bundle, as the runner reads the action's own.
  */
 export const ACTION_DEFAULTS = Object.freeze(
   Object.fromEntries(
-    Object.entries(parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')).inputs).map(
-      ([name, spec]) => [name, spec.default === undefined ? '' : String(spec.default)]
-    )
+    Object.entries(
+      parse(readFileSync(process.env.ACTION_YML || path.join(ROOT, 'action.yml'), 'utf8')).inputs
+    ).map(([name, spec]) => [name, spec.default === undefined ? '' : String(spec.default)])
   )
 );
 
@@ -47,7 +48,8 @@ export async function runAction({
   inputs = {},
   env = {},
   timeoutMs = 120_000,
-  entry = DIST,
+  // ACTION_ENTRY runs the tests against another bundle: an older dist/, to show a test fails there.
+  entry = process.env.ACTION_ENTRY || DIST,
   runnerTemp: givenRunnerTemp,
   measureMemory = false
 } = {}) {

@@ -48,6 +48,11 @@ describe('action.yml', () => {
     expect([...set].sort()).toEqual(Object.keys(action.outputs).sort());
   });
 
+  it('has a description the Marketplace accepts: 125 characters at most', () => {
+    expect(action.description.length).toBeLessThanOrEqual(125);
+    expect(action.description).toMatch(/^Deregister a host .*Immuta/);
+  });
+
   it('describes every input and output, with kebab-case names', () => {
     for (const [name, spec] of [
       ...Object.entries(action.inputs),

@@ -6,7 +6,7 @@ import {
   markdownCode,
   markdownText
 } from '../../src/action/escape.js';
-import { Secrets, unsendable } from '../../src/action/secrets.js';
+import { MIN_MASK_LENGTH, Secrets, unsendable } from '../../src/action/secrets.js';
 import { decodeText, mediaType, readCapped } from '../../src/http/body.js';
 import { Readable } from 'node:stream';
 
@@ -26,14 +26,18 @@ describe('forLog', () => {
     expect(forLog("Deregistered host 'snowflake-prod'.")).toBe(
       "Deregistered host 'snowflake-prod'."
     );
-    expect(forLog('::error::x')).toBe(' ::error::x');
+    // A leading space would not do: the runner trims it before it looks for ::.
+    expect(forLog('::error::x')).toBe('\\u{3a}:error::x');
+    expect(forLog(' \u0640::error::x')).toBe(' \u0640\\u{3a}:error::x');
   });
 });
 
 describe('holdsLegacyCommand', () => {
-  it('sees ##[ through invisible characters', () => {
+  it('sees the legacy command through invisible characters', () => {
     expect(holdsLegacyCommand('a#\u200b\u2060#\ufe0f[b')).toBe(true);
     expect(holdsLegacyCommand('a#b#[c')).toBe(false);
+    // Letters the runner's culture-sensitive search skips too, such as the Arabic tatweel.
+    expect(holdsLegacyCommand('a#\u0640#[c')).toBe(true);
   });
 });
 
@@ -70,10 +74,81 @@ describe('Secrets', () => {
     secrets.add('abcd1234');
     secrets.add('abcd1234-long');
     secrets.add('abcd1234');
-    // Each with its base64 form, which a Basic header would carry.
+    // Each with its base64 form, which a Basic header would carry; each mask sent once.
     const b64 = (t: string) => Buffer.from(t).toString('base64');
-    expect(masked).toEqual(['abcd1234', b64('abcd1234'), 'abcd1234-long', b64('abcd1234-long')]);
+    expect(masked[0]).toBe('abcd1234');
+    expect(masked).toEqual(
+      expect.arrayContaining([b64('abcd1234'), 'abcd1234-long', b64('abcd1234-long')])
+    );
+    expect(new Set(masked).size).toBe(masked.length);
     expect(secrets.redact('x abcd1234-long y abcd1234')).toBe('x *** y ***');
+  });
+
+  /** A secret whose base64 holds + and /, so that base64url differs, and no = to pad. */
+  const KEY = 'immuta-key~~~>>>???-012';
+  const b64 = (bytes: string | Buffer) => Buffer.from(bytes).toString('base64');
+  const url = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_');
+
+  it.each([
+    ['padded base64', b64(KEY)],
+    ['unpadded base64', b64(KEY).replace(/=+$/, '')],
+    ['base64url', url(b64(KEY)).replace(/=+$/, '')],
+    ['JSON-escaped', JSON.stringify('k"\\ey-0123').slice(1, -1)]
+  ])('cuts out its %s form', (_what, form) => {
+    const secrets = new Secrets(() => undefined);
+    secrets.add(KEY);
+    secrets.add('k"\\ey-0123');
+    expect(form).not.toBe(KEY);
+    expect(secrets.redact(`said: ${form}.`)).toBe('said: ***.');
+  });
+
+  it.each([0, 1, 2, 3, 4, 5])(
+    'cuts the key out of the base64 of a text holding it after %i more bytes, as the token exchange body is encoded',
+    (extra) => {
+      const secrets = new Secrets(() => undefined);
+      secrets.add(KEY);
+      const body = `${'x'.repeat(extra)}{"apikey":"${KEY}"}`;
+      const keyAt = extra + '{"apikey":"'.length;
+      for (const encoded of [b64(body), url(b64(body))]) {
+        const redacted = secrets.redact(encoded);
+        // What only the key's bytes decide: the characters from the first whole one after the
+        // key starts to the last whole one before it ends.
+        const inner = encoded.slice(
+          Math.ceil((keyAt * 8) / 6),
+          Math.floor(((keyAt + KEY.length) * 8) / 6)
+        );
+        expect(inner.length).toBeGreaterThan(20);
+        expect(redacted).not.toContain(inner);
+        expect(redacted).toContain('***');
+        // What is left around it is the body's own, at most one character the key shares.
+        expect(redacted.replace('***', '').length).toBeLessThanOrEqual(
+          encoded.length - inner.length
+        );
+      }
+    }
+  );
+
+  it('masks the key inside a Basic value whatever comes before it, and ends it', () => {
+    const secrets = new Secrets(() => undefined);
+    secrets.add(KEY);
+    for (const id of ['a', 'ab', 'abc']) {
+      expect(secrets.redact(`Basic ${b64(`${id}:${KEY}`)}`)).toMatch(
+        /^Basic [A-Za-z0-9+/]{0,8}\*\*\*$/
+      );
+    }
+  });
+
+  it('sends only the text of a secret it keeps (a private key that signs), not its encodings', () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((s) => masked.push(s));
+    secrets.add('passphrase-kept', 'kept');
+    expect(masked).toEqual(['passphrase-kept']);
+  });
+
+  it('sends no encoded form too short to mask', () => {
+    const masked: string[] = [];
+    new Secrets((s) => masked.push(s)).add('abc');
+    expect(masked.every((m) => m.length >= MIN_MASK_LENGTH)).toBe(true);
   });
   it('drops the end of a cut head, where a secret could have been split', () => {
     const secrets = new Secrets(() => undefined);

@@ -31,6 +31,7 @@ describe('parseInputs', () => {
       apiKey: 'secret-key',
       connectionKey: 'snowflake-prod',
       connectionKeys: ['snowflake-prod'],
+      ifNoHosts: 'error',
       maxParallel: 4,
       failFast: true,
       plan: undefined,
@@ -111,7 +112,9 @@ describe('parseInputs', () => {
     [{ 'if-missing': 'skip' }, 'if-missing', /one of error, warn, ignore/],
     [{ 'upload-artifact': '1' }, 'upload-artifact', /true or false/],
     [{ 'artifact-name': 'a/b' }, 'artifact-name', /"\/"/],
-    [{ 'retention-days': '91' }, 'retention-days', /from 1 to 90/],
+    [{ 'retention-days': '0' }, 'retention-days', /from 1 to 36500/],
+    [{ 'retention-days': '36501' }, 'retention-days', /from 1 to 36500/],
+    [{ 'if-no-hosts': 'skip' }, 'if-no-hosts', /one of error, warn, ignore/],
     [{ 'timeout-seconds': '0' }, 'timeout-seconds', /from 1 to 600/],
     [{ 'max-attempts': '-1' }, 'max-attempts', /from 1 to 10/],
     [{ 'ca-certificate': '/etc/ssl/ca.pem' }, 'ca-certificate', /PEM/],
@@ -124,6 +127,62 @@ describe('parseInputs', () => {
     expect(error.message).not.toContain('secret-key');
   });
 
+  it('passes a retention past 90 days on: the artifact service lowers it to the repository maximum', () => {
+    expect(parse({ 'retention-days': '365' }).retentionDays).toBe(365);
+    expect(parse({ 'retention-days': '36500' }).retentionDays).toBe(36500);
+  });
+
+  it.each([
+    [
+      'a comma-separated list',
+      'snow-a, snow-b',
+      /holds a comma \("snow-a, snow-b"\), as a comma-separated list does/
+    ],
+    ['one without spaces', 'snow-a,snow-b', /holds a comma/],
+    [
+      'a JSON list',
+      '["snow-a","snow-b"]',
+      /looks like a JSON list \("\[\\"snow-a\\",\\"snow-b\\"\]"\)/
+    ],
+    ['a JSON list of one', "['snow-a']", /looks like a JSON list/],
+    [
+      'toJSON of a list, on lines of its own',
+      '[\n  "snow-a",\n  "snow-b"\n]',
+      /looks like a JSON list \("\["\)/
+    ],
+    [
+      'one line of several holding a list',
+      'snow-c\nsnow-a, snow-b',
+      /holds a comma \("snow-a, snow-b"\)/
+    ]
+  ])('refuses hosts given as %s: one key per line', (_what, value, detail) => {
+    const error = errorOf({ 'connection-key': value });
+    expect(error.input).toBe('connection-key');
+    expect(error.message).toMatch(detail);
+    expect(error.message).toContain('one connection key per line');
+  });
+
+  it('an empty connection-key fails unless if-no-hosts lets it, and says how', () => {
+    expect(errorOf({ 'connection-key': '' }).message).toMatch(
+      /^Input 'connection-key' is required but was empty\..*if-no-hosts: warn or ignore/
+    );
+    expect(errorOf({ 'connection-key': '# all retired\n\n' }).message).toMatch(
+      /names no host: every line is blank or a # comment\..*if-no-hosts: warn or ignore/
+    );
+    for (const ifNoHosts of ['warn', 'ignore', 'WARN']) {
+      const config = parse({ 'connection-key': '', 'if-no-hosts': ifNoHosts });
+      expect(config.connectionKeys).toEqual([]);
+      expect(config.ifNoHosts).toBe(ifNoHosts.toLowerCase());
+    }
+    expect(
+      parse({ 'connection-key': '# all retired', 'if-no-hosts': 'ignore' }).connectionKeys
+    ).toEqual([]);
+    // Other inputs are still checked when there is no host.
+    expect(errorOf({ 'connection-key': '', 'if-no-hosts': 'warn', 'dry-run': 'yes' }).input).toBe(
+      'dry-run'
+    );
+  });
+
   it('allows http:// only when asked to', () => {
     expect(
       parse({ 'immuta-url': 'http://127.0.0.1:8080', 'allow-insecure-http': 'true' }).immutaUrl
@@ -132,6 +191,29 @@ describe('parseInputs', () => {
 });
 
 describe('readConfig', () => {
+  it('masks the encodings of what is sent, and only the text of a key that only signs', () => {
+    const masked: [string, string | undefined][] = [];
+    const values: Record<string, string> = {
+      ...base,
+      'snowflake-private-key':
+        '-----BEGIN PRIVATE KEY-----\nMIIEvgIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----',
+      'snowflake-private-key-passphrase': 'open sesame',
+      'databricks-token': 'dapi-0123456789'
+    };
+    readConfig(
+      (n) => values[n] ?? '',
+      (s, use) => masked.push([s, use]),
+      {}
+    );
+    expect(masked).toEqual([
+      ['secret-key', 'sent'],
+      [values['snowflake-private-key']!, 'kept'],
+      ['MIIEvgIBADANBgkqhkiG9w0BAQEFAASC', 'kept'],
+      ['open sesame', 'kept'],
+      ['dapi-0123456789', 'sent']
+    ]);
+  });
+
   it('masks the API key before any input is checked', () => {
     const masked: string[] = [];
     const values: Record<string, string> = { ...base, 'dry-run': 'maybe' };

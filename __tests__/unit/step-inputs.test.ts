@@ -91,25 +91,69 @@ describe('unknownInputs', () => {
       'GITHUB_OUTPUT'
     ];
     expect(unknownInputs(variables)).toEqual([
-      { variable: 'INPUT_COLOUR', meant: undefined },
-      { variable: 'INPUT_DRY_RUN', meant: 'dry-run' }
+      { variable: 'INPUT_COLOUR', meant: undefined, differs: 'spelling' },
+      { variable: 'INPUT_DRY_RUN', meant: 'dry-run', differs: 'spelling' }
     ]);
     expect(unknownInputs(Object.values(Inputs).map(inputVariable))).toEqual([]);
   });
 
   it('names the stray input, the variable and the guess, quoted on one line', () => {
-    const error = unknownInputError([{ variable: 'INPUT_DRY_RUN', meant: 'dry-run' }]);
+    const error = unknownInputError([
+      { variable: 'INPUT_DRY_RUN', meant: 'dry-run', differs: 'spelling' }
+    ]);
     expect(error).toBeInstanceOf(InputError);
     expect(error.input).toBe('dry_run');
     expect(error.message).toMatch(
       /^Input 'dry_run' \(INPUT_DRY_RUN\) is not an input of this action\. Did you mean 'dry-run'\? /
     );
     const hostile = unknownInputError([
-      { variable: `INPUT_X\n::error::forged${'y'.repeat(500)}`, meant: undefined }
+      {
+        variable: `INPUT_X\n::error::forged${'y'.repeat(500)}`,
+        meant: undefined,
+        differs: 'spelling'
+      }
     ]);
     expect(hostile.message).not.toContain('\n');
-    expect(hostile.message).toContain('INPUT_X\\n::error::forged');
+    expect(hostile.message).toContain('INPUT_X\\u{a}::error::forged');
     expect(hostile.message.length).toBeLessThan(600);
+  });
+});
+
+describe('a variable that is not exactly how the runner writes an input', () => {
+  it.each([
+    ['lower case, beside the runner’s own', 'INPUT_dry-run', 'dry-run', 'case'],
+    ['a lower-case prefix', 'input_DRY-RUN', 'dry-run', 'case'],
+    ['a dotless i', 'INPUT_\u0131F-MISSING', 'if-missing', 'look-alike'],
+    ['a dotted capital I', 'INPUT_\u0130F-MISSING', 'if-missing', 'look-alike'],
+    ['a Cyrillic І in the prefix', '\u0406NPUT_DRY-RUN', 'dry-run', 'look-alike'],
+    ['a Cyrillic А in the name', 'INPUT_\u0410PI-KEY', 'api-key', 'look-alike'],
+    ['fullwidth letters', '\uff29\uff2e\uff30\uff35\uff34_DRY-RUN', 'dry-run', 'look-alike'],
+    ['a zero-width space', 'INPUT_DRY\u200b-RUN', 'dry-run', 'look-alike'],
+    ['a soft hyphen before the prefix', '\u00adINPUT_DRY-RUN', 'dry-run', 'look-alike'],
+    ['a trailing space', 'INPUT_DRY-RUN ', 'dry-run', 'spelling']
+  ])('%s is a stray input: %j', (_what, variable, meant, differs) => {
+    expect(unknownInputs(['PATH', 'INPUT_DRY-RUN', 'INPUT_IF-MISSING', variable])).toEqual([
+      { variable, meant, differs }
+    ]);
+  });
+
+  it('leaves the runner’s own names and other variables alone', () => {
+    const names = [...Object.values(Inputs).map(inputVariable), 'INPUTS_DIR', 'GITHUB_INPUT'];
+    expect(unknownInputs(names)).toEqual([]);
+  });
+
+  it('says how each differs, its odd characters shown as escapes', () => {
+    const message = unknownInputError(
+      unknownInputs(['INPUT_DRY-RUN', 'INPUT_dry-run', 'INPUT_\u0131F-MISSING'])
+    ).message;
+    expect(message).toContain(
+      "Stray inputs: 'dry-run' (INPUT_dry-run) differs only in case from INPUT_DRY-RUN, the variable the runner passes dry-run in; the action reads that one, never this one; "
+    );
+    expect(message).toContain(
+      "'\\u{131}f-missing' (INPUT_\\u{131}F-MISSING) only looks like INPUT_IF-MISSING, the variable the runner passes if-missing in"
+    );
+    expect(message).toContain('the step stopped before sending any request');
+    expect(message).not.toMatch(/[^\x20-\x7e…]/);
   });
 });
 

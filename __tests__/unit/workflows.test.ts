@@ -122,3 +122,59 @@ describe('every with: given to this action is one of its inputs', () => {
     ]);
   });
 });
+
+describe('the Snowflake CLI a workflow installs can run the snow commands it gives', () => {
+  /**
+   * The first Snowflake CLI release with each flag the examples and the summary's advice use
+   * (Snowflake CLI release notes: `--enable-templating` arrived in 3.10.0; `-x`,
+   * `--temporary-connection`, in 2.0.0).
+   */
+  const SINCE: Record<string, string> = { '--enable-templating': '3.10.0', '-x': '2.0.0' };
+  const newer = (a: string, b: string) => {
+    const [x, y] = [a, b].map((v) => v.split('.').map(Number));
+    for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return x![i]! > y![i]!;
+    return true;
+  };
+
+  /** Each job that installs the CLI: the version it pins and the snow commands it runs. */
+  function jobs(text: string, file: string) {
+    const doc = parse(text) as { jobs?: Record<string, { steps?: Record<string, unknown>[] }> };
+    return Object.entries(doc.jobs ?? {}).flatMap(([name, job]) => {
+      const steps = job.steps ?? [];
+      const install = steps.find((s) => /snowflake-cli/.test(String(s.uses ?? '')));
+      if (!install) return [];
+      const version = String(
+        (install.with as Record<string, unknown> | undefined)?.['cli-version']
+      );
+      const commands = steps.map((s) => String(s.run ?? '')).filter((r) => /\bsnow\b/.test(r));
+      return [{ where: `${file} job ${name}`, version, commands }];
+    });
+  }
+  const found = workflows.flatMap((file) =>
+    jobs(fs.readFileSync(path.join(ROOT, file), 'utf8'), file)
+  );
+
+  it('finds the example that runs the script with Snowflake CLI', () => {
+    expect(found.some((j) => j.commands.some((c) => c.includes('--enable-templating')))).toBe(true);
+  });
+
+  it.each(found.map((j) => [j.where, j] as const))(
+    '%s pins a CLI that has its flags',
+    (_w, job) => {
+      expect(job.version).toMatch(/^\d+\.\d+\.\d+$/);
+      for (const [flag, since] of Object.entries(SINCE)) {
+        if (job.commands.some((c) => c.split(/\s+/).includes(flag))) {
+          expect([flag, newer(job.version, since)]).toEqual([flag, true]);
+        }
+      }
+    }
+  );
+
+  it('would catch the CLI the example pinned before the flag existed', () => {
+    const [job] = jobs(
+      'jobs:\n  c:\n    steps:\n      - uses: snowflakedb/snowflake-actions/snowflake-cli@v3\n        with:\n          cli-version: 3.6.0\n      - run: snow sql -x -f s.sql --enable-templating NONE\n',
+      'x'
+    );
+    expect(newer(job!.version, SINCE['--enable-templating']!)).toBe(false);
+  });
+});

@@ -10,13 +10,24 @@
  */
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
-/** Combining marks, which a search may weigh so lightly that `#\u0301#[` still reads as `##[`. */
-const MARKS = '[\\p{Mn}\\p{Me}]*';
-const LEGACY_COMMAND = new RegExp(`#${MARKS}#${MARKS}\\[`, 'gu');
+/**
+ * What the runner cannot see between the characters of a command keyword. Its parser
+ * (actions/runner ActionCommand.TryParseV2 and TryParse) searches with .NET's culture-sensitive
+ * StartsWith and IndexOf, which skip the characters ICU collation ignores: controls, format
+ * characters, and letters and marks such as U+0640 (the Arabic tatweel) or U+0F3E. Which ones
+ * depends on the ICU version, but none is printable ASCII: any run of other characters counts.
+ */
+const SKIPPED = '[^\\x20-\\x7e]*';
+const LEGACY_COMMAND = new RegExp(`#${SKIPPED}#${SKIPPED}\\[`, 'g');
+/**
+ * The start of a `::name::` command: TryParseV2 trims white space (which in .NET includes
+ * Unicode spaces) from the start of the line, then looks for `::` past whatever it skips.
+ */
+const LEADING_COMMAND = new RegExp(`^([^\\x21-\\x7e]*):(?=${SKIPPED}:)`);
 
-/** Whether the runner could read `##[` in this text, whatever invisible characters sit inside. */
+/** Whether the runner could read `##[` in this text, whatever it skips between the characters. */
 export function holdsLegacyCommand(value: string): boolean {
-  return new RegExp(LEGACY_COMMAND.source, 'u').test(value.replace(INVISIBLE, ''));
+  return new RegExp(LEGACY_COMMAND.source).test(value);
 }
 
 /** Characters a reader cannot see, as a test for one character. */
@@ -29,15 +40,25 @@ function visibleEscape(c: string): string {
 }
 
 /**
- * A line for the runner's log that it cannot read as a command. The runner parses `::name::` at
- * the start of a line and the legacy `##[name]` anywhere in it, with a search that skips
- * invisible characters; so invisible characters are shown as `\u{…}` escapes (which also keeps
- * a value on one line) and the `[` of any `##[` is escaped the same way.
+ * A line for the runner's log that it cannot read as a command. Invisible characters are shown
+ * as `\u{…}` escapes (which also keeps a value on one line), then the `[` of any `##[` and the
+ * first `:` of a leading `::` are escaped the same way. The runner neither trims nor skips a
+ * backslash, so no parse of the line finds the keyword again.
  */
 export function forLog(line: string): string {
-  const visible = line.replace(INVISIBLE, visibleEscape);
-  const defused = visible.replace(LEGACY_COMMAND, (m) => `${m.slice(0, -1)}\\u{5b}`);
-  return /^\s*::/.test(defused) ? ` ${defused}` : defused;
+  return line
+    .replace(INVISIBLE, visibleEscape)
+    .replace(LEGACY_COMMAND, (m) => `${m.slice(0, -1)}\\u{5b}`)
+    .replace(LEADING_COMMAND, '$1\\u{3a}');
+}
+
+/**
+ * The text of an annotation (a warning or an error): the runner does not parse it again, but a
+ * reader must see what is in a value, so invisible characters are shown as escapes, as in a
+ * log line; line breaks stay, as annotations show them.
+ */
+export function forAnnotation(message: string): string {
+  return message.replace(INVISIBLE, (c) => (c === '\n' || c === '\r' ? c : visibleEscape(c)));
 }
 
 const HTML_ENTITIES: Record<string, string> = {

@@ -12,6 +12,7 @@ export const Inputs = {
   AuthMethod: 'auth-method',
   DryRun: 'dry-run',
   IfMissing: 'if-missing',
+  IfNoHosts: 'if-no-hosts',
   UploadArtifact: 'upload-artifact',
   ArtifactName: 'artifact-name',
   RetentionDays: 'retention-days',
@@ -53,6 +54,7 @@ export const Defaults: Readonly<Partial<Record<(typeof Inputs)[keyof typeof Inpu
   [Inputs.AuthMethod]: 'api-key',
   [Inputs.DryRun]: 'false',
   [Inputs.IfMissing]: 'error',
+  [Inputs.IfNoHosts]: 'error',
   [Inputs.UploadArtifact]: 'true',
   [Inputs.ArtifactName]: '',
   [Inputs.RetentionDays]: '',
@@ -92,6 +94,15 @@ export const SECRET_INPUTS: readonly string[] = [
   Inputs.SnowflakeToken,
   Inputs.DatabricksToken,
   Inputs.DatabricksClientSecret
+];
+
+/**
+ * Secret inputs the action never sends anywhere: the private key signs a token here, and the
+ * passphrase opens the key. Only their own text is masked, not the encodings a request carries.
+ */
+export const KEPT_SECRET_INPUTS: readonly string[] = [
+  Inputs.SnowflakePrivateKey,
+  Inputs.SnowflakePrivateKeyPassphrase
 ];
 
 /** A bad input: its message names the input, what was wrong and what is accepted. */

@@ -20,6 +20,7 @@ import {
   optionalInteger,
   required,
   SECRET_INPUTS,
+  KEPT_SECRET_INPUTS,
   serviceUrl,
   type InputReader
 } from './input-readers.js';
@@ -30,17 +31,24 @@ export { InputError, Inputs };
 
 export const AUTH_METHODS = ['api-key', 'token'] as const;
 export const IF_MISSING = ['error', 'warn', 'ignore'] as const;
+export const IF_NO_HOSTS = ['error', 'warn', 'ignore'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 export type IfMissing = (typeof IF_MISSING)[number];
+export type IfNoHosts = (typeof IF_NO_HOSTS)[number];
 
 export interface Config {
   /** Base URL with any path prefix kept and no trailing slash. */
   readonly immutaUrl: string;
   readonly apiKey: string;
-  /** The one host of a single-host run; the first of a batch. */
+  /** The one host of a single-host run; the first of a batch; '' when no host is given. */
   readonly connectionKey: string;
-  /** Every host, in the order given: one per line of connection-key, or the plan's. */
+  /**
+   * Every host, in the order given: one per line of connection-key, or the plan's. Empty only
+   * when connection-key names none and if-no-hosts lets the step succeed without any.
+   */
   readonly connectionKeys: readonly string[];
+  /** What a step whose connection-key names no host does. */
+  readonly ifNoHosts: IfNoHosts;
   /** How many hosts are worked on at once. */
   readonly maxParallel: number;
   /** After the first failed delete, start no other. */
@@ -73,7 +81,11 @@ export interface Environment {
 
 const MAX_TIMEOUT_SECONDS = 600;
 const MAX_ATTEMPTS = 10;
-const MAX_RETENTION_DAYS = 90;
+/**
+ * Far past any repository's maximum, which the artifact service lowers a longer retention to (as
+ * for upload-artifact): the bound only keeps the expiry a date that exists.
+ */
+const MAX_RETENTION_DAYS = 36500;
 const MAX_PARALLEL = 32;
 
 /**
@@ -108,8 +120,9 @@ export function parseInputs(
       'cannot be used with plan: applying a plan deletes the hosts and keeps their scripts, but runs none. Leave run-script out (or set it to none) and run the kept scripts in a step of their own, or deregister the host without a plan in a step with run-script.'
     );
   }
-  const connectionKeys = hostList(read(Inputs.ConnectionKey), plan);
-  const connectionKey = connectionKeys[0]!;
+  const ifNoHosts = oneOf(read, Inputs.IfNoHosts, IF_NO_HOSTS, 'error');
+  const connectionKeys = hostList(read(Inputs.ConnectionKey), plan, ifNoHosts);
+  const connectionKey = connectionKeys[0] ?? '';
   const batch = connectionKeys.length > 1;
   if (batch && read(Inputs.IntegrationId) !== '') {
     throw new InputError(
@@ -171,6 +184,7 @@ export function parseInputs(
     apiKey,
     connectionKey,
     connectionKeys,
+    ifNoHosts,
     maxParallel: optionalInteger(read, Inputs.MaxParallel, 1, MAX_PARALLEL) ?? 4,
     failFast: boolean(read, Inputs.FailFast, true),
     plan,
@@ -192,27 +206,26 @@ export function parseInputs(
 
 /**
  * The hosts: one connection key per line, blank lines and # comments left out, spaces trimmed.
- * With a plan, the plan's hosts when none are given, and only those when some are.
+ * With a plan, the plan's hosts when none are given, and only those when some are. No host at
+ * all is bad input unless if-no-hosts lets the step succeed without one: the runner passes ''
+ * both for a list that came out empty and for an input the step forgot.
  */
-function hostList(value: string, plan: Plan | undefined): string[] {
+function hostList(value: string, plan: Plan | undefined, ifNoHosts: IfNoHosts): string[] {
   const planned = plan?.hosts.map((h) => h.connectionKey);
-  if (value === '') {
-    if (planned) return planned;
-    throw new InputError(
-      Inputs.ConnectionKey,
-      "is required but was empty. Set it in the step's `with:` block: one connection key, or one per line."
-    );
-  }
   const keys = value
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
   if (keys.length === 0) {
+    if (planned) return planned;
+    if (ifNoHosts !== 'error') return [];
     throw new InputError(
       Inputs.ConnectionKey,
-      'names no host: every line is blank or a # comment.'
+      `${value === '' ? "is required but was empty. Set it in the step's `with:` block: one connection key, or one per line" : 'names no host: every line is blank or a # comment'}. A list that can come out empty (hosts computed by an earlier step, all retired already) needs if-no-hosts: warn or ignore, to let the step succeed without deleting anything.`
     );
   }
+  const listed = keys.find((key) => key.startsWith('[') || key.includes(','));
+  if (listed !== undefined) throw listGivenOnOneLine(listed);
   const seen = new Set<string>();
   for (const key of keys) {
     const bad = badKey(key);
@@ -237,6 +250,21 @@ function hostList(value: string, plan: Plan | undefined): string[] {
     }
   }
   return keys;
+}
+
+/**
+ * connection-key given as a list on one line (`snow-a, snow-b`, or JSON): Immuta would be asked
+ * for one host of that odd name. A comma or an opening bracket is taken as that mistake.
+ */
+function listGivenOnOneLine(line: string): InputError {
+  const shown = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+  const what = line.startsWith('[')
+    ? `looks like a JSON list (${shown})`
+    : `holds a comma (${shown}), as a comma-separated list does`;
+  return new InputError(
+    Inputs.ConnectionKey,
+    `${what}, but it takes one connection key per line: write each key on a line of its own (connection-key: |, then one key on each line below it). A key holding a comma or starting with [ is refused for the same reason.`
+  );
 }
 
 /**
@@ -328,20 +356,22 @@ function pem(value: string): string | undefined {
  */
 export function readConfig(
   getInput: (name: string) => string,
-  setSecret: (secret: string) => void,
+  setSecret: (secret: string, use?: 'sent' | 'kept') => void,
   env: Environment,
   warn?: (message: string) => void
 ): Config {
-  const mask = (value: string) => {
+  const mask = (value: string, use: 'sent' | 'kept' = 'sent') => {
     if (!value) return;
-    setSecret(value);
+    setSecret(value, use);
     const lines = value.split(/\r?\n/).map((line) => line.trim());
     if (lines.length === 1) return;
     for (const line of lines) {
-      if (line.length >= 8 && !/^-----(BEGIN|END) /.test(line)) setSecret(line);
+      if (line.length >= 8 && !/^-----(BEGIN|END) /.test(line)) setSecret(line, use);
     }
   };
-  for (const name of SECRET_INPUTS) mask(getInput(name));
+  for (const name of SECRET_INPUTS) {
+    mask(getInput(name), KEPT_SECRET_INPUTS.includes(name) ? 'kept' : 'sent');
+  }
   const variables = Object.keys(env);
   const unknown = unknownInputs(variables);
   if (unknown.length > 0) {

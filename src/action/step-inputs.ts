@@ -10,7 +10,6 @@ import { inputVariable } from './runner.js';
 
 export { inputVariable };
 
-const PREFIX = 'INPUT_';
 const KNOWN: readonly string[] = Object.values(Inputs);
 /** Longest variable name quoted back, so that a hostile environment cannot flood the log. */
 const MAX_QUOTED = 80;
@@ -46,41 +45,132 @@ export function nearestInput(given: string, known: readonly string[] = KNOWN): s
   return best !== undefined && best.distance <= tolerance ? best.input : undefined;
 }
 
+/**
+ * Letters of other scripts that pass for the Latin letters of INPUT and of the inputs' names
+ * (Cyrillic, Greek, Armenian, and the Turkish dotless and dotted i): each pair is the look-alike,
+ * then the letter it passes for.
+ */
+const LOOK_ALIKES = new Map(
+  [
+    '\u0131i \u0130I \u0406I \u0456i \u04c0I \u0399I \u03b9i \u039dN \u0420P \u0440p \u03a1P',
+    '\u03c1p \u0422T \u03a4T \u054dU \u057du \u0410A \u0430a \u0391A \u0415E \u0435e \u0395E',
+    '\u041eO \u043eo \u039fO \u03bfo \u0421C \u0441c \u041aK \u039aK \u041cM \u039cM \u0425X',
+    '\u0445x \u0405S \u0455s \u0408J \u0458j \u0412B \u0392B \u041dH \u0397H \u0396Z \u0443y'
+  ]
+    .join(' ')
+    .split(' ')
+    .map((pair) => [pair[0]!, pair[1]!] as const)
+);
+
+/**
+ * A name as a reader sees it: compatibility forms folded (fullwidth letters), invisible
+ * characters dropped, look-alike letters read as the Latin ones, upper-cased.
+ */
+function skeleton(name: string): string {
+  return [...name.normalize('NFKC').replace(/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/gu, '')]
+    .map((c) => LOOK_ALIKES.get(c) ?? c)
+    .join('')
+    .toUpperCase();
+}
+
+/** Whether a variable is meant to pass an input: INPUT_ as a reader sees it, in any case. */
+function meantAsInput(variable: string): boolean {
+  return /^INPUT[_\- .]/.test(skeleton(variable));
+}
+
 export interface UnknownInput {
   /** The variable as the environment holds it, e.g. INPUT_DRY_RUN. */
   readonly variable: string;
   /** The input it most likely meant. */
   readonly meant: string | undefined;
+  /**
+   * How it differs from the variable the runner passes `meant` in: only in case (INPUT_dry-run),
+   * only in look-alike or invisible characters (INPUT_ıF-MISSING), or in spelling.
+   */
+  readonly differs: 'case' | 'look-alike' | 'spelling';
 }
 
-/** The INPUT_* variables among `names` that pass no input of the action. */
+/**
+ * The variables among `names` that are meant to pass an input but are not exactly how the runner
+ * passes one: INPUT_ and the input's name upper-cased (actions/runner Handler.cs,
+ * AddInputsToEnvironment). On Linux a variable that differs only in case is another variable,
+ * which the action never reads; so is one with a look-alike letter. Either would leave the input
+ * it meant at its default, so each is a stray input, like a misspelt one.
+ */
 export function unknownInputs(
   names: readonly string[],
   known: readonly string[] = KNOWN
 ): UnknownInput[] {
-  const expected = new Set(known.map(inputVariable));
+  const expected = new Map(known.map((input) => [inputVariable(input), input]));
+  const bySkeleton = new Map(known.map((input) => [skeleton(inputVariable(input)), input]));
   return names
-    .filter((variable) => variable.startsWith(PREFIX) && !expected.has(variable.toUpperCase()))
+    .filter((variable) => meantAsInput(variable) && !expected.has(variable))
     .sort()
-    .map((variable) => ({ variable, meant: nearestInput(variable.slice(PREFIX.length), known) }));
+    .map((variable) => {
+      const sameCase = expected.get(variable.toUpperCase());
+      if (sameCase !== undefined && /^[\x20-\x7e]*$/.test(variable)) {
+        return { variable, meant: sameCase, differs: 'case' as const };
+      }
+      const lookAlike = bySkeleton.get(skeleton(variable));
+      if (lookAlike !== undefined) return { variable, meant: lookAlike, differs: 'look-alike' };
+      return {
+        variable,
+        meant: nearestInput(inputName(variable), known),
+        differs: 'spelling' as const
+      };
+    });
+}
+
+/** The input's part of a variable's name: what follows INPUT_ (or however the prefix is written). */
+function inputName(variable: string): string {
+  return variable.replace(/^[^_\- .]*[_\- .]/u, '');
+}
+
+/**
+ * A name quoted back in a message: capped, so that a hostile environment cannot flood the log,
+ * and with every character outside printable ASCII shown as an escape, since every input's name
+ * is ASCII and the odd character is the mistake to see.
+ */
+function quote(text: string): string {
+  const capped =
+    [...text].length > MAX_QUOTED ? `${[...text].slice(0, MAX_QUOTED).join('')}…` : text;
+  return [...capped]
+    .map((c) => (/[\x20-\x7e]/.test(c) || c === '…' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`))
+    .join('');
+}
+
+/** What is wrong with one stray variable, as a clause. */
+function strayClause(u: UnknownInput): string {
+  const name = `'${quote(inputName(u.variable).toLowerCase())}' (${quote(u.variable)})`;
+  switch (u.differs) {
+    case 'case':
+      return `${name} differs only in case from ${inputVariable(u.meant!)}, the variable the runner passes ${u.meant} in; the action reads that one, never this one`;
+    case 'look-alike':
+      return `${name} only looks like ${inputVariable(u.meant!)}, the variable the runner passes ${u.meant} in: it holds a character that is not the letter it looks like (or one that does not show), so the action never reads it`;
+    case 'spelling':
+      return `${name} is not an input of this action${u.meant === undefined ? '' : ` (did you mean '${u.meant}'?)`}`;
+  }
 }
 
 /** The error for stray INPUT_* variables: each named, with the input it most likely meant. */
 export function unknownInputError(unknown: readonly UnknownInput[]): InputError {
-  const quote = (text: string) =>
-    JSON.stringify(text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text).slice(1, -1);
-  const name = (u: UnknownInput) => quote(u.variable.slice(PREFIX.length).toLowerCase());
   const [first] = unknown;
-  const error = new InputError(name(first!), 'is not an input of this action.');
+  const error = new InputError(
+    quote(inputName(first!.variable).toLowerCase()),
+    'is not an input of this action.'
+  );
+  const allSpelling = unknown.every((u) => u.differs === 'spelling');
   const what =
-    unknown.length === 1
-      ? `Input '${name(first!)}' (${quote(first!.variable)}) is not an input of this action.${first!.meant === undefined ? '' : ` Did you mean '${first!.meant}'?`}`
-      : `Inputs ${unknown
-          .map(
-            (u) =>
-              `'${name(u)}' (${quote(u.variable)}${u.meant === undefined ? '' : `; did you mean '${u.meant}'?`})`
-          )
-          .join(', ')} are not inputs of this action.`;
+    unknown.length === 1 && first!.differs === 'spelling'
+      ? `Input '${quote(inputName(first!.variable).toLowerCase())}' (${quote(first!.variable)}) is not an input of this action.${first!.meant === undefined ? '' : ` Did you mean '${first!.meant}'?`}`
+      : allSpelling
+        ? `Inputs ${unknown
+            .map(
+              (u) =>
+                `'${quote(inputName(u.variable).toLowerCase())}' (${quote(u.variable)}${u.meant === undefined ? '' : `; did you mean '${u.meant}'?`})`
+            )
+            .join(', ')} are not inputs of this action.`
+        : `Stray input${unknown.length === 1 ? '' : 's'}: ${unknown.map(strayClause).join('; ')}.`;
   error.message = `${what} A misspelt input would be left out (a misspelt dry-run deletes the host), so the step stopped before sending any request. Correct the name in the step's \`with:\` block (the README lists the inputs), or take the INPUT_ variable out of the step's env.`;
   return error;
 }
@@ -98,7 +188,7 @@ export function readStep(
   getInput: (name: string) => string,
   variables: VariableNames
 ): InputReader {
-  const passed = new Set(variables.filter((v) => v.startsWith(PREFIX)).map((v) => v.toUpperCase()));
+  const passed = new Set(variables);
   return (name) => {
     const value = getInput(name);
     if (value !== '') return value;

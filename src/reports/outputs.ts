@@ -42,6 +42,14 @@ export function setFailureOutputs(deleted: boolean): void {
   setScriptOutputs(undefined);
 }
 
+/** No host given (if-no-hosts: warn or ignore): nothing deleted, no script. */
+export function setNoHostOutputs(): void {
+  runner.setOutput('status', 'no-hosts');
+  runner.setOutput('deleted', 'false');
+  runner.setOutput('child-count', '');
+  setScriptOutputs(undefined);
+}
+
 /** The batch's overall status: every host's when they agree, else partial or failed. */
 export function batchStatus(outcome: BatchOutcome): string {
   if (outcome.refused !== undefined) return 'failed';

@@ -2,15 +2,14 @@
  * How the step ends, said every way at once: the outputs, one line in the log, the job summary,
  * and the failed state with its message when it failed.
  */
-import * as runner from '../action/runner.js';
-import { excerpt } from '../action/escape.js';
+import { excerpt, markdownText } from '../action/escape.js';
 import { log } from '../action/log.js';
-import type { IfMissing } from '../action/inputs.js';
+import type { IfMissing, IfNoHosts } from '../action/inputs.js';
 import type { BatchOutcome } from '../flow/batch.js';
 import type { Outcome } from '../flow/outcome.js';
 import { PLATFORM_NAMES } from '../warehouse/types.js';
 import { batchSummary, headline as batchHeadline } from './batch-summary.js';
-import { setBatchOutputs, setFailureOutputs, setHostOutputs } from './outputs.js';
+import { setBatchOutputs, setFailureOutputs, setHostOutputs, setNoHostOutputs } from './outputs.js';
 import type { HostRecord } from './record.js';
 import {
   failureMarkdown,
@@ -35,7 +34,7 @@ export async function report(
   }
   log.info(headline(outcome, (key) => `'${key}'`));
   await writeSummary(summaryMarkdown(outcome, redact, showScript));
-  if (outcome.scriptRun?.status === 'failed') runner.setFailed(scriptFailure(outcome));
+  if (outcome.scriptRun?.status === 'failed') log.error(scriptFailure(outcome));
 }
 
 /** A failed script run: where it stopped, and that the host is gone but the script is kept. */
@@ -53,7 +52,7 @@ export function scriptFailure(outcome: Outcome): string {
 /** A step that failed before its outcome was settled: the outputs, the message, the summary. */
 export async function reportFailure(message: string, deleted: boolean): Promise<void> {
   setFailureOutputs(deleted);
-  runner.setFailed(message);
+  log.error(message);
   await writeSummary(failureMarkdown(message, deleted));
 }
 
@@ -70,12 +69,12 @@ export async function reportBatch(
   await writeSummary(await batchSummary(outcome, redact, showScripts));
   const failed = records.filter((r) => r.status === 'failed');
   if (outcome.refused !== undefined) {
-    runner.setFailed(
+    log.error(
       `${outcome.refused}: nothing was deleted.${outcome.changes.length > 0 ? ` ${outcome.changes.join(' ')}` : ''}${failed.length > 0 ? ` ${failures(failed)}` : ''} The report is at ${outcome.reportPath}.`
     );
   } else if (failed.length > 0) {
     const notStarted = records.filter((r) => r.status === 'not-started').length;
-    runner.setFailed(
+    log.error(
       `${failed.length} of ${records.length} host${records.length === 1 ? '' : 's'} failed. ${failures(failed)}${notStarted > 0 ? ` ${notStarted} not started (fail-fast).` : ''} The scripts are kept in ${outcome.folder}; the report is at ${outcome.reportPath}.`
     );
   }
@@ -86,4 +85,16 @@ function failures(failed: readonly HostRecord[]): string {
     .slice(0, 5)
     .map((r) => `'${r.connectionKey}': ${excerpt(r.error ?? 'failed', 300)}`);
   return `${shown.join(' ')}${failed.length > 5 ? ` And ${failed.length - 5} more, in the report.` : ''}`;
+}
+
+/**
+ * connection-key named no host and if-no-hosts let the step succeed: nothing was sent and
+ * nothing deleted, which the outputs (status no-hosts), the log and the summary say.
+ */
+export async function reportNoHosts(ifNoHosts: IfNoHosts): Promise<void> {
+  setNoHostOutputs();
+  const message = `connection-key names no host (it is empty, or every line is blank or a # comment), so nothing was sent to Immuta and nothing was deleted (if-no-hosts: ${ifNoHosts}).`;
+  if (ifNoHosts === 'warn') log.warning(message);
+  else log.info(message);
+  await writeSummary(`## Immuta: no host to deregister\n\n${markdownText(message)}\n`);
 }

@@ -289,6 +289,13 @@ function identifier(read: InputReader, name: string): string | undefined {
 
 /** The private key, read and decrypted now, and its public key's fingerprint for the JWT. */
 function keyPair(pem: string, passphrase: string): SnowflakeSettings['auth'] {
+  if (looksLikeFilePath(pem)) {
+    // Snowflake CLI's --private-key-file takes a path; this input takes the key itself.
+    throw new InputError(
+      Inputs.SnowflakePrivateKey,
+      "looks like a file path, not a key: it takes the key's PEM text itself (-----BEGIN PRIVATE KEY----- …), not the path of a file holding it. Store the key's text in a secret and pass that, as snowflake-private-key: ${{ secrets.SNOWFLAKE_PRIVATE_KEY }}."
+    );
+  }
   if (!/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(pem)) {
     throw new InputError(
       Inputs.SnowflakePrivateKey,
@@ -326,4 +333,16 @@ function keyPair(pem: string, passphrase: string): SnowflakeSettings['auth'] {
   const der = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   const fingerprint = `SHA256:${createHash('sha256').update(der).digest('base64')}`;
   return { kind: 'key-pair', privateKey, fingerprint };
+}
+
+/**
+ * Whether a value is a path rather than a key: one line, no PEM armour, and a path's start
+ * (/, ~/, ./, C:\\, $VAR) or a key file's extension. A key's bare base64 starts with M.
+ */
+function looksLikeFilePath(value: string): boolean {
+  if (/[\r\n]|-----/.test(value)) return false;
+  return (
+    /^(~|\.{1,2})?[\\/]|^[A-Za-z]:[\\/]|^\$/.test(value) ||
+    /\.(p8|pk8|pem|key|der|p12|pfx)$/i.test(value)
+  );
 }
