@@ -17,7 +17,7 @@ import {
   type Azurite
 } from '../support/artifact-service-stand-in.mjs';
 import { stepInputs } from '../support/inputs.js';
-import { zip } from '../../src/artifacts/zip.js';
+import { zip } from '../support/zip.js';
 
 const keys = generateKeyPairSync('rsa', {
   modulusLength: 2048,

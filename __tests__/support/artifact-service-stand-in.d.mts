@@ -41,7 +41,7 @@ export interface ArtifactService {
     zip: Buffer,
     run?: string,
     job?: string,
-    options?: { digest?: string | null }
+    options?: { digest?: string | null; contentType?: string }
   ): Promise<string>;
   blobNames(): Promise<string[]>;
   env(run?: string, job?: string): { ACTIONS_RUNTIME_TOKEN: string; ACTIONS_RESULTS_URL: string };
@@ -59,6 +59,7 @@ export declare function startArtifactService(options: {
     ListArtifacts?: Fault | 'ignore-filter';
     GetSignedArtifactURL?: Fault;
     DeleteArtifact?: Fault;
-    blob?: 'refuse';
+    blob?: 'refuse' | 'stall';
   };
+  hostnames?: { results: string; blob: string };
 }): Promise<ArtifactService>;
