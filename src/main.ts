@@ -111,7 +111,7 @@ function connect(config: Config, { secrets, facts }: StepState): Services {
   // its answer is in by the time Immuta's script is.
   const canUpload = config.uploadArtifact && artifactUnavailable(runContext(facts)) === undefined;
   const artifacts = canUpload
-    ? withEarlyLookup(createArtifactClient({ env: process.env, secrets }), config.artifactName)
+    ? withEarlyLookup(createArtifactClient({ env: process.env, secrets, log }), config.artifactName)
     : undefined;
   const caller = new HttpCaller({
     transport,

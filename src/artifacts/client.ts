@@ -45,6 +45,8 @@ export interface ArtifactClientOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Where the runtime token is masked and cut out of messages. */
   readonly secrets: Secrets;
+  /** Where what the package costs to load is told (a debug line, read by `npm run bench`). */
+  readonly log?: { debug(message: string): void };
 }
 
 /**
@@ -56,7 +58,7 @@ export const MAX_READ_BYTES = 256 * 1024 * 1024;
 type Toolkit = typeof import('./toolkit.js');
 
 export function createArtifactClient(options: ArtifactClientOptions): ArtifactClient {
-  const { env, secrets } = options;
+  const { env, secrets, log } = options;
   let loaded: Promise<{ client: InstanceType<Toolkit['DefaultArtifactClient']>; toolkit: Toolkit }>;
   /** Checked and loaded on first use, so that a missing variable fails the upload, file kept. */
   const connect = () =>
@@ -70,7 +72,9 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         );
       }
       secrets.add(token);
+      const started = performance.now();
       const toolkit = await import('./toolkit.js');
+      log?.debug(`Loaded @actions/artifact in ${Math.round(performance.now() - started)} ms`);
       return { client: new toolkit.DefaultArtifactClient(), toolkit };
     })());
 
