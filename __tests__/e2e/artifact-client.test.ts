@@ -460,6 +460,31 @@ describe('the artifact service, hostile or unlucky: nothing is deleted unless th
     expect(run.wallMs).toBeLessThan(20_000);
   });
 
+  it('the blob store refuses the download of an earlier artifact: after download-artifact’s tries, nothing is deleted', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite, faults: { blob: 'refuse-read' } });
+    await service.plant(NAME, zip([{ name: FILE, data: Buffer.from(snowflakeScript(1)) }]));
+    const run = await runAction({ inputs: withArtifact(), env: service.env() });
+    await expectNoDelete(
+      run,
+      /Unable to download and extract artifact: Artifact download failed after 5 retries/
+    );
+    expect(methods()).not.toContain('DeleteArtifact');
+    expect(methods()).not.toContain('CreateArtifact');
+  }, 90_000);
+
+  it('a listing whose artifact has no ID is not used: nothing is deleted', async () => {
+    const run = await withFaults({
+      ListArtifacts: {
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ artifacts: [{ name: NAME, size: '10' }] })
+      }
+    });
+    await expectNoDelete(run, /the artifact service listed an artifact without its name or ID/);
+    expect(methods()).not.toContain('CreateArtifact');
+  });
+
   it('a runner that gives a runtime token but no results service URL', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ azurite });

@@ -11,7 +11,9 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
+export declare const SHARED_AZURITE: string;
 export declare function startAzurite(): Promise<Azurite>;
+export declare function startOwnAzurite(): Promise<Azurite>;
 
 export interface StoredArtifact {
   workflow_run_backend_id: string;
@@ -59,7 +61,7 @@ export declare function startArtifactService(options: {
     ListArtifacts?: Fault | 'ignore-filter';
     GetSignedArtifactURL?: Fault;
     DeleteArtifact?: Fault;
-    blob?: 'refuse' | 'stall';
+    blob?: 'refuse' | 'refuse-read' | 'stall';
   };
   hostnames?: { results: string; blob: string };
 }): Promise<ArtifactService>;

@@ -39,11 +39,29 @@ export function runtimeToken(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
   return `${part({ alg: 'none', typ: 'JWT' })}.${part({ scp: `Actions.GenericRead Actions.Results:${run}:${job}` })}.`;
 }
 
+/** The variable the test run's global setup names its one Azurite in. */
+export const SHARED_AZURITE = 'IMMUTA_TEST_AZURITE';
+
+/**
+ * Azurite's blob service on 127.0.0.1: the test run's, when its global setup started one (then
+ * stop() leaves it running for the other test files), else one of this caller's own.
+ */
+export async function startAzurite() {
+  const shared = process.env[SHARED_AZURITE];
+  if (shared) return { ...clientsOf(shared), stop: async () => undefined };
+  return startOwnAzurite();
+}
+
+function clientsOf(url) {
+  const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY);
+  return { url, credential, blobs: new BlobServiceClient(`${url}/${ACCOUNT}`, credential) };
+}
+
 /**
  * Starts Azurite's blob service on 127.0.0.1, in memory, with telemetry off (it would otherwise
  * reach out to the internet). Resolves once it listens; stop() ends the process.
  */
-export async function startAzurite() {
+export async function startOwnAzurite() {
   const main = path.join(
     path.dirname(createRequire(import.meta.url).resolve('azurite/package.json')),
     'dist/src/blob/main.js'
@@ -87,12 +105,8 @@ export async function startAzurite() {
       reject(new Error(`Azurite exited with ${code}:\n${log}`));
     });
   });
-  const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY);
-  const blobs = new BlobServiceClient(`${url}/${ACCOUNT}`, credential);
   return {
-    url,
-    credential,
-    blobs,
+    ...clientsOf(url),
     async stop() {
       process.off('exit', killOnExit);
       if (child.exitCode === null) {
@@ -115,8 +129,8 @@ export async function startAzurite() {
  * object { status, contentType, body } answers that instead (a proxy's page); 'lost' does the
  * work and then drops the connection unanswered; 'lost-once' does so the first time only;
  * ListArtifacts: 'ignore-filter' lists every artifact of the run, whatever name was asked for.
- * blob: 'refuse' hands out an upload URL whose signature the blob store rejects; 'stall' one to a
- * server that takes the upload and never answers.
+ * blob: 'refuse' hands out an upload URL whose signature the blob store rejects; 'refuse-read' a
+ * download URL so; 'stall' an upload URL to a server that takes the upload and never answers.
  * hostnames: { results, blob }: names for the service and the blob store in the URLs handed out
  * (ACTIONS_RESULTS_URL; signed URLs, as devstoreaccount1.<blob>), which only a proxy that maps
  * them to loopback can reach.
@@ -232,7 +246,9 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
           (a) => sameJob(a) && a.name === request.name && a.finalized
         );
         if (!artifact) return twirpError(res, 404, 'artifact not found');
-        return json(res, { signed_url: signedUrl(artifact.blobName, 'r') });
+        return json(res, {
+          signed_url: signedUrl(artifact.blobName, 'r', faults.blob === 'refuse-read')
+        });
       }
       case 'DeleteArtifact': {
         const index = artifacts.findIndex((a) => sameJob(a) && a.name === request.name);
