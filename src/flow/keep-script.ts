@@ -37,7 +37,11 @@ export interface RunContext {
  * already?) started now, while Immuta is still answering; the first such call gets its answer.
  */
 export function withEarlyLookup(client: ArtifactClient, artifactName: string): ArtifactClient {
-  const early = client.find(artifactName);
+  // Started once the first request to Immuta is on its way: loading @actions/artifact keeps the
+  // CPU busy for a while, which is best spent while Immuta is answering.
+  const early = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+    client.find(artifactName)
+  );
   early.catch(() => undefined);
   let used = false;
   return {
