@@ -177,6 +177,22 @@ describe('what a later job downloads, and what a re-run finds', () => {
     expect(methods()).not.toContain('DeleteArtifact');
   });
 
+  it('retention-days past the repository’s limit keeps the artifact for the limit, with upload-artifact’s warning', async () => {
+    immuta = await startImmutaStandIn();
+    service = await startArtifactService({ azurite });
+    const run = await runAction({
+      inputs: withArtifact({ 'retention-days': '90' }),
+      env: { ...service.env(), GITHUB_RETENTION_DAYS: '30' }
+    });
+    expect(run.code).toBe(0);
+    expect(run.warnings).toContain(
+      'Retention days cannot be greater than the maximum allowed retention set within the repository. Using 30 instead.'
+    );
+    const days = (Date.parse(service.artifacts[0]!.expires_at!) - Date.now()) / 86_400_000;
+    // Counted on the local calendar: a change of daylight saving time moves it by an hour.
+    expect(Math.abs(days - 30)).toBeLessThan(0.05);
+  });
+
   it('another artifact of the run is never taken for this step’s', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ azurite });
