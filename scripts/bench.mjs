@@ -52,7 +52,16 @@ async function measure(immuta, { entry, inputs = {}, env = {} }) {
     }
   });
   if (run.code !== 0) throw new Error(`${path.basename(entry)} failed:\n${run.log}`);
-  return { wallMs: run.wallMs, rssMiB: run.peakRssMiB };
+  // The action says in a debug line how long loading @actions/artifact took; only a run that
+  // keeps an artifact may load it.
+  const loaded = /^::debug::Loaded @actions\/artifact in (\d+) ms$/m.exec(run.stdout);
+  const uploads = inputs['upload-artifact'] === 'true';
+  if (entry === action.entry && uploads !== (loaded !== null)) {
+    throw new Error(
+      `a run with upload-artifact: ${uploads} ${loaded ? 'loaded' : 'did not load'} @actions/artifact`
+    );
+  }
+  return { wallMs: run.wallMs, rssMiB: run.peakRssMiB, loadMs: loaded ? Number(loaded[1]) : NaN };
 }
 
 /** Runs each contender alternately, one warm-up then RUNS measured runs each; medians. */
@@ -66,7 +75,8 @@ async function compare(immuta, contenders) {
   }
   return samples.map((s) => ({
     wallMs: median(s.map((x) => x.wallMs)),
-    rssMiB: median(s.map((x) => x.rssMiB))
+    rssMiB: median(s.map((x) => x.rssMiB)),
+    loadMs: median(s.map((x) => x.loadMs))
   }));
 }
 
@@ -92,6 +102,8 @@ function row(name, latencyMs, subject, baselineName, baseline) {
 }
 
 const action = { entry: path.join(ROOT, 'dist', 'index.js') };
+/** Median ms the upload row took to load @actions/artifact. */
+let loading;
 const bareFetch = { entry: BARE_FETCH };
 
 for (const latencyMs of [0, 100]) {
@@ -120,6 +132,7 @@ for (const latencyMs of [0, 100]) {
     };
     const [u, n] = await compare(immuta, [upload, action]);
     row('action, upload', 100, u, 'action, no upload', n);
+    loading = u.loadMs;
   } finally {
     await service.close();
     await azurite.stop();
@@ -182,6 +195,9 @@ console.log(
   `Node ${process.versions.node}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${os.platform()} ${os.release()}; medians of ${RUNS} runs each, after one warm-up`
 );
 console.table(rows);
+console.log(
+  `Loading @actions/artifact (its chunk), in the upload row: median ${loading?.toFixed(0)} ms; the runs without upload-artifact never loaded it`
+);
 
 // Batches: every host its own integration and a script of a few hundred bytes.
 const batchRows = [];

@@ -12,6 +12,7 @@ import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister, type FlowDependencies } from './flow/deregister.js';
 import { createArtifactClient, type ArtifactClient } from './artifacts/client.js';
+import { scriptFileProblem } from './artifacts/names.js';
 import {
   artifactUnavailable,
   keepInArtifact,
@@ -101,6 +102,11 @@ function readInputs(state: StepState): Config {
     throw error;
   }
   for (const warning of environmentWarnings(process.env)) log.warning(warning);
+  const unfit = scriptFileProblem({
+    ...config,
+    batch: config.connectionKeys.length > 1 || config.plan !== undefined
+  });
+  if (unfit !== undefined) throw new Error(unfit);
   return config;
 }
 
@@ -114,10 +120,7 @@ function connect(config: Config, { secrets, facts }: StepState): Services {
   // its answer is in by the time Immuta's script is.
   const canUpload = config.uploadArtifact && artifactUnavailable(runContext(facts)) === undefined;
   const artifacts = canUpload
-    ? withEarlyLookup(
-        createArtifactClient({ env: process.env, transport, secrets, log }),
-        config.artifactName
-      )
+    ? withEarlyLookup(createArtifactClient({ env: process.env, secrets, log }), config.artifactName)
     : undefined;
   const caller = new HttpCaller({
     transport,

@@ -17,7 +17,8 @@ import {
   type Azurite
 } from '../support/artifact-service-stand-in.mjs';
 import { stepInputs } from '../support/inputs.js';
-import { zip } from '../../src/artifacts/zip.js';
+import { zip } from '../support/zip.js';
+import { unzip } from '../support/unzip.js';
 
 const keys = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -367,5 +368,57 @@ describe('a re-run whose earlier progress is unknown', () => {
       )
     );
     expect(scriptsRun(w)).toEqual([]);
+  }, 60_000);
+});
+
+describe('a kept script read back must be what was kept', () => {
+  it('a re-run whose kept artifact does not match its listed digest runs nothing, and says why', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    const planted = keptArtifact('snowflake-prod', snowflakeScript(1));
+    const listed = `sha256:${sha256('what was uploaded')}`;
+    const id = await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      planted,
+      undefined,
+      undefined,
+      {
+        digest: listed
+      }
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(0);
+    expect(run.outputs['script-status']).toBe('skipped');
+    expect(run.warnings).toContainEqual(
+      expect.stringContaining(
+        `Looking for the script an earlier attempt kept failed: artifact ${id} does not match the digest the results service lists for it (${listed})`
+      )
+    );
+    expect(w.requests).toEqual([]);
+  }, 60_000);
+
+  it('a re-run whose kept artifact holds the script twice, another host’s copy last, runs nothing', async () => {
+    immuta = await startImmutaStandIn();
+    delete immuta.state.hosts['snowflake-prod'];
+    service = await startArtifactService({ azurite });
+    const file = 'immuta-cleanup-snowflake-prod.sql';
+    const honest = unzip(keptArtifact('snowflake-prod', snowflakeScript(1)));
+    await service.plant(
+      'immuta-cleanup-script-snowflake-prod',
+      zip([
+        ...[...honest].map(([name, data]) => ({ name, data })),
+        { name: file, data: Buffer.from('DROP DATABASE SOMEONE_ELSES;\n') }
+      ])
+    );
+    const w = await snowflake();
+    const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
+    expect(run.code).toBe(0);
+    expect(run.outputs['script-status']).toBe('skipped');
+    expect(run.warnings).toContainEqual(
+      expect.stringMatching(/holds "immuta-cleanup-snowflake-prod.sql" more than once/)
+    );
+    expect(w.requests).toEqual([]);
   }, 60_000);
 });

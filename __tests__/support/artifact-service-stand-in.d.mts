@@ -11,7 +11,9 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
+export declare const SHARED_AZURITE: string;
 export declare function startAzurite(): Promise<Azurite>;
+export declare function startOwnAzurite(): Promise<Azurite>;
 
 export interface StoredArtifact {
   workflow_run_backend_id: string;
@@ -41,7 +43,7 @@ export interface ArtifactService {
     zip: Buffer,
     run?: string,
     job?: string,
-    options?: { digest?: string | null }
+    options?: { digest?: string | null; contentType?: string }
   ): Promise<string>;
   blobNames(): Promise<string[]>;
   env(run?: string, job?: string): { ACTIONS_RUNTIME_TOKEN: string; ACTIONS_RESULTS_URL: string };
@@ -59,6 +61,7 @@ export declare function startArtifactService(options: {
     ListArtifacts?: Fault | 'ignore-filter';
     GetSignedArtifactURL?: Fault;
     DeleteArtifact?: Fault;
-    blob?: 'refuse';
+    blob?: 'refuse' | 'refuse-read' | 'stall';
   };
+  hostnames?: { results: string; blob: string };
 }): Promise<ArtifactService>;

@@ -1,8 +1,15 @@
 // The artifact back end on loopback: a small fake of the GitHub Actions results service (its twirp
 // JSON RPCs) in front of Azurite, Microsoft's Azure Storage emulator, as the real blob store. The
-// action's own artifact client and @actions/artifact (the client actions/upload-artifact and
-// actions/download-artifact use) both run unchanged against them, so a test can read back, from
-// the blob store's side, exactly what a user would download.
+// bundled action and @actions/artifact (the package actions/upload-artifact and
+// actions/download-artifact are built on, which the action runs) talk to it unchanged, so a test
+// can read back, from the blob store's side, exactly what a user would download.
+//
+// Its answers have the fields of @actions/artifact's generated client for
+// github.actions.results.api.v1.ArtifactService (lib/generated/results/api/v1/artifact.js), in
+// protobuf JSON with proto field names, and twirp's error body ({ code, msg }). Inferred, as no
+// public document shows them: the service's error texts, the blob names it signs (the artifact
+// name with .zip for a zip, the name alone for a file uploaded as it is), and the content type a
+// blob is served with (whatever the upload set, as Azure Storage does).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -32,11 +39,29 @@ export function runtimeToken(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
   return `${part({ alg: 'none', typ: 'JWT' })}.${part({ scp: `Actions.GenericRead Actions.Results:${run}:${job}` })}.`;
 }
 
+/** The variable the test run's global setup names its one Azurite in. */
+export const SHARED_AZURITE = 'IMMUTA_TEST_AZURITE';
+
+/**
+ * Azurite's blob service on 127.0.0.1: the test run's, when its global setup started one (then
+ * stop() leaves it running for the other test files), else one of this caller's own.
+ */
+export async function startAzurite() {
+  const shared = process.env[SHARED_AZURITE];
+  if (shared) return { ...clientsOf(shared), stop: async () => undefined };
+  return startOwnAzurite();
+}
+
+function clientsOf(url) {
+  const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY);
+  return { url, credential, blobs: new BlobServiceClient(`${url}/${ACCOUNT}`, credential) };
+}
+
 /**
  * Starts Azurite's blob service on 127.0.0.1, in memory, with telemetry off (it would otherwise
  * reach out to the internet). Resolves once it listens; stop() ends the process.
  */
-export async function startAzurite() {
+export async function startOwnAzurite() {
   const main = path.join(
     path.dirname(createRequire(import.meta.url).resolve('azurite/package.json')),
     'dist/src/blob/main.js'
@@ -80,12 +105,8 @@ export async function startAzurite() {
       reject(new Error(`Azurite exited with ${code}:\n${log}`));
     });
   });
-  const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY);
-  const blobs = new BlobServiceClient(`${url}/${ACCOUNT}`, credential);
   return {
-    url,
-    credential,
-    blobs,
+    ...clientsOf(url),
     async stop() {
       process.off('exit', killOnExit);
       if (child.exitCode === null) {
@@ -108,9 +129,13 @@ export async function startAzurite() {
  * object { status, contentType, body } answers that instead (a proxy's page); 'lost' does the
  * work and then drops the connection unanswered; 'lost-once' does so the first time only;
  * ListArtifacts: 'ignore-filter' lists every artifact of the run, whatever name was asked for.
- * blob: 'refuse' hands out an upload URL whose signature the blob store rejects.
+ * blob: 'refuse' hands out an upload URL whose signature the blob store rejects; 'refuse-read' a
+ * download URL so; 'stall' an upload URL to a server that takes the upload and never answers.
+ * hostnames: { results, blob }: names for the service and the blob store in the URLs handed out
+ * (ACTIONS_RESULTS_URL; signed URLs, as devstoreaccount1.<blob>), which only a proxy that maps
+ * them to loopback can reach.
  */
-export async function startArtifactService({ azurite, faults = {} }) {
+export async function startArtifactService({ azurite, faults = {}, hostnames }) {
   // A container of its own, so services sharing one Azurite never see each other's blobs.
   const containerName = `actions-results-${Math.random().toString(36).slice(2, 10)}`;
   const container = azurite.blobs.getContainerClient(containerName);
@@ -163,11 +188,13 @@ export async function startArtifactService({ azurite, faults = {} }) {
             'an artifact with this name already exists on the workflow run'
           );
         }
-        const blobName = `${request.workflow_run_backend_id}/${request.workflow_job_run_backend_id}/${request.name}.zip`;
+        const zipped = (request.mime_type ?? 'application/zip') === 'application/zip';
+        const blobName = `${request.workflow_run_backend_id}/${request.workflow_job_run_backend_id}/${request.name}${zipped ? '.zip' : ''}`;
         artifacts.push({ ...request, finalized: false, blobName });
+        const signed = uploadUrl(blobName, faults.blob === 'refuse');
         return json(res, {
           ok: true,
-          signed_upload_url: uploadUrl(blobName, faults.blob === 'refuse')
+          signed_upload_url: faults.blob === 'stall' ? stalling(signed) : signed
         });
       }
       case 'FinalizeArtifact': {
@@ -219,7 +246,9 @@ export async function startArtifactService({ azurite, faults = {} }) {
           (a) => sameJob(a) && a.name === request.name && a.finalized
         );
         if (!artifact) return twirpError(res, 404, 'artifact not found');
-        return json(res, { signed_url: signedUrl(artifact.blobName, 'r') });
+        return json(res, {
+          signed_url: signedUrl(artifact.blobName, 'r', faults.blob === 'refuse-read')
+        });
       }
       case 'DeleteArtifact': {
         const index = artifacts.findIndex((a) => sameJob(a) && a.name === request.name);
@@ -254,13 +283,31 @@ export async function startArtifactService({ azurite, faults = {} }) {
       },
       credential
     );
-    const url = `${container.getBlockBlobClient(blobName).url}?${sas.toString()}`;
-    issued.push(url);
-    return url;
+    const url = new URL(`${container.getBlockBlobClient(blobName).url}?${sas.toString()}`);
+    if (hostnames?.blob) {
+      // The account in the name, as Azure Storage's own URLs have it; Azurite reads it there.
+      url.hostname = `${ACCOUNT}.${hostnames.blob}`;
+      url.pathname = url.pathname.replace(`/${ACCOUNT}/`, '/');
+    }
+    issued.push(url.href);
+    return url.href;
+  }
+
+  // A blob store that reads what it is sent and never answers: the upload stalls.
+  const sockets = new Set();
+  const stall = http.createServer((req) => req.resume());
+  stall.on('connection', (socket) => sockets.add(socket));
+  await new Promise((resolve) => stall.listen(0, '127.0.0.1', resolve));
+  /** The signed URL with the stalling server's origin. */
+  function stalling(signed) {
+    const url = new URL(signed);
+    url.host = `127.0.0.1:${stall.address().port}`;
+    return url.href;
   }
 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${server.address().port}`;
+  const shownOrigin = `http://${hostnames?.results ?? '127.0.0.1'}:${server.address().port}`;
 
   return {
     url: origin,
@@ -271,10 +318,14 @@ export async function startArtifactService({ azurite, faults = {} }) {
      * Puts a finalized artifact holding this zip into the run, as another client (an older
      * version of this action, another step) would have left it. Returns its ID. Its digest is
      * the zip's sha256 unless options.digest gives another (or null: none listed).
+     * options.contentType: not a zip but a file uploaded as it is, served with that type.
      */
     async plant(name, zipBytes, run = RUN_BACKEND_ID, job = JOB_BACKEND_ID, options = {}) {
-      const blobName = `${run}/${job}/${name}.zip`;
-      await container.getBlockBlobClient(blobName).uploadData(zipBytes);
+      const zipped = options.contentType === undefined;
+      const blobName = `${run}/${job}/${name}${zipped ? '.zip' : ''}`;
+      await container.getBlockBlobClient(blobName).uploadData(zipBytes, {
+        blobHTTPHeaders: { blobContentType: options.contentType ?? 'application/zip' }
+      });
       const database_id = String(nextId++);
       artifacts.push({
         workflow_run_backend_id: run,
@@ -307,13 +358,19 @@ export async function startArtifactService({ azurite, faults = {} }) {
       return names;
     },
     env(run = RUN_BACKEND_ID, job = JOB_BACKEND_ID) {
-      return { ACTIONS_RUNTIME_TOKEN: runtimeToken(run, job), ACTIONS_RESULTS_URL: `${origin}/` };
+      return {
+        ACTIONS_RUNTIME_TOKEN: runtimeToken(run, job),
+        ACTIONS_RESULTS_URL: `${shownOrigin}/`
+      };
     },
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => stall.close(resolve));
+      await new Promise((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      })
+      });
+    }
   };
 }
 

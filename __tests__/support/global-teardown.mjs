@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 
-export default function globalTeardown() {
+export default async function globalTeardown() {
+  await globalThis.immutaTestAzurite?.stop();
   if (process.env.IMMUTA_TEST_TMP)
     fs.rmSync(process.env.IMMUTA_TEST_TMP, { recursive: true, force: true });
 }

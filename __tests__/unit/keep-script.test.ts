@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactClient } from '../../src/artifacts/client.js';
@@ -7,9 +8,10 @@ import { scratchDir } from '../support/run-action.mjs';
 // The runner is mocked so the outputs and warnings can be read back without a runner.
 const outputs: Record<string, string> = {};
 const warnings: string[] = [];
+const infos: string[] = [];
 jest.unstable_mockModule('../../src/action/runner.js', () => ({
   setOutput: (name: string, value: string) => (outputs[name] = value),
-  info: () => undefined,
+  info: (message: string) => infos.push(message),
   warning: (message: string) => warnings.push(message)
 }));
 const { keepScript, artifactUnavailable, artifactUrlFor, MAX_OUTPUT_BYTES } =
@@ -19,8 +21,11 @@ const run = {
   serverUrl: 'https://github.com',
   hasRuntimeToken: true,
   repository: 'acme/repo',
-  runId: '77'
+  runId: '77',
+  job: 'deregister',
+  attempt: '2'
 };
+const TENANT = 'https://acme.immuta.test';
 
 /** Artifacts already in the run, by name: the files each holds. */
 type Existing = Record<string, Record<string, string>>;
@@ -29,10 +34,14 @@ function fakeArtifacts(existing: Existing = {}, failUpload?: Error) {
   const calls: string[] = [];
   const ids = new Map(Object.keys(existing).map((name, i) => [name, 100 + i]));
   const client: ArtifactClient = {
+    list: async () => {
+      calls.push('list');
+      return Object.keys(existing).map((name) => ({ name, id: ids.get(name)!, size: 10 }));
+    },
     find: async (name) => {
       calls.push(`find ${name}`);
       if (!existing[name]) return undefined;
-      return { name, id: ids.get(name)!, size: 10, runBackendId: 'run', jobBackendId: 'job' };
+      return { name, id: ids.get(name)!, size: 10 };
     },
     files: async (artifact) => {
       calls.push(`download ${artifact.id}`);
@@ -59,6 +68,7 @@ beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(scratchDir(), 'keep-'));
   for (const k of Object.keys(outputs)) delete outputs[k];
   warnings.length = 0;
+  infos.length = 0;
 });
 
 function config(overrides = {}) {
@@ -67,8 +77,28 @@ function config(overrides = {}) {
     uploadArtifact: true,
     artifactName: 'immuta-cleanup-script-k',
     retentionDays: 3,
+    immutaUrl: TENANT,
     ...overrides
   };
+}
+
+/** The report a run of key `k` writes beside its script `cleanup.sql`: whose script it is. */
+function report(attempt: string, sha256 = createHash('sha256').update('x').digest('hex')) {
+  return JSON.stringify({
+    kind: 'immuta-deregister-host/report',
+    tenant: TENANT,
+    job: 'deregister',
+    attempt,
+    hosts: [{ connectionKey: 'k', scriptFile: 'cleanup.sql', scriptSha256: sha256 }]
+  });
+}
+
+/** This attempt's report, written where keepScript takes it from (an extra beside the script). */
+async function ownReport(): Promise<string> {
+  const file = path.join(dir, 'nested', 'cleanup.report.json');
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, report('2'));
+  return file;
 }
 
 describe('keepScript', () => {
@@ -90,16 +120,48 @@ describe('keepScript', () => {
     expect(kept.artifactId).toBe(555);
   });
 
-  it('replaces an artifact of the same name that holds exactly this script', async () => {
-    const { client, calls } = fakeArtifacts({ 'immuta-cleanup-script-k': { 'cleanup.sql': 'x' } });
-    await keepScript('x', config(), client, run);
+  it('replaces an artifact of the same name that holds exactly this script, its report proving an earlier attempt of this job kept it', async () => {
+    const { client, calls } = fakeArtifacts({
+      'immuta-cleanup-script-k': { 'cleanup.sql': 'x', 'cleanup.report.json': report('1') }
+    });
+    await keepScript('x', config(), client, run, [await ownReport()]);
     expect(calls).toEqual([
       'find immuta-cleanup-script-k',
       'download 100',
       'delete immuta-cleanup-script-k',
-      'upload immuta-cleanup-script-k cleanup.sql 3'
+      'upload immuta-cleanup-script-k cleanup.sql,cleanup.report.json 3'
     ]);
   });
+
+  it.each([
+    ['no report', { 'cleanup.sql': 'x' }, /holds no report of this action naming the job/],
+    [
+      'a report of this attempt',
+      { 'cleanup.sql': 'x', 'cleanup.report.json': report('2') },
+      /another job of this attempt/
+    ],
+    [
+      'a report naming another SHA-256',
+      { 'cleanup.sql': 'x', 'cleanup.report.json': report('1', '0'.repeat(64)) },
+      /holds 'cleanup.sql', which its report does not name with this host's connection key and SHA-256/
+    ]
+  ])(
+    'never deletes an artifact holding exactly this script with %s: keeps its own beside it',
+    async (_what, files, why) => {
+      const { client, calls } = fakeArtifacts({ 'immuta-cleanup-script-k': files });
+      const kept = await keepScript('x', config(), client, run, [await ownReport()]);
+      expect(calls).toEqual([
+        'find immuta-cleanup-script-k',
+        'download 100',
+        'find immuta-cleanup-script-k-deregister',
+        'upload immuta-cleanup-script-k-deregister cleanup.sql,cleanup.report.json 3'
+      ]);
+      expect(kept.artifactId).toBe(555);
+      expect(outputs['artifact-name']).toBe('immuta-cleanup-script-k-deregister');
+      expect(calls.join('\n')).not.toMatch(/delete/);
+      expect(infos.join('\n')).toMatch(why);
+    }
+  );
 
   it.each([
     ['a different script', { 'cleanup.sql': 'y' }, /holds a different script/],

@@ -8,7 +8,7 @@ import { errorText } from '../action/error-text.js';
 import { log } from '../action/log.js';
 import { ownArtifactNames } from '../action/naming.js';
 import { sha256 } from './plan.js';
-import { readReport } from '../reports/record.js';
+import { readReport, type ReportRead } from '../reports/record.js';
 
 /** GitHub refuses a step output over 1 MB; stay under it with room to spare. */
 export const MAX_OUTPUT_BYTES = 1_000_000;
@@ -37,7 +37,11 @@ export interface RunContext {
  * already?) started now, while Immuta is still answering; the first such call gets its answer.
  */
 export function withEarlyLookup(client: ArtifactClient, artifactName: string): ArtifactClient {
-  const early = client.find(artifactName);
+  // Started once the first request to Immuta is on its way: loading @actions/artifact keeps the
+  // CPU busy for a while, which is best spent while Immuta is answering.
+  const early = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+    client.find(artifactName)
+  );
   early.catch(() => undefined);
   let used = false;
   return {
@@ -89,7 +93,10 @@ export function fitsInOutput(script: string): boolean {
  */
 export async function keepScript(
   script: string,
-  config: Pick<Config, 'scriptPath' | 'uploadArtifact' | 'artifactName' | 'retentionDays'>,
+  config: Pick<
+    Config,
+    'scriptPath' | 'uploadArtifact' | 'artifactName' | 'retentionDays' | 'immutaUrl'
+  >,
   artifacts: ArtifactClient | undefined,
   run: RunContext,
   extras: readonly string[] = []
@@ -222,8 +229,7 @@ export async function writeFileAtomically(file: string, text: string, what: stri
   }
 }
 
-type ArtifactConfig = Pick<Config, 'artifactName' | 'retentionDays'> &
-  Partial<Pick<Config, 'immutaUrl'>>;
+type ArtifactConfig = Pick<Config, 'artifactName' | 'retentionDays' | 'immutaUrl'>;
 
 /** Largest artifact worth downloading to compare: a batch's scripts zip far smaller. */
 const MAX_COMPARED_ARTIFACT_BYTES = 64 * 1024 * 1024;
@@ -317,16 +323,18 @@ class ArtifactCollision extends Error {
 /**
  * Whether the artifact holds exactly these scripts ('same'), these and more ('more': a batch
  * whose earlier attempt deleted some hosts), byte for byte; else why it does not. A report or
- * plan beside the scripts may differ. Only this proves the artifact was left by an earlier
- * attempt of this same step. Even then it is never deleted (`keep`) when it holds a plan (an
- * apply job or its re-run downloads it) or its report names another job of the run.
+ * plan beside the scripts may differ. Even then the artifact is this step's only when the report
+ * inside it proves it (the artifact service does not say which job uploaded an artifact): this
+ * tenant, this job, an earlier attempt, and for every script in it the host's connection key and
+ * the script's SHA-256. One not proven this step's is never deleted or taken as its own (`keep`),
+ * nor one that holds a plan (an apply job or its re-run downloads it).
  */
 async function compareWith(
   artifacts: ArtifactClient,
   existing: StoredArtifact,
   bundle: ArtifactBundle,
   run: RunContext,
-  tenant: string | undefined
+  tenant: string
 ): Promise<'same' | 'more' | { differs: string } | { keep: string }> {
   const { scripts } = bundle;
   const batch = bundle.batch === true;
@@ -353,7 +361,7 @@ async function compareWith(
     return { differs: `holds ${held.size} script files, not this host's '${expected[0]}' alone` };
   }
   const owner = [...all]
-    .filter(([name]) => /(^|[./])report\.json$/.test(name))
+    .filter(([name]) => isReport(name))
     .map(([, bytes]) => readReport(bytes.toString('utf8')))
     .find((report) => report?.job !== undefined);
   if ([...all.keys()].some((name) => /(^|[./])plan\.json$/.test(name))) {
@@ -361,28 +369,55 @@ async function compareWith(
       keep: `holds a plan${owner ? ` (job '${owner.job}' made it)` : ''}, which is never deleted`
     };
   }
-  if (owner !== undefined && owner.job !== run.job) {
+  if (owner === undefined) {
+    return {
+      keep: "holds no report of this action naming the job that uploaded it, so it is not proven this job's and is never deleted"
+    };
+  }
+  if (owner.job !== run.job) {
     return {
       keep: `was uploaded by job '${owner.job}' of this run, whose artifacts are never deleted here`
     };
   }
   // A matrix leg shares the job, and over tenants the key and the script too: only an earlier
   // attempt of this job on this tenant left an artifact this step may replace.
-  if (owner !== undefined && tenant !== undefined && owner.tenant !== tenant) {
+  if (owner.tenant !== tenant) {
     return {
       keep: `was uploaded for another tenant (${owner.tenant ?? 'unnamed'}) by a job of this run`
     };
   }
-  if (
-    owner !== undefined &&
-    run.attempt !== undefined &&
-    Number(owner.attempt) >= Number(run.attempt)
-  ) {
+  const attempt = Number(owner.attempt);
+  if (run.attempt === undefined || !Number.isInteger(attempt) || attempt >= Number(run.attempt)) {
     return {
       keep: `was uploaded by another job of this attempt (a matrix leg with the same artifact name)`
     };
   }
+  const ours = await ownReport(bundle);
+  const unproven = [...held].find(([file, bytes]) => {
+    const recorded = owner.hosts.find((h) => h.scriptFile === file);
+    const mine = ours?.hosts.find((h) => h.scriptFile === file);
+    return (
+      recorded === undefined ||
+      recorded.scriptSha256 !== createHash('sha256').update(bytes).digest('hex') ||
+      (mine !== undefined && mine.connectionKey !== recorded.connectionKey) ||
+      (mine === undefined && scripts.has(file))
+    );
+  });
+  if (unproven !== undefined) {
+    return {
+      keep: `holds '${unproven[0]}', which its report does not name with this host's connection key and SHA-256, so it is not proven this job's and is never deleted`
+    };
+  }
   return held.size === expected.length ? 'same' : 'more';
+}
+
+const isReport = (name: string) => /(^|[./])report\.json$/.test(name);
+
+/** The report this step uploads with its scripts, read back: which key each script is for. */
+async function ownReport(bundle: ArtifactBundle): Promise<ReportRead | undefined> {
+  const file = bundle.files.find((f) => isReport(path.basename(f)));
+  if (file === undefined) return undefined;
+  return readReport(await fs.readFile(file, 'utf8'));
 }
 
 function uploadFailed(config: ArtifactConfig, bundle: ArtifactBundle, why: string): Error {
