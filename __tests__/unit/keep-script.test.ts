@@ -34,6 +34,16 @@ function fakeArtifacts(existing: Existing = {}, failUpload?: Error) {
       if (!existing[name]) return undefined;
       return { name, id: ids.get(name)!, size: 10, runBackendId: 'run', jobBackendId: 'job' };
     },
+    list: async () => {
+      calls.push('list');
+      return Object.keys(existing).map((name) => ({
+        name,
+        id: ids.get(name)!,
+        size: 10,
+        runBackendId: 'run',
+        jobBackendId: 'job'
+      }));
+    },
     files: async (artifact) => {
       calls.push(`download ${artifact.id}`);
       return new Map(

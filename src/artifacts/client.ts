@@ -37,6 +37,8 @@ export interface StoredArtifact {
 export interface ArtifactClient {
   /** The newest artifact of the name in this run, or undefined when there is none. */
   find(name: string): Promise<StoredArtifact | undefined>;
+  /** Every artifact of this run, of every job and attempt. */
+  list(): Promise<StoredArtifact[]>;
   /** The artifact's files, by their paths inside it. */
   files(artifact: StoredArtifact): Promise<Map<string, Buffer>>;
   delete(artifact: StoredArtifact): Promise<void>;
@@ -110,13 +112,18 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     return service;
   };
 
-  async function find(name: string): Promise<StoredArtifact | undefined> {
+  /** ListArtifacts, with a name filter or none. */
+  async function listed(filter: { name_filter?: string }): Promise<StoredArtifact[]> {
     const { rpc, ids } = connect();
-    const answer = await rpc.call('ListArtifacts', { ...ids, name_filter: name }, true);
+    const answer = await rpc.call('ListArtifacts', { ...ids, ...filter }, true);
     const artifacts = field(answer, 'artifacts') ?? [];
     if (!Array.isArray(artifacts)) throw new Error('ListArtifacts answered without a list');
+    return artifacts.map((a) => artifactOf(a));
+  }
+
+  async function find(name: string): Promise<StoredArtifact | undefined> {
     // The filter is the service's to apply, but deleting the wrong artifact cannot be undone.
-    const found = artifacts.map((a) => artifactOf(a)).filter((a) => a.name === name);
+    const found = (await listed({ name_filter: name })).filter((a) => a.name === name);
     // As @actions/artifact: of several with one name, the newest.
     return found.sort((a, b) => b.id - a.id)[0];
   }
@@ -160,6 +167,8 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
 
   return {
     find,
+
+    list: () => listed({}),
 
     async files(artifact) {
       const { rpc } = connect();

@@ -50,6 +50,12 @@ export class WarehouseApi {
       return { answer, json };
     } catch (error) {
       if (!(error instanceof ExchangeFailed)) throw error;
+      if (error.kind === 'deadline') {
+        throw new Unanswered(
+          `${first.method} ${first.path.split('?')[0]} was not sent: script-timeout-seconds ran out first.`,
+          false
+        );
+      }
       const how =
         error.kind === 'local'
           ? `could not be completed: ${error.reason}`
@@ -60,7 +66,7 @@ export class WarehouseApi {
           : error.kind === 'no-response'
             ? ` Check that the runner can reach ${this.host} (proxy, firewall), or raise timeout-seconds.`
             : '';
-      throw new WarehouseError(`${first.method} ${first.path.split('?')[0]} ${how}.${hint}`);
+      throw new Unanswered(`${first.method} ${first.path.split('?')[0]} ${how}.${hint}`, true);
     }
   }
 
@@ -83,6 +89,16 @@ export class WarehouseApi {
   }
 }
 
+/** A request that got no answer; `sent` is false only when it never left (its time ran out). */
+export class Unanswered extends WarehouseError {
+  constructor(
+    message: string,
+    readonly sent: boolean
+  ) {
+    super(message);
+  }
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -91,7 +107,19 @@ export function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when the signal aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** The wait before the n-th poll (from 0): fast at first, for short scripts, then every 2 s. */
 export function pollDelay(poll: number): number {
