@@ -147,6 +147,14 @@ describe('the executor', () => {
     expect(done.results.map((x) => x.outcome)).toEqual(['ran-before', 'ran', 'ran']);
   });
 
+  it('a statement in doubt that was not asked about (the job was cancelled first) stays in doubt', async () => {
+    const { adapter } = scripted([{ outcome: 'not-run', error: 'The job was cancelled.' }]);
+    const known = SCRIPT.map(never);
+    known[0] = { outcome: 'in-doubt', generation: 0, attempt: 1, statementId: null };
+    const done = await run(adapter, undefined, { at: 0, settle: true, known });
+    expect(done.known[0]).toMatchObject({ outcome: 'in-doubt', attempt: 1 });
+  });
+
   it('a job cancelled before a statement is sent leaves it not run, to go under the same ID later', async () => {
     const { adapter, asked } = scripted([]);
     const { recorder: r, written } = recorder();

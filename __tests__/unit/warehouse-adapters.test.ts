@@ -209,6 +209,22 @@ describe('Snowflake: one statement a request, with its session', () => {
     expect(snowflake!.cancels).toEqual([]);
   });
 
+  it('a 422 for another statement handle proves nothing about this one: in doubt, and cancelled', async () => {
+    const adapter = await snowflakeAdapter();
+    snowflake!.fault({
+      method: 'GET',
+      path: /^\/api\/v2\/statements\/[^/]+$/,
+      status: 422,
+      body: { code: '002003', message: 'Failed.', statementHandle: randomUUID() }
+    });
+    const end = await adapter.execute(request(SNOWFLAKE_SCRIPT, 1), controls());
+    expect(end.outcome).toBe('cancelled');
+    expect(end.error).toMatch(
+      /answered 422\. .*A cancel was sent to Snowflake; it ended cancelled/
+    );
+    expect(snowflake!.cancels).toHaveLength(1);
+  });
+
   it('cancelled by the job: never sent when already cancelled; cancelled and confirmed while it runs', async () => {
     const adapter = await snowflakeAdapter({ neverEnds: true });
     const gone = new AbortController();

@@ -220,7 +220,7 @@ async function cleanUpAfterEarlierAttempt(
   }
   // A dry run runs nothing, whatever an earlier attempt left: it says what would run.
   if (config.dryRun) {
-    const startAt = next.kind === 'resume' ? next.at : 0;
+    const startAt = next.kind === 'resume' || next.kind === 'stuck' ? next.at : 0;
     return dryRunList(
       deps,
       platform,

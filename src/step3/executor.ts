@@ -146,12 +146,14 @@ export async function execute(input: ExecutorInput): Promise<Execution> {
       }
     );
     const durationMs = Date.now() - began;
+    // Not asked is not answered: a statement in doubt that was not settled stays in doubt.
+    const outcome = settle && end.outcome === 'not-run' ? 'in-doubt' : end.outcome;
     known[at] = {
       ...known[at]!,
-      outcome: end.outcome,
+      outcome,
       statementId: end.statementId ?? known[at]!.statementId
     };
-    results[at] = { text: statement.text, outcome: end.outcome, durationMs, error: end.error };
+    results[at] = { text: statement.text, outcome, durationMs, error: end.error };
 
     const over = end.outcome === 'failed' || end.outcome === 'cancelled';
     if (settle && over && !signal.aborted && recordError === undefined) {

@@ -123,7 +123,11 @@ export class DatabricksAdapter implements WarehouseAdapter {
 
   async execute(request: StatementRequest, controls: Controls): Promise<StatementEnd> {
     const { statement, script } = request;
-    if (request.settle?.statementId !== undefined) {
+    if (request.settle !== undefined) {
+      // Without its statement_id a request in doubt cannot be asked about, and is never resent.
+      if (request.settle.statementId === undefined) {
+        return { outcome: 'in-doubt', error: 'Its statement_id was never known.' };
+      }
       return this.follow(request.settle.statementId, controls, undefined, true);
     }
     if (controls.signal.aborted) {

@@ -252,7 +252,8 @@ export class SnowflakeAdapter implements WarehouseAdapter {
         error: `${this.unexpected(request, answer, json).message} A 200 without the result of ${sent.texts.length === 1 ? 'the statement' : `each of the ${sent.texts.length} statements sent`} proves nothing, so whether it ran is unknown.`
       };
     }
-    if (answer.status === 422 && isFailure(json)) {
+    // A failure counts only for the request followed: another handle's says nothing of it.
+    if (answer.status === 422 && isFailure(json, handle)) {
       const own = excerpt(this.secrets.redact(text(json.message) ?? ''), 400);
       const code = text(json.code);
       const error = `${own}${code ? ` (${excerpt(code, 40)})` : ''}${namedIn(text(json.message) ?? '', sent, this.secrets)}`;
@@ -412,9 +413,14 @@ function isResultOf(
   );
 }
 
-/** QueryFailureStatus: a message and the handle of the statement that failed. */
-function isFailure(json: Record<string, unknown>): boolean {
-  return typeof json.message === 'string' && text(json.statementHandle) !== undefined;
+/** QueryFailureStatus: a message and the handle of the statement that failed (the one followed). */
+function isFailure(json: Record<string, unknown>, handle: string | undefined): boolean {
+  const failed = text(json.statementHandle);
+  return (
+    typeof json.message === 'string' &&
+    failed !== undefined &&
+    (handle === undefined || failed === handle)
+  );
 }
 
 /** The SQL API's error shape: a code and a message. */
