@@ -938,7 +938,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     expect(run.code).toBe(1);
     expect(databricks.cancels).toHaveLength(1);
     expect(run.errors.at(-1)).toMatch(
-      /GET \/api\/2\.0\/sql\/statements\/\S+ answered 500\. Databricks said: Something broke\. \(INTERNAL_ERROR\)\. A cancel was sent to Databricks; it ended CANCELED/
+      /GET \/api\/2\.0\/sql\/statements\/\S+ answered 500\. Databricks said: Something broke\. \(INTERNAL_ERROR\)\. A cancel was sent to Databricks; it ended cancelled/
     );
     expect(databricks.executed).toHaveLength(1);
   });

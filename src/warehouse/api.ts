@@ -6,7 +6,10 @@ import { answerText, type HttpAnswer } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
 import { excerpt } from '../action/escape.js';
 import { parseJson } from '../immuta/responses.js';
-import { WarehouseError } from './types.js';
+import { WarehouseError, type StatementEnd } from './types.js';
+
+/** How long a cancel, and the look that confirms it, may take: the runner's grace is 7.5 s. */
+const CANCEL_TIMEOUT_MS = 2500;
 
 export interface ApiRequest {
   readonly method: 'GET' | 'POST';
@@ -68,6 +71,42 @@ export class WarehouseApi {
             : '';
       throw new Unanswered(`${first.method} ${first.path.split('?')[0]} ${how}.${hint}`, true);
     }
+  }
+
+  /**
+   * Cancels a statement the platform took, then looks once at how it ended: `endOf` reads that
+   * look's answer (undefined while it runs, or when the answer proves nothing). Never throws.
+   * `id` names the statement for the reader, as the platform does (a handle, a statement_id).
+   */
+  async cancel(
+    requests: { cancel: ApiRequest; look: ApiRequest },
+    endOf: (answer: HttpAnswer, json: Record<string, unknown>) => StatementEnd | undefined,
+    id: string,
+    why: string
+  ): Promise<StatementEnd> {
+    const quick = { timeoutMs: CANCEL_TIMEOUT_MS };
+    const confirmed = await this.send(requests.cancel, { ...quick, attempts: 2 })
+      .then((r) => r.answer.status === 200)
+      .catch(() => false);
+    const look = await this.send(requests.look, { ...quick, attempts: 1 }).catch(() => undefined);
+    const end = look && endOf(look.answer, look.json);
+    const said = confirmed
+      ? `A cancel was sent to ${this.name}`
+      : `A cancel was sent to ${this.name}, which did not confirm it`;
+    if (end && end.outcome !== 'in-doubt') {
+      const how =
+        end.outcome === 'ran'
+          ? 'having run'
+          : end.outcome === 'cancelled'
+            ? 'cancelled'
+            : `failed: ${end.error}`;
+      return { ...end, error: `${why} ${said}; it ended ${how} (${id}).` };
+    }
+    return {
+      outcome: 'in-doubt',
+      ...(end?.statementId ? { statementId: end.statementId } : {}),
+      error: `${why} ${said}, but the statement may still be running (${id}); a re-run asks ${this.name} how it ended.`
+    };
   }
 
   /** A failed answer, said: status, the platform's message (secrets cut out) and a hint. */

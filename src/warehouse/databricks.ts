@@ -43,8 +43,6 @@ const STATEMENTS = '/api/2.0/sql/statements';
 /** CLOSED: it succeeded and its result is gone already; finished, not failed. */
 const SUCCEEDED = new Set(['SUCCEEDED', 'CLOSED']);
 const RUNNING = new Set(['PENDING', 'RUNNING']);
-/** How long a cancel, and the look that confirms it, may take: the runner's grace is 7.5 s. */
-const CANCEL_TIMEOUT_MS = 2500;
 const WHERE_AM_I = 'SELECT current_catalog(), current_schema()';
 
 export class DatabricksAdapter implements WarehouseAdapter {
@@ -263,36 +261,20 @@ export class DatabricksAdapter implements WarehouseAdapter {
     };
   }
 
+  /** Cancels the statement on Databricks, then looks once at how it ended. */
   private async cancel(id: string, why: string): Promise<StatementEnd> {
     const path = `${STATEMENTS}/${encodeURIComponent(id)}`;
-    const cancelled = await this.api
-      .send(
-        { method: 'POST', path: `${path}/cancel`, headers: await this.headers() },
-        { timeoutMs: CANCEL_TIMEOUT_MS, attempts: 2 }
-      )
-      .then((r) => r.answer.status === 200)
-      .catch(() => false);
-    const look = await this.api
-      .send(await this.get(path), { timeoutMs: CANCEL_TIMEOUT_MS, attempts: 1 })
-      .catch(() => undefined);
-    const end =
-      look && look.answer.status === 200 && text(look.json.statement_id) === id
-        ? this.endOf(id, look.json)
-        : undefined;
-    const said = cancelled
-      ? 'A cancel was sent to Databricks'
-      : 'A cancel was sent to Databricks, which did not confirm it';
-    if (end && end.outcome !== 'in-doubt') {
-      return {
-        ...end,
-        error: `${why} ${said}; it ended ${end.outcome === 'ran' ? 'having run' : end.outcome === 'cancelled' ? 'CANCELED' : `FAILED: ${end.error}`} (statement_id ${id}).`
-      };
-    }
-    return {
-      outcome: 'in-doubt',
-      statementId: id,
-      error: `${why} ${said}, but the statement may still be running (statement_id ${id}); a re-run reads how it ended.`
-    };
+    const end = await this.api.cancel(
+      {
+        cancel: { method: 'POST', path: `${path}/cancel`, headers: await this.headers() },
+        look: await this.get(path)
+      },
+      (answer, json) =>
+        answer.status === 200 && text(json.statement_id) === id ? this.endOf(id, json) : undefined,
+      `statement_id ${id}`,
+      why
+    );
+    return { ...end, statementId: id };
   }
 
   whereToCheck(statementId: string | undefined): string {

@@ -38,8 +38,6 @@ const STATEMENTS = '/api/v2/statements';
 const HANDLE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The SQL API's code for a statement that was cancelled. */
 const CANCELLED = '000604';
-/** How long a cancel, and the look that confirms it, may take: the runner's grace is 7.5 s. */
-const CANCEL_TIMEOUT_MS = 2500;
 /** A session check's own statement: what the session is, as Snowflake sees it. */
 const WHO_AM_I = 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()';
 
@@ -280,33 +278,14 @@ export class SnowflakeAdapter implements WarehouseAdapter {
   /** Cancels the statement on Snowflake, then looks once at how it ended. */
   private async cancel(handle: string, sent: Sent, why: string): Promise<StatementEnd> {
     const path = `${STATEMENTS}/${handle}`;
-    const cancelled = await this.api
-      .send(
-        { method: 'POST', path: `${path}/cancel`, headers: await this.headers() },
-        { timeoutMs: CANCEL_TIMEOUT_MS, attempts: 2 }
-      )
-      .then((r) => r.answer.status === 200)
-      .catch(() => false);
-    const look = await this.api
-      .send(await this.get(path), { timeoutMs: CANCEL_TIMEOUT_MS, attempts: 1 })
-      .catch(() => undefined);
-    const end =
-      look && look.answer.status !== 202
-        ? this.ended(await this.get(path), look.answer, look.json, sent, handle)
-        : undefined;
-    const said = cancelled
-      ? 'A cancel was sent to Snowflake'
-      : 'A cancel was sent to Snowflake, which did not confirm it';
-    if (end && end.outcome !== 'in-doubt') {
-      return {
-        outcome: end.outcome,
-        error: `${why} ${said}; it ended ${end.outcome === 'ran' ? 'having run' : end.outcome === 'cancelled' ? 'cancelled' : `failed: ${end.error}`} (statement handle ${handle}).`
-      };
-    }
-    return {
-      outcome: 'in-doubt',
-      error: `${why} ${said}, but the statement may still be running (statement handle ${handle}); a re-run asks Snowflake how it ended.`
-    };
+    const look = await this.get(path);
+    return this.api.cancel(
+      { cancel: { method: 'POST', path: `${path}/cancel`, headers: await this.headers() }, look },
+      (answer, json) =>
+        answer.status === 202 ? undefined : this.ended(look, answer, json, sent, handle),
+      `statement handle ${handle}`,
+      why
+    );
   }
 
   whereToCheck(): string {
