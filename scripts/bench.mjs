@@ -17,7 +17,10 @@ import {
   startAzurite
 } from '../__tests__/support/artifact-service-stand-in.mjs';
 import { runAction, ROOT } from '../__tests__/support/run-action.mjs';
-import { startSnowflakeStandIn } from '../__tests__/support/warehouse-stand-ins.mjs';
+import {
+  startDatabricksStandIn,
+  startSnowflakeStandIn
+} from '../__tests__/support/warehouse-stand-ins.mjs';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import ncc from '@vercel/ncc';
@@ -34,10 +37,14 @@ const { values } = parseArgs({
 const RUNS = Number(values.runs);
 const BARE_FETCH = path.join(ROOT, 'bench', 'bare-fetch.mjs');
 
-/** One way of running, measured: the action or the baseline, with its inputs and environment. */
-async function measure(immuta, { entry, inputs = {}, env = {} }) {
+/**
+ * One way of running, measured: the action or the baseline, with its inputs and environment
+ * (and, for a Databricks run, the script Immuta gives for integration 2).
+ */
+async function measure(immuta, { entry, inputs = {}, env = {}, script }) {
   immuta.state.hosts = defaultState().hosts;
   immuta.state.integrations = defaultState().integrations;
+  if (script) immuta.state.integrations[2].script = script;
   const run = await runAction({
     entry,
     measureMemory: true,
@@ -141,7 +148,9 @@ for (const latencyMs of [0, 100]) {
 }
 
 {
-  // Step 3 on Snowflake (the stand-in answers at once; Immuta's latency as above).
+  // Step 3, one statement a request (the stand-ins answer at once; Immuta's latency as above):
+  // the Snowflake stand-in's script is 6 statements, each a request polled to its end, after the
+  // pre-flight check and the script's session check; the Databricks script is 3 statements.
   const keys = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -152,6 +161,10 @@ for (const latencyMs of [0, 100]) {
     account: 'XY12345',
     user: 'IMMUTA_CLEANUP',
     publicKey: keys.publicKey
+  });
+  const databricks = await startDatabricksStandIn({
+    token: 'dapi0123456789abcdef',
+    warehouseId: 'abc123def456'
   });
   try {
     const withScript = {
@@ -165,9 +178,31 @@ for (const latencyMs of [0, 100]) {
       }
     };
     const [w, n] = await compare(immuta, [withScript, action]);
-    row('action, run-script: snowflake', 100, w, 'action, no upload', n);
+    row('action, run-script: snowflake (6 statements)', 100, w, 'action, no upload', n);
 
-    // With upload-artifact, step 3 also keeps its record for a later attempt: a second upload.
+    const databricksScript = [
+      'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
+      'DROP SCHEMA IF EXISTS immuta.immuta_system CASCADE;',
+      'DROP CATALOG IF EXISTS immuta CASCADE;',
+      ''
+    ].join('\n');
+    const withDatabricks = {
+      ...action,
+      inputs: {
+        'connection-key': 'databricks-uc',
+        'run-script': 'databricks',
+        'databricks-host': databricks.url,
+        'databricks-token': 'dapi0123456789abcdef',
+        'databricks-warehouse-id': 'abc123def456'
+      },
+      script: databricksScript
+    };
+    const plainDatabricks = { ...action, inputs: { 'connection-key': 'databricks-uc' } };
+    const [d, dn] = await compare(immuta, [withDatabricks, plainDatabricks]);
+    row('action, run-script: databricks (3 statements)', 100, d, 'action, no upload', dn);
+
+    // With upload-artifact, step 3 also keeps its records for a later attempt: one before the
+    // first statement and one after each (7 small uploads for the Snowflake script).
     const azurite = await startAzurite();
     const service = await startArtifactService({ azurite });
     try {
@@ -180,13 +215,14 @@ for (const latencyMs of [0, 100]) {
         }
       });
       const [r, u] = await compare(immuta, [withUploads(withScript.inputs), withUploads({})]);
-      row('action, run-script + upload (script, record)', 100, r, 'action, upload', u);
+      row('action, run-script + upload (script, 7 records)', 100, r, 'action, upload', u);
     } finally {
       await service.close();
       await azurite.stop();
     }
   } finally {
     await snowflake.close();
+    await databricks.close();
     await immuta.close();
   }
 }

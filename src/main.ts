@@ -28,10 +28,9 @@ import { writeSummary } from './reports/summary.js';
 import { Secrets } from './action/secrets.js';
 import { log } from './action/log.js';
 import * as runner from './action/runner.js';
-import { scriptRunner } from './warehouse/index.js';
-import { earlierScriptRuns, keepScriptRunRecord, recoverScript } from './flow/earlier-attempts.js';
-import { recordOf } from './flow/script-record.js';
-import { sha256 } from './flow/plan.js';
+import { warehouseAdapter } from './warehouse/index.js';
+import { recoverScript } from './flow/earlier-attempts.js';
+import { stepThree } from './step3/step.js';
 
 /** What the step has done so far, for the report of a failure at any point. */
 interface StepState {
@@ -185,7 +184,7 @@ async function runOneHost(config: Config, services: Services, state: StepState):
       runner.setOutput('hostname', hostname ?? '');
     },
     onDeleted: () => (state.deleted = true),
-    ...stepThree(config, services, state, files),
+    ...stepThreeDependencies(config, services, state, files),
     redact: (text) => state.secrets.redact(text),
     log
   });
@@ -245,23 +244,15 @@ async function keepOneHostScript(
 }
 
 /**
- * Step 3's dependencies: the runner for the platform, and what earlier attempts of the run left
- * (the script they kept, what they ran), read and written through the artifact service.
+ * Step 3's dependencies: the executor on the platform's adapter (its checks, its records), and
+ * the script an earlier attempt of the run kept, read through the artifact service.
  */
-function stepThree(
+function stepThreeDependencies(
   config: Config,
   services: Services,
   { secrets, facts }: StepState,
   files: RunFiles
-): Pick<
-  FlowDependencies,
-  | 'checkWarehouse'
-  | 'runScript'
-  | 'recoverScript'
-  | 'keptByEarlierAttempt'
-  | 'earlierScriptRuns'
-  | 'recordScriptRun'
-> {
+): Pick<FlowDependencies, 'step3' | 'recoverScript' | 'keptByEarlierAttempt'> {
   const { artifacts, caller } = services;
   const attempt = facts.runAttempt ?? 1;
   const thisRun = { tenant: config.immutaUrl, job: facts.job, attempt };
@@ -276,11 +267,26 @@ function stepThree(
         config.connectionKey,
         thisRun
       )));
-  // One runner for the pre-flight check and the run: Databricks signs in once.
-  const warehouse = config.warehouse && scriptRunner(config.warehouse, secrets, caller);
+  const warehouse = config.warehouse;
   return {
-    checkWarehouse: warehouse && (() => warehouse.check()),
-    runScript: warehouse && ((script, options) => warehouse.run(script, options)),
+    // One adapter for the pre-flight check and the run: Databricks signs in once.
+    step3:
+      warehouse &&
+      stepThree({
+        warehouse,
+        tenant: config.immutaUrl,
+        connectionKey: config.connectionKey,
+        job: facts.job,
+        runId: facts.runId,
+        repository: facts.repository,
+        attempt,
+        retentionDays: config.retentionDays,
+        recordFile: files.recordPath,
+        artifacts,
+        adapter: (requestId) => warehouseAdapter(warehouse, secrets, caller, requestId),
+        log,
+        redact: (text) => secrets.redact(text)
+      }),
     recoverScript: recovered,
     keptByEarlierAttempt:
       recovered && attempt > 1
@@ -288,34 +294,7 @@ function stepThree(
             const kept = await recovered().catch(() => undefined);
             return kept === undefined || 'refused' in kept ? undefined : kept.from;
           }
-        : undefined,
-    earlierScriptRuns:
-      artifacts && (() => earlierScriptRuns(artifacts, config.artifactName, thisRun)),
-    // What step 3 did goes into an artifact of its own: the script's artifact is never
-    // replaced once the host is deleted.
-    recordScriptRun:
-      artifacts &&
-      (async (scriptRun, script) => {
-        const record = recordOf(
-          scriptRun,
-          {
-            tenant: config.immutaUrl,
-            job: thisRun.job ?? null,
-            connectionKey: config.connectionKey,
-            scriptSha256: sha256(script),
-            attempt
-          },
-          new Date()
-        );
-        const kept = await keepScriptRunRecord(
-          artifacts,
-          config.artifactName,
-          record,
-          files.scriptRunPath,
-          config.retentionDays
-        );
-        log.info(`Recorded what the script did as artifact '${kept.name}' (ID ${kept.id}).`);
-      })
+        : undefined
   };
 }
 

@@ -19,6 +19,7 @@ import {
 import { stepInputs } from '../support/inputs.js';
 import { zip } from '../support/zip.js';
 import { unzip } from '../support/unzip.js';
+import { recordName } from '../../src/step3/record.js';
 
 const keys = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -39,7 +40,7 @@ afterEach(async () => {
   immuta = service = undefined;
 });
 
-async function snowflake(options: { failAt?: number } = {}): Promise<SnowflakeStandIn> {
+async function snowflake(options: { failOn?: RegExp } = {}): Promise<SnowflakeStandIn> {
   const standIn = await startSnowflakeStandIn({
     account: 'XY12345',
     user: 'IMMUTA_CLEANUP',
@@ -69,8 +70,17 @@ const attempt = (n: number, job = 'deregister') => ({
   GITHUB_JOB: job
 });
 
-/** Statement POSTs the warehouse received: the script runs, not the sign-in checks. */
-const scriptsRun = (w: SnowflakeStandIn) => w.scripts.filter((s) => s.includes('DROP'));
+/** The statements of the script that took effect in the warehouse, in order. */
+const scriptsRun = (w: SnowflakeStandIn) => w.ranTexts;
+
+/** Those of the stand-in's Snowflake script that change something. */
+const DROPS = [
+  'DROP DATABASE IF EXISTS IMMUTA_SYSTEM',
+  'DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT',
+  'DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE',
+  'REVOKE ROLE IMMUTA_SNOWFLAKE_ROLE FROM USER "ops@example.com"',
+  'EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$'
+];
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -118,13 +128,14 @@ describe('a re-run after the script ran runs nothing again', () => {
     const one = await runAction({ inputs: inputs(first.url), env: attempt(1) });
     expect(one.code).toBe(0);
     expect(one.outputs).toMatchObject({ deleted: 'true', 'script-status': 'ran' });
-    expect(scriptsRun(first)).toHaveLength(1);
-    // What step 3 did is an artifact of its own, next to the script's, which stays as it was.
-    const names = service.artifacts.map((a) => a.name).sort();
-    expect(names).toEqual([
-      'immuta-cleanup-script-snowflake-prod',
-      'immuta-cleanup-script-snowflake-prod-script-run-1'
+    expect(scriptsRun(first)).toEqual(DROPS);
+    // What step 3 did is in records of its own (one before the first statement, one after each),
+    // next to the script's artifact, which stays as it was.
+    const names = service.artifacts.map((a) => a.name);
+    expect(names.filter((n) => !n.startsWith('immuta-step3-'))).toEqual([
+      'immuta-cleanup-script-snowflake-prod'
     ]);
+    expect(names.filter((n) => n.startsWith('immuta-step3-'))).toHaveLength(7);
     const scriptArtifact = service.artifacts.find(
       (a) => a.name === 'immuta-cleanup-script-snowflake-prod'
     )!;
@@ -172,7 +183,7 @@ describe('"Re-run failed jobs" with the inputs of the first attempt (if-missing:
   it('goes on to step 3 when an earlier attempt kept this host’s script: a re-run cannot change its inputs', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ azurite });
-    const first = await snowflake({ failAt: 3 });
+    const first = await snowflake({ failOn: /^DROP USER/ });
     const strict = (url: string) => ({ ...inputs(url), 'if-missing': 'error' });
     const one = await runAction({ inputs: strict(first.url), env: attempt(1) });
     expect(one.code).toBe(1);
@@ -185,8 +196,8 @@ describe('"Re-run failed jobs" with the inputs of the first attempt (if-missing:
     expect(two.log).toMatch(
       /an earlier attempt of this workflow run kept its cleanup script \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\): it counts as deleted since that attempt, whatever if-missing says/
     );
-    expect(scriptsRun(again)).toHaveLength(1);
-    expect(scriptsRun(again)[0]).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
+    // Attempt 1 ran statements 1 and 2; this one went on at statement 3.
+    expect(scriptsRun(again)).toEqual(DROPS.slice(1));
   }, 60_000);
 
   it('still fails for a host no earlier attempt kept a script of (a misspelt key)', async () => {
@@ -304,17 +315,15 @@ describe('a neighbouring job never runs another host’s script', () => {
     const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
     expect(run.code).toBe(0);
     expect(run.outputs['script-status']).toBe('ran');
-    expect(run.warnings).toContainEqual(
-      expect.stringMatching(
-        /Running the whole cleanup script kept in artifact 'immuta-cleanup-script-snowflake-prod-deregister'/
-      )
+    expect(run.log).toMatch(
+      /Running the cleanup script that an earlier attempt kept in artifact 'immuta-cleanup-script-snowflake-prod-deregister'/
     );
-    expect(scriptsRun(w)).toEqual([snowflakeScript(1)]);
+    expect(scriptsRun(w)).toEqual(DROPS);
   }, 60_000);
 });
 
-describe('a re-run whose earlier progress is unknown', () => {
-  it('runs the whole script and says why in a warning', async () => {
+describe('a re-run that finds the script an earlier attempt kept, and no record of step 3', () => {
+  it('runs it from statement 1: the first record is written before the first statement, so none ran', async () => {
     immuta = await startImmutaStandIn();
     delete immuta.state.hosts['snowflake-prod'];
     service = await startArtifactService({ azurite });
@@ -326,13 +335,12 @@ describe('a re-run whose earlier progress is unknown', () => {
     const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
     expect(run.code).toBe(0);
     expect(run.outputs['script-status']).toBe('ran');
-    expect(run.warnings).toContainEqual(
-      expect.stringMatching(
-        /Running the whole cleanup script kept in artifact .*: no earlier attempt of this run left a record of running it/
-      )
+    expect(run.log).toMatch(
+      /Running the cleanup script that an earlier attempt kept in artifact .*: no attempt started it \(no record of step 3\), so it runs from statement 1\./
     );
-    expect(scriptsRun(w)).toEqual([snowflakeScript(1)]);
-    // Its own record makes a third attempt stop.
+    expect(run.warnings).toEqual([expect.stringMatching(/Immuta has no host 'snowflake-prod'/)]);
+    expect(scriptsRun(w)).toEqual(DROPS);
+    // Its own records make a third attempt stop.
     const third = await snowflake();
     const again = await runAction({ inputs: inputs(third.url), env: attempt(3) });
     expect(again.outputs['script-status']).toBe('already-ran');
@@ -355,9 +363,22 @@ describe('a re-run whose earlier progress is unknown', () => {
       'immuta-cleanup-script-snowflake-prod',
       keptArtifact('snowflake-prod', snowflakeScript(1))
     );
+    const name = recordName(
+      {
+        tenant: immuta.url,
+        job: 'deregister',
+        connectionKey: 'snowflake-prod',
+        platform: 'snowflake',
+        runId: '4242',
+        scriptArtifact: 'immuta-cleanup-script-snowflake-prod',
+        scriptSha256: sha256(snowflakeScript(1))
+      },
+      1,
+      0
+    );
     await service.plant(
-      'immuta-cleanup-script-snowflake-prod-script-run-1',
-      zip([{ name: 'immuta-cleanup-snowflake-prod.script-run.json', data: Buffer.from('{}') }])
+      name,
+      zip([{ name: 'immuta-cleanup-snowflake-prod.step3-record.json', data: Buffer.from('{}') }])
     );
     const w = await snowflake();
     const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });

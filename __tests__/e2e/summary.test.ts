@@ -76,11 +76,11 @@ describe('the summary’s next step', () => {
   });
 
   it('after the script failed at statement 3 in Snowflake: the rest of it, from statement 3 on', async () => {
-    const run = await snowflakeRun({}, { failAt: 3 });
+    const run = await snowflakeRun({}, { failOn: /^DROP USER/ });
     expect(run.code).toBe(1);
     expect(run.summary).toMatch(/### Cleanup script in Snowflake: failed/);
     expect(nextStep(run.summary)).toMatch(
-      /^The host is deregistered, but the cleanup script failed in Snowflake: fix what the error below names, then run the rest of the cleanup script from `.*immuta-cleanup-snowflake-prod\.sql` by hand in Snowflake, from statement 3 on \(statements 1 to 2 ran\), as a privileged user\.$/
+      /^The host is deregistered, but the cleanup script stopped in Snowflake: fix what the error below names, then re-run this job \(it goes on at statement 3\), or run the rest of the cleanup script from `.*immuta-cleanup-snowflake-prod\.sql` by hand in Snowflake, from statement 3 on \(statements 1 to 2 ran\), as a privileged user\.$/
     );
   });
 
@@ -107,7 +107,7 @@ describe('the summary’s next step', () => {
     });
     expect(run.code).toBe(1);
     expect(nextStep(run.summary)).toMatch(
-      /cleanup script failed in Databricks: .* by hand in Databricks, from statement 2 on \(statement 1 ran\), as a privileged user\.$/
+      /cleanup script stopped in Databricks: .* by hand in Databricks, from statement 2 on \(statement 1 ran\), as a privileged user\.$/
     );
   });
 

@@ -3,11 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import {
-  startImmutaStandIn,
-  snowflakeScript,
-  type ImmutaStandIn as StandIn
-} from '../support/immuta-stand-in.mjs';
+import { startImmutaStandIn, type ImmutaStandIn as StandIn } from '../support/immuta-stand-in.mjs';
 import {
   startDatabricksStandIn,
   startSnowflakeStandIn,
@@ -74,32 +70,54 @@ async function snowflakeRun(extra: Record<string, string> = {}, options = {}) {
 }
 
 describe('run-script: snowflake', () => {
-  it('deletes the host, then runs the script whole as one signed multi-statement request', async () => {
+  it('deletes the host, then runs the script one signed statement a request, each with the session statements before it', async () => {
     const run = await snowflakeRun();
     expect(run.code).toBe(0);
     const posts = snowflake!.requests.filter((r) => r.method === 'POST' && !r.check);
-    expect(posts).toHaveLength(1);
-    // The pre-flight SELECT 1 is one request, waited for: no poll after it.
+    expect(posts).toHaveLength(SNOWFLAKE_STATEMENTS);
+    // The checks are each one request, waited for: the pre-flight's, and the script's session.
     const checks = snowflake!.requests.filter((r) => r.check);
-    expect(checks.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/v2/statements']);
+    expect(checks.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/, 'H')}`)).toEqual([
+      'POST /api/v2/statements',
+      'POST /api/v2/statements',
+      'GET /api/v2/statements/H'
+    ]);
     expect(checks[0]!.query!.async).toBeUndefined();
-    const [post] = posts;
-    expect(post!.refused).toBeUndefined();
-    expect(post!.query).toMatchObject({ async: 'true' });
-    expect(post!.query!.requestId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(post!.query!.retry).toBeUndefined();
-    expect(post!.headers['x-snowflake-authorization-token-type']).toBe('KEYPAIR_JWT');
-    expect(post!.headers['user-agent']).toMatch(/^immuta-deregister-host\/\d+\.\d+\.\d+$/);
-    const body = JSON.parse(post!.body);
-    expect(body.statement).toBe(snowflakeScript(1));
-    expect(body.parameters).toEqual({ MULTI_STATEMENT_COUNT: '0' });
+    for (const post of posts) {
+      expect(post.refused).toBeUndefined();
+      expect(post.query).toMatchObject({ async: 'true' });
+      expect(post.query!.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(post.query!.retry).toBeUndefined();
+      expect(post.headers['x-snowflake-authorization-token-type']).toBe('KEYPAIR_JWT');
+      expect(post.headers['user-agent']).toMatch(/^immuta-deregister-host\/\d+\.\d+\.\d+$/);
+    }
+    expect(new Set(posts.map((p) => p.query!.requestId)).size).toBe(SNOWFLAKE_STATEMENTS);
+    const bodies = posts.map((p) => JSON.parse(p.body));
+    // Every request after USE ROLE carries it in front of its one statement.
+    expect(bodies.map((b) => [b.statement, b.parameters.MULTI_STATEMENT_COUNT])).toEqual([
+      ['USE ROLE ACCOUNTADMIN;\nSELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()', '2'],
+      ['USE ROLE ACCOUNTADMIN;\nDROP DATABASE IF EXISTS IMMUTA_SYSTEM', '2'],
+      ['USE ROLE ACCOUNTADMIN;\nDROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT', '2'],
+      ['USE ROLE ACCOUNTADMIN;\nDROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE', '2'],
+      [
+        'USE ROLE ACCOUNTADMIN;\nREVOKE ROLE IMMUTA_SNOWFLAKE_ROLE FROM USER "ops@example.com"',
+        '2'
+      ],
+      [
+        'USE ROLE ACCOUNTADMIN;\nEXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$',
+        '2'
+      ]
+    ]);
     // The user's defaults apply: no role or warehouse unless given.
-    expect(body).not.toHaveProperty('role');
-    expect(body).not.toHaveProperty('warehouse');
+    for (const body of bodies) {
+      expect(body).not.toHaveProperty('role');
+      expect(body).not.toHaveProperty('warehouse');
+    }
     // Immuta's order: the script runs only after the host is gone.
     const deleted = immuta!.requests.find((r) => r.method === 'DELETE')!;
-    expect(post!.at).toBeGreaterThanOrEqual(deleted.at);
-    expect(snowflake!.executions.get(post!.query!.requestId!)).toBe(1);
+    expect(posts[0]!.at).toBeGreaterThanOrEqual(deleted.at);
+    expect([...snowflake!.executions.values()]).toEqual(Array(SNOWFLAKE_STATEMENTS).fill(1));
+    expect(snowflake!.ran.every((r) => r.role === 'ACCOUNTADMIN')).toBe(true);
     expect(run.outputs).toMatchObject({
       status: 'deregistered',
       deleted: 'true',
@@ -109,7 +127,9 @@ describe('run-script: snowflake', () => {
     expect(run.summary).toContain(
       `### Cleanup script in Snowflake: ran (${SNOWFLAKE_STATEMENTS} statements`
     );
-    expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | ran |');
+    expect(run.summary).toMatch(
+      /\| 2 \| `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` \| ran \| \d+\.\d s \|/
+    );
   });
 
   it('sends role and warehouse when given, and decrypts an encrypted key with its passphrase', async () => {
@@ -123,15 +143,15 @@ describe('run-script: snowflake', () => {
       { publicKey: encryptedKey.publicKey }
     );
     expect(run.code).toBe(0);
-    const [check, script] = snowflake!.requests
+    const [check, , script] = snowflake!.requests
       .filter((r) => r.method === 'POST')
       .map((r) => JSON.parse(r.body));
-    // The pre-flight check runs in the session the script gets.
+    // The pre-flight check runs in the session the script gets, and proves it.
     expect(check).toMatchObject({
-      statement: 'SELECT 1',
+      statement: 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()',
       role: 'ACCOUNTADMIN',
       warehouse: 'CLEANUP_WH',
-      parameters: { MULTI_STATEMENT_COUNT: '0' }
+      parameters: { MULTI_STATEMENT_COUNT: '1' }
     });
     expect(script).toMatchObject({ role: 'ACCOUNTADMIN', warehouse: 'CLEANUP_WH' });
     expect(visibleLog(run.log)).not.toContain(PASSPHRASE);
@@ -150,10 +170,10 @@ describe('run-script: snowflake', () => {
   });
 
   it('a failing statement fails the step, naming it, saying the host is gone and where the script is', async () => {
-    const run = await snowflakeRun({}, { failAt: 3 });
+    const run = await snowflakeRun({}, { failOn: /^DROP USER/ });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 failed \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\): SQL compilation error: Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(002003\) Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on\./
+      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\) failed: JavaScript execution error: .* SQL compilation error: Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(100132\) .*Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on \(a re-run of this job goes on there\)\./
     );
     expect(run.outputs).toMatchObject({
       status: 'failed',
@@ -193,11 +213,11 @@ describe('run-script: snowflake', () => {
       })
     });
     expect(run.code).toBe(0);
-    const posts = snowflake.requests.filter((r) => r.method === 'POST' && !r.check);
-    expect(posts).toHaveLength(3);
+    // The first statement's request: lost after Snowflake took it, then a 429, then answered.
+    const posts = snowflake.requests.filter((r) => r.method === 'POST' && !r.check).slice(0, 3);
     expect(new Set(posts.map((p) => p.query!.requestId)).size).toBe(1);
     expect(posts.map((p) => p.query!.retry)).toEqual([undefined, 'true', 'true']);
-    expect([...snowflake.executions.values()]).toEqual([1]);
+    expect([...snowflake.executions.values()]).toEqual(Array(SNOWFLAKE_STATEMENTS).fill(1));
     expect(run.outputs['script-status']).toBe('ran');
   });
 
@@ -219,15 +239,16 @@ describe('run-script: snowflake', () => {
     expect(immuta!.state.hosts['snowflake-prod']).toBeDefined();
   });
 
-  it('gives up at script-timeout-seconds, cancelling the statement and saying it may still be running', async () => {
+  it('gives up at script-timeout-seconds, cancelling the statement and saying how it ended', async () => {
     const run = await snowflakeRun({ 'script-timeout-seconds': '1' }, { neverEnds: true });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /did not finish within script-timeout-seconds \(1 s\)\. A cancel was sent, but the script may still be running in Snowflake/
+      /Statement 1 of 6 \(USE ROLE ACCOUNTADMIN\) was cancelled: It did not finish within script-timeout-seconds\. A cancel was sent to Snowflake; it ended cancelled/
     );
     expect(snowflake!.cancels).toHaveLength(1);
     expect(run.outputs['script-status']).toBe('failed');
-    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | unknown |');
+    expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | **cancelled** |');
+    expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | not run |');
   });
 
   it('goes through the same proxy as the requests to Immuta', async () => {
@@ -268,16 +289,21 @@ describe('run-script: snowflake', () => {
     expect(snowflake!.requests).toEqual([]);
   });
 
-  it('a dry run tries the credentials with SELECT 1, lists the statements that would run, and runs none', async () => {
+  it('a dry run proves the session and the script’s session statements, lists the statements that would run, and runs none', async () => {
     const run = await snowflakeRun({ 'dry-run': 'true' });
     expect(run.code).toBe(0);
-    expect(snowflake!.checks).toBe(1);
+    expect(snowflake!.checks).toBe(2);
     expect(snowflake!.scripts).toEqual([]);
     expect(snowflake!.requests.every((r) => r.check)).toBe(true);
-    expect(run.log).toContain(
-      "Pre-flight check: signed in to Snowflake and ran SELECT 1 in the script's session."
+    expect(JSON.parse(snowflake!.requests[1]!.body).statement).toBe(
+      'USE ROLE ACCOUNTADMIN;\nSELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()'
     );
-    expect(run.log).toContain('Dry run: these 6 statements would run in Snowflake, none ran:');
+    expect(run.log).toContain(
+      "Pre-flight check: signed in to Snowflake; the script's session has a warehouse in use and the role asked for."
+    );
+    expect(run.log).toContain(
+      'Dry run: these 6 statements would run in Snowflake, one a request, none ran:'
+    );
     expect(run.log).toContain(
       '  6. EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$'
     );
@@ -378,7 +404,7 @@ describe('run-script: databricks', () => {
       "COMMENT ON CATALOG immuta IS 'retired; by Immuta'",
       'DROP CATALOG IF EXISTS immuta CASCADE'
     ]);
-    const post = databricks!.requests.find((r) => r.method === 'POST')!;
+    const post = databricks!.requests.find((r) => r.method === 'POST' && !r.check)!;
     expect(JSON.parse(post.body)).toMatchObject({
       warehouse_id: 'abc123def456',
       wait_timeout: '0s'
@@ -400,7 +426,7 @@ describe('run-script: databricks', () => {
       { token: undefined, clientId: 'c0ffee-client', clientSecret: 'dose-secret-5f4e3d2c' }
     );
     expect(run.code).toBe(0);
-    const [token] = [...databricks!.issued];
+    const [token] = [...databricks!.issued.keys()];
     expect(databricks!.requests[0]!.path).toBe('/oidc/v1/token');
     expect(run.stdout).toContain(`::add-mask::${token}`);
     const shown = visibleLog(run.log) + run.summary + JSON.stringify(run.outputs);
@@ -412,7 +438,7 @@ describe('run-script: databricks', () => {
     expect(run.code).toBe(1);
     expect(databricks!.executed).toHaveLength(2);
     expect(run.errors.at(-1)).toMatch(
-      /^Running the cleanup script in Databricks failed: Statement 2 of 3 failed \(COMMENT ON CATALOG immuta IS 'retired; by Immuta'\): User does not have MANAGE on Catalog 'immuta'\. \(PERMISSION_DENIED\) Host 'databricks-uc' is already deregistered in Immuta/
+      /^Running the cleanup script in Databricks failed: Statement 2 of 3 \(COMMENT ON CATALOG immuta IS 'retired; by Immuta'\) failed: User does not have MANAGE on Catalog 'immuta'\. \(PERMISSION_DENIED\) Host 'databricks-uc' is already deregistered in Immuta/
     );
     expect(run.outputs).toMatchObject({
       'script-status': 'failed',
@@ -587,7 +613,7 @@ describe('a re-run after the script failed converges', () => {
 
   let sf: SnowflakeStandIn;
   /** A fresh Snowflake for the next attempt, closing the last one. */
-  const nextSnowflake = async (options: { failAt?: number } = {}) => {
+  const nextSnowflake = async (options: { failOn?: RegExp } = {}) => {
     await snowflake?.close();
     snowflake = await startSnowflakeStandIn({
       account: 'XY12345',
@@ -602,7 +628,7 @@ describe('a re-run after the script failed converges', () => {
     immuta = await startImmutaStandIn();
     const service = await startArtifactService({ azurite });
     try {
-      sf = await nextSnowflake({ failAt: 3 });
+      sf = await nextSnowflake({ failOn: /^DROP USER/ });
       const first = await runAction({
         inputs: inputsFor(sf.url),
         env: { ...service.env(), GITHUB_RUN_ATTEMPT: '1' }
@@ -622,14 +648,13 @@ describe('a re-run after the script failed converges', () => {
         'script-status': 'ran'
       });
       // Statements 1 (USE ROLE) and 2 ran in attempt 1; 3 failed. The re-run replays the
-      // session-only USE ROLE that the rest needs, and never sends statement 2 again.
-      expect(sf.scripts).toHaveLength(1);
-      const resumed = sf.scripts[0]!;
-      expect(resumed).toMatch(/^USE ROLE ACCOUNTADMIN;/);
-      expect(resumed).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
-      expect(resumed).toContain('DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT');
+      // session-only USE ROLE in front of each statement, and never sends statement 2 again.
+      expect(sf.scripts).toHaveLength(4);
+      expect(sf.scripts.every((text) => text.startsWith('USE ROLE ACCOUNTADMIN;\n'))).toBe(true);
+      expect(sf.scripts.join('\n')).not.toContain('DROP DATABASE IF EXISTS IMMUTA_SYSTEM');
+      expect(sf.scripts[0]).toContain('DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT');
       expect(second.log).toMatch(
-        /Attempt 1 of this run ran statements 1 to 2 of 6: running from statement 3\./
+        /Earlier attempts of this run ran statements 1 to 2 of 6: going on at statement 3\./
       );
       expect(second.summary).toContain('ran in an earlier attempt');
       // The re-run only looked the host up (and checked, once, that the 404 came from Immuta's
@@ -737,7 +762,7 @@ describe('Snowflake answers are trusted only in the SQL API’s shape', () => {
     ['the poll', 'GET', /^\/api\/v2\/statements\/.+$/],
     ['the request', 'POST', /^\/api\/v2\/statements$/]
   ])(
-    'a sign-on page with 200 OK in place of %s is a failure with an unknown outcome, never “ran”',
+    'a sign-on page with 200 OK in place of %s is a failure, the statement in doubt or cancelled, never “ran”',
     async (_, method, path) => {
       immuta = await startImmutaStandIn();
       snowflake = await startSnowflakeStandIn({
@@ -764,20 +789,25 @@ describe('Snowflake answers are trusted only in the SQL API’s shape', () => {
       expect(run.outputs).toMatchObject({
         deleted: 'true',
         'script-status': 'failed',
-        'statements-run': ''
+        'statements-run': '0'
       });
       expect(run.errors.at(-1)).toMatch(
         /answered 200\. The answer starts “<html><title>Sign in to Okta<\/title><\/html>”\. That is not the Snowflake SQL API's answer \(content type text\/html; charset=utf-8\)/
       );
-      expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | unknown |');
+      // A page in place of the request leaves no handle to cancel: in doubt. One in place of a
+      // poll gets the statement cancelled, and Snowflake confirms it.
+      expect(run.summary).toContain(
+        `| 1 | \`USE ROLE ACCOUNTADMIN\` | ${method === 'POST' ? '**in doubt**' : '**cancelled**'} |`
+      );
+      expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | not run |');
     }
   );
 
-  it('the failing statement comes from the position Snowflake reports, not from words in its message', async () => {
+  it('the failing statement is the request’s own, whatever words its message holds', async () => {
     const run = await snowflakeRun(
       {},
       {
-        failAt: 2,
+        failOn: /^DROP DATABASE/,
         failMessage:
           "SQL compilation error:\nDatabase 'statement 4 of 6' does not exist or not authorized."
       }
@@ -785,14 +815,14 @@ describe('Snowflake answers are trusted only in the SQL API’s shape', () => {
     expect(run.code).toBe(1);
     expect(run.outputs['statements-run']).toBe('1');
     expect(run.errors.at(-1)).toMatch(
-      /failed: Statement 2 of 6 failed \(DROP DATABASE IF EXISTS IMMUTA_SYSTEM\): SQL compilation error: Database 'statement 4 of 6' does not exist/
+      /failed: Statement 2 of 6 \(DROP DATABASE IF EXISTS IMMUTA_SYSTEM\) failed: .*SQL compilation error: Database 'statement 4 of 6' does not exist/
     );
     expect(run.summary).toContain('| 1 | `USE ROLE ACCOUNTADMIN` | ran |');
     expect(run.summary).toContain('| 2 | `DROP DATABASE IF EXISTS IMMUTA_SYSTEM` | **failed** |');
     expect(run.summary).toContain('| 4 | `DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE` | not run |');
   });
 
-  it('a poll that fails after Snowflake took the script sends a cancel and says it may still be running', async () => {
+  it('a poll that fails after Snowflake took the statement sends a cancel and says how it ended', async () => {
     immuta = await startImmutaStandIn();
     snowflake = await startSnowflakeStandIn({
       account: 'XY12345',
@@ -818,7 +848,7 @@ describe('Snowflake answers are trusted only in the SQL API’s shape', () => {
     expect(snowflake.cancels).toHaveLength(1);
     expect(snowflake.executions.size).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /answered 500\. Snowflake said: Internal error\. \(390100\)\. A cancel was sent, but the script may still be running in Snowflake/
+      /Statement 1 of 6 \(USE ROLE ACCOUNTADMIN\) was cancelled: GET \/api\/v2\/statements\/\S+ answered 500\. Snowflake said: Internal error\. \(390100\)\. That answer does not say whether Snowflake ran it\. A cancel was sent to Snowflake; it ended cancelled/
     );
   });
 });
@@ -831,7 +861,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     ['a 503 that is not Databricks’ own', 503, '<html>Service Unavailable</html>'],
     ['Databricks’ own 500', 500, { error_code: 'INTERNAL_ERROR', message: 'Something broke.' }]
   ])(
-    '%s: the statement ran once, is reported unknown, and the run stops',
+    '%s: the statement ran once, is reported in doubt, and the run stops',
     async (_, status, body) => {
       immuta = await startImmutaStandIn();
       databricks = await startDatabricksStandIn({
@@ -856,10 +886,10 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
       expect(run.outputs).toMatchObject({ 'script-status': 'failed', 'statements-run': '0' });
       expect(run.errors.at(-1)).toMatch(
         new RegExp(
-          `Statement 1 of 3 \\(REVOKE .*\\): POST /api/2\\.0/sql/statements answered ${status}\\..* it was not sent again and the run stops here; whether it ran is unknown\\.`
+          `Statement 1 of 3 \\(REVOKE .*\\) may or may not have run: POST /api/2\\.0/sql/statements answered ${status}\\..* That answer does not say whether Databricks took the statement, and without its statement_id no one can ask it\\.`
         )
       );
-      expect(run.summary).toContain(`| 1 | \`\` ${first} \`\` | unknown |`);
+      expect(run.summary).toContain(`| 1 | \`\` ${first} \`\` | **in doubt** |`);
       expect(run.summary).toContain('| 3 | `DROP CATALOG IF EXISTS immuta CASCADE` | not run |');
     }
   );
@@ -889,7 +919,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     expect(databricks.executed).toHaveLength(3);
   });
 
-  it('a poll that fails after Databricks took the statement sends a cancel and says it may still be running', async () => {
+  it('a poll that fails after Databricks took the statement sends a cancel and says how it ended', async () => {
     immuta = await startImmutaStandIn();
     databricks = await startDatabricksStandIn({
       token: 'dapi0123456789abcdef',
@@ -908,7 +938,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     expect(run.code).toBe(1);
     expect(databricks.cancels).toHaveLength(1);
     expect(run.errors.at(-1)).toMatch(
-      /A cancel was sent, but the statement may still be running in Databricks/
+      /GET \/api\/2\.0\/sql\/statements\/\S+ answered 500\. Databricks said: Something broke\. \(INTERNAL_ERROR\)\. A cancel was sent to Databricks; it ended cancelled/
     );
     expect(databricks.executed).toHaveLength(1);
   });
@@ -918,7 +948,7 @@ describe('Databricks: a statement is never sent twice, and a finished one is nev
     expect(run.code).toBe(0);
     expect(run.outputs).toMatchObject({ 'script-status': 'ran', 'statements-run': '3' });
     const bodies = databricks!.requests
-      .filter((r) => r.method === 'POST' && r.path === '/api/2.0/sql/statements')
+      .filter((r) => r.method === 'POST' && r.path === '/api/2.0/sql/statements' && !r.check)
       .map((r) => JSON.parse(r.body));
     for (const body of bodies) {
       expect(body).toMatchObject({ disposition: 'INLINE', row_limit: 1, byte_limit: 1024 });

@@ -53,14 +53,17 @@ export interface ArtifactService {
 export type Fault =
   number | { status?: number; contentType?: string; body?: string } | 'lost' | 'lost-once';
 
+/** A fault, or a function that chooses one by the request (undefined: none). */
+export type FaultFor<F> = F | ((request: Record<string, unknown>) => F | undefined);
+
 export declare function startArtifactService(options: {
   azurite: Azurite;
   faults?: {
-    CreateArtifact?: Fault;
-    FinalizeArtifact?: Fault;
-    ListArtifacts?: Fault | 'ignore-filter';
-    GetSignedArtifactURL?: Fault;
-    DeleteArtifact?: Fault;
+    CreateArtifact?: FaultFor<Fault>;
+    FinalizeArtifact?: FaultFor<Fault>;
+    ListArtifacts?: FaultFor<Fault | 'ignore-filter'>;
+    GetSignedArtifactURL?: FaultFor<Fault>;
+    DeleteArtifact?: FaultFor<Fault>;
     blob?: 'refuse' | 'refuse-read' | 'stall';
   };
   hostnames?: { results: string; blob: string };

@@ -129,6 +129,7 @@ export async function startOwnAzurite() {
  * object { status, contentType, body } answers that instead (a proxy's page); 'lost' does the
  * work and then drops the connection unanswered; 'lost-once' does so the first time only;
  * ListArtifacts: 'ignore-filter' lists every artifact of the run, whatever name was asked for.
+ * A function in place of a fault is asked with the request and returns a fault, or undefined.
  * blob: 'refuse' hands out an upload URL whose signature the blob store rejects; 'refuse-read' a
  * download URL so; 'stall' an upload URL to a server that takes the upload and never answers.
  * hostnames: { results, blob }: names for the service and the blob store in the URLs handed out
@@ -154,14 +155,16 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
     const method = url.pathname.slice(SERVICE.length);
     const request = JSON.parse(body || '{}');
     calls.push({ method, request, headers: req.headers });
-    const fault = faults[method];
+    // A function chooses the fault by the request (an artifact's name, say), or none.
+    const chosen = faults[method];
+    const fault = typeof chosen === 'function' ? chosen(request) : chosen;
     if (typeof fault === 'number') return twirpError(res, fault, `injected ${method} failure`);
     if (typeof fault === 'object') {
       res.writeHead(fault.status ?? 200, { 'content-type': fault.contentType ?? 'text/html' });
       return res.end(fault.body ?? '');
     }
     if (fault === 'lost' || fault === 'lost-once') {
-      if (fault === 'lost-once') delete faults[method];
+      if (fault === 'lost-once' && typeof chosen !== 'function') delete faults[method];
       // The service acts; its answer never arrives.
       const unanswered = { writeHead: () => unanswered, end: () => req.socket.destroy() };
       return rpc(method, request, unanswered).catch(() => req.socket.destroy());

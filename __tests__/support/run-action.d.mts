@@ -3,6 +3,8 @@ export declare const DIST: string;
 
 export interface ActionRun {
   code: number | null;
+  /** The signal that ended the process, when one did (a test's SIGKILL, say). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** stdout and stderr together. */
@@ -38,6 +40,8 @@ export declare function runAction(options?: {
   /** Use this folder as RUNNER_TEMP, for a test that prepares files there first. */
   runnerTemp?: string;
   measureMemory?: boolean;
+  /** Told the child process as soon as it is spawned. */
+  onStart?: (child: import('node:child_process').ChildProcess) => void;
 }): Promise<ActionRun>;
 
 export declare function parseOutputs(text: string): Record<string, string>;

@@ -41,6 +41,8 @@ export function inputVariable(name) {
  * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...).
  * runnerTemp: use this folder as RUNNER_TEMP (a test that prepares files there first).
  * measureMemory: preload a hook that records the process's peak resident memory.
+ * onStart: told the child process as soon as it is spawned (to send it a signal, as the runner
+ * does when a job is cancelled).
  * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings, peakRssMiB },
  * peakRssMiB being NaN unless measureMemory was set, and wallMs the time from spawn to exit.
  */
@@ -51,7 +53,8 @@ export async function runAction({
   // ACTION_ENTRY runs the tests against another bundle: an older dist/, to show a test fails there.
   entry = process.env.ACTION_ENTRY || DIST,
   runnerTemp: givenRunnerTemp,
-  measureMemory = false
+  measureMemory = false,
+  onStart
 } = {}) {
   const dir = await fs.mkdtemp(path.join(scratchDir(), 'run-'));
   const runnerTemp = givenRunnerTemp ?? path.join(dir, 'runner-temp');
@@ -89,12 +92,15 @@ export async function runAction({
 
   const started = performance.now();
   const child = spawn(process.execPath, [entry], { env: childEnv, cwd: workspace });
+  onStart?.(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise((resolve) => child.on('close', (c) => resolve(c)));
+  const { code, signal } = await new Promise((resolve) =>
+    child.on('close', (c, s) => resolve({ code: c, signal: s }))
+  );
   const wallMs = performance.now() - started;
   clearTimeout(timer);
 
@@ -103,6 +109,7 @@ export async function runAction({
   const summary = await fs.readFile(summaryFile, 'utf8');
   return {
     code,
+    signal,
     stdout,
     stderr,
     log: stdout + stderr,

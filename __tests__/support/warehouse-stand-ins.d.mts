@@ -6,72 +6,114 @@ export interface WarehouseRequest {
   body: string;
   at: number;
   refused?: string;
-  /** Snowflake: a request of the pre-flight check (its SELECT 1, its polls). */
+  /** A request of the action's checks (pre-flight and script session), or a poll of one. */
   check?: boolean;
+  /** Snowflake: a retry=true of a known request ID, answered for the request of that handle. */
+  answeredFor?: string;
+}
+
+interface Fault {
+  method?: string;
+  path?: RegExp;
+  times?: number;
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  resetAfterHandling?: boolean;
+  /** For the checks' requests (and only those); false by default. */
+  check?: boolean;
+  /** Databricks: carried out first, then answered with the fault. */
+  afterHandling?: boolean;
 }
 
 interface StandIn {
   url: string;
   requests: WarehouseRequest[];
-  fault(spec: {
-    method?: string;
-    path?: RegExp;
-    times?: number;
-    status?: number;
-    body?: unknown;
-    headers?: Record<string, string>;
-    resetAfterHandling?: boolean;
-    /** For the pre-flight check's requests (and only those); false by default. */
-    check?: boolean;
-    /** Databricks: carried out first, then answered with the fault. */
-    afterHandling?: boolean;
-  }): void;
+  fault(spec: Fault): void;
+  /** Resolves with the first request that matches, as soon as it comes. */
+  waitFor(match: (request: WarehouseRequest) => boolean): Promise<WarehouseRequest>;
   close(): Promise<void>;
 }
 
-export interface SnowflakeStandIn extends StandIn {
-  executions: Map<string, number>;
-  /** Every statement that ran, in order, over all requests. */
-  ran: string[];
-  /** Statement handles a cancel was sent for. */
-  cancels: string[];
-  readonly scripts: string[];
-  readonly cancelled: boolean;
-  readonly checks: number;
-  readonly resends: number;
-}
-
-export interface DatabricksStandIn extends StandIn {
-  executed: string[];
-  cancels: string[];
-  issued: Set<string>;
-  readonly checks: number;
-  sent(statement: string): number;
-}
-
-export declare function startSnowflakeStandIn(options: {
+export interface SnowflakeOptions {
   account?: string;
   user?: string;
   publicKey?: string;
   token?: string;
   tokenType?: string;
   pendingPolls?: number;
-  failAt?: number;
+  slowOn?: RegExp;
+  slowMs?: number;
+  defaultRole?: string;
+  grantedRoles?: string[];
+  defaultWarehouse?: string | null;
+  warehouses?: string[];
   failOn?: RegExp;
+  failTimes?: number;
   failMessage?: string;
-  failWithoutPosition?: boolean;
-  neverEnds?: boolean;
-}): Promise<SnowflakeStandIn>;
+  failCode?: string;
+  neverEnds?: boolean | RegExp;
+  noWarehouseTimes?: number;
+  absoluteStatusUrl?: boolean;
+}
 
-export declare function startDatabricksStandIn(options: {
+export interface SnowflakeRan {
+  text: string;
+  role: string;
+  warehouse: string | null;
+  database: string | null;
+  schema: string | null;
+  variables: Record<string, string>;
+  requestId: string;
+}
+
+export interface SnowflakeStandIn extends StandIn {
+  options: SnowflakeOptions;
+  /** How many times a request of each request ID was run. */
+  executions: Map<string, number>;
+  /** Every script statement that took effect, in order, with the session it ran in. */
+  readonly ran: SnowflakeRan[];
+  /** Statement handles a cancel was sent for. */
+  cancels: string[];
+  readonly scripts: string[];
+  readonly ranTexts: string[];
+  readonly cancelled: boolean;
+  readonly checks: number;
+  readonly resends: number;
+}
+
+export interface DatabricksOptions {
   token?: string;
   clientId?: string;
   clientSecret?: string;
+  tokenSeconds?: number;
   warehouseId: string;
+  defaultCatalog?: string;
+  catalogs?: string[];
   failOn?: RegExp;
+  failTimes?: number;
   polls?: number;
-  neverEnds?: boolean;
+  neverEnds?: boolean | RegExp;
   endState?: 'SUCCEEDED' | 'CLOSED';
   resultRows?: number;
   echoAuthorization?: boolean;
-}): Promise<DatabricksStandIn>;
+}
+
+export interface DatabricksStandIn extends StandIn {
+  options: DatabricksOptions;
+  /** Statements Databricks took, in order (not the checks). */
+  executed: string[];
+  /** Statements that took effect, with the catalog and schema they ran in. */
+  ran: { statement: string; catalog: string; schema: string }[];
+  cancels: string[];
+  issued: Map<string, number>;
+  forget(): void;
+  readonly checks: number;
+  sent(statement: string): number;
+}
+
+export declare function startSnowflakeStandIn(options: SnowflakeOptions): Promise<SnowflakeStandIn>;
+
+export declare function startDatabricksStandIn(
+  options: DatabricksOptions
+): Promise<DatabricksStandIn>;

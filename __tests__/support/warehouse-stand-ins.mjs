@@ -1,22 +1,27 @@
 // Loopback stand-ins for the two warehouse APIs the action's third step calls, built from the
 // vendors' documented requests and answers: Snowflake's SQL API v2 and Databricks' Statement
-// Execution API 2.0. Each records what it was sent and checks what the vendor would check.
+// Execution API 2.0. Each records what it was sent, keeps a session per request as the vendor
+// does, and checks what the vendor would check. Where a vendor documents no example, the shape
+// used is marked "inferred".
 import { createHash, createPublicKey, createVerify, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { splitQuery, defaultSplitterOptions } from 'dbgate-query-splitter';
 
-/** The statements of a script, as Snowflake counts them for a multi-statement request. */
-function statementsOf(script) {
-  return splitQuery(script, {
-    ...defaultSplitterOptions,
-    stringsBegins: ["'", '"'],
-    stringsEnds: { "'": "'", '"': '"' },
-    stringEscapes: { "'": '\\', '"': '\\' },
-    allowDollarDollarString: true,
-    ignoreComments: true
-  })
-    .map((s) => (typeof s === 'string' ? s : s.text).trim())
-    .filter((s) => s.replace(/--[^\n]*/g, '').trim() !== '');
+const SNOWFLAKE_SPLIT = {
+  ...defaultSplitterOptions,
+  stringsBegins: ["'", '"'],
+  stringsEnds: { "'": "'", '"': '"' },
+  stringEscapes: { "'": '\\', '"': '\\' },
+  allowDollarDollarString: true,
+  ignoreComments: true,
+  returnRichInfo: true
+};
+
+/** The statements of a request's text, with where each starts (line and column from 0). */
+function statementsOf(text) {
+  return splitQuery(text, SNOWFLAKE_SPLIT)
+    .filter((s) => s.text.replace(/--[^\n]*/g, '').trim() !== '')
+    .map((s) => ({ text: s.text.trim(), at: s.trimStart ?? s.start }));
 }
 
 async function listen(handler) {
@@ -50,21 +55,6 @@ function json(res, status, body, headers = {}) {
   res.end(raw ? body : JSON.stringify(body));
 }
 
-/** Statements with their offsets, as Snowflake's multi-statement runner sees them. */
-function statementsWithOffsets(script) {
-  return splitQuery(script, {
-    ...defaultSplitterOptions,
-    stringsBegins: ["'", '"'],
-    stringsEnds: { "'": "'", '"': '"' },
-    stringEscapes: { "'": '\\', '"': '\\' },
-    allowDollarDollarString: true,
-    ignoreComments: true,
-    returnRichInfo: true
-  })
-    .filter((s) => s.text.replace(/--[^\n]*/g, '').trim() !== '')
-    .map((s) => ({ text: s.text.trim(), at: s.trimStart ?? s.start }));
-}
-
 /** The first fault for this request; the pre-flight check's requests only meet check faults. */
 function takeFault(faults, method, path, check = false) {
   const i = faults.findIndex(
@@ -79,38 +69,83 @@ function takeFault(faults, method, path, check = false) {
   return fault;
 }
 
+/** Waiters for a request that matches: the test acts (a signal, say) the moment it comes. */
+function watcher(requests) {
+  const waiting = [];
+  return {
+    seen(entry) {
+      for (const w of [...waiting]) {
+        if (w.match(entry)) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve(entry);
+        }
+      }
+    },
+    waitFor(match) {
+      const already = requests.find(match);
+      if (already) return Promise.resolve(already);
+      return new Promise((resolve) => waiting.push({ match, resolve }));
+    }
+  };
+}
+
+/** Snowflake's names: unquoted ones upper-cased, quoted ones as written. */
+function snowflakeName(name) {
+  const quoted = /^"((?:[^"]|"")+)"$/.exec(name.trim());
+  return quoted ? quoted[1].replace(/""/g, '"') : name.trim().toUpperCase();
+}
+
 /**
- * Snowflake's SQL API. options: account and user (as the JWT must name them, upper case),
- * publicKey (PEM: JWTs are verified against it, their iss naming its fingerprint), or token and
- * tokenType; pendingPolls (how many polls answer 202 before the end); failAt (the 1-based
- * statement of the request that fails with 422) or failOn (a RegExp: the first statement it
- * matches fails); failMessage (the failing statement's own error); failWithoutPosition (the 422
- * names no position); neverEnds (every poll answers 202).
- * fault({method, path (RegExp), times, status, body (a string goes out as a page), headers,
- * resetAfterHandling}).
+ * Snowflake's SQL API. options (all may be changed between attempts, through `options`):
+ * account and user (as the JWT names them, upper case), publicKey (PEM: JWTs are verified
+ * against it), or token and tokenType; pendingPolls (how many polls answer 202 before the end);
+ * slowOn and slowMs (a statement it matches runs that long, polled or not); defaultRole and
+ * grantedRoles; defaultWarehouse (null: the user has none) and warehouses; failOn (a RegExp: a
+ * statement it matches fails), failTimes (that many times, then it runs), failMessage and
+ * failCode (its own error); neverEnds (true, or a RegExp: such a statement runs until
+ * cancelled); noWarehouseTimes (that many multi-statement requests fail as when the session has
+ * no warehouse); absoluteStatusUrl (statementStatusUrl as an absolute URL).
+ * fault({method, path (RegExp), times, status, body (a string goes out as a page; a function
+ * is given the statement handle in the path), headers, resetAfterHandling (the request is
+ * carried out, then the connection drops), check}).
  *
- * A failed multi-statement request: Snowflake runs it as a Snowflake Scripting block
- * (SYSTEM$MULTISTMT, named in snowflakedb/drivers PR #1235), stops at the failing statement and
- * returns none of the earlier statements' results (snowflakedb/snowflake-connector-nodejs issue
- * #884). The error is the block's uncaught-exception envelope around the statement's own error,
- * "Uncaught exception of type 'STATEMENT_ERROR' on line 2 at position 4 : SQL compilation
- * error: ..." (Snowflake's documentation, Snowflake Scripting AWAIT example), with the child's
- * error code and SQL state; line counts from 1 and position from 0 in the text sent. That the
- * multi-statement path uses the same envelope is inferred, not checked against a live account.
+ * A request's session starts from its role, warehouse, database and schema fields (or the
+ * user's defaults) and lasts for that request only. A request of several statements is a
+ * multi-statement request: it needs a warehouse ("Executing multiple statements in a single
+ * query requires that a valid warehouse is available in a session"), and its failure is the
+ * documented 422 100132 answer, "JavaScript execution error: Uncaught Execution of multiple
+ * statements failed on statement "<text, cut>..." (at line L, position P)." and the statement's
+ * own error (Snowflake's documentation, submitting-multiple-statements; the cut at 30 characters
+ * is read from its example, inferred). A single statement's failure is its own error. USE, SET
+ * and ALTER SESSION alone in a request are refused, as the API lists them unsupported there
+ * (the code and words inferred). A statement takes effect when its end is first reported; a
+ * cancelled one never does. retry=true with a request ID Snowflake knows answers for that
+ * request (202 with its handle: inferred) and runs nothing; with an unknown one it runs it.
  */
-export async function startSnowflakeStandIn(options) {
+export async function startSnowflakeStandIn(given) {
+  const options = {
+    pendingPolls: 1,
+    slowMs: 3000,
+    defaultRole: 'PUBLIC',
+    grantedRoles: ['ACCOUNTADMIN', 'SECURITYADMIN', 'SYSADMIN', 'PUBLIC'],
+    defaultWarehouse: 'COMPUTE_WH',
+    warehouses: ['COMPUTE_WH', 'CLEANUP_WH'],
+    failTimes: Infinity,
+    ...given
+  };
   const requests = [];
-  const executions = new Map(); // requestId -> how many times the script was executed
-  const statements = new Map(); // handle -> { polls, script, requestId, check }
-  const ran = []; // every statement Snowflake ran, in order, over all requests
-  const cancels = []; // handles a cancel was sent for
-  let checks = 0; // SELECT 1 requests (the action's pre-flight check)
-  let resends = 0; // POSTs that came with retry=true
+  const watch = watcher(requests);
+  const executions = new Map(); // requestId -> how many times a script request was run
+  const handles = new Map(); // handle -> the request it runs
+  const children = new Map(); // child handle -> its own result
   const byRequestId = new Map(); // requestId -> handle
+  const ran = []; // every statement that took effect: { text, role, warehouse, database, schema, variables, requestId }
+  const cancels = []; // handles a cancel was sent for
+  const failures = new Map(); // failOn statement text -> times it failed
+  let checks = 0;
+  let resends = 0;
   const faults = [];
-  const pendingPolls = options.pendingPolls ?? 1;
-  // What Snowflake keeps for the user (RSA_PUBLIC_KEY_FP): the public key's SHA-256, base64.
-  const fingerprint =
+  const fingerprint = () =>
     options.publicKey &&
     `SHA256:${createHash('sha256')
       .update(createPublicKey(options.publicKey).export({ type: 'spki', format: 'der' }))
@@ -136,7 +171,7 @@ export async function startSnowflakeStandIn(options) {
     if (!ok) return 'bad signature';
     const qualified = `${options.account}.${options.user}`;
     if (claims.sub !== qualified) return `sub ${claims.sub}`;
-    if (claims.iss !== `${qualified}.${fingerprint}`) return `iss ${claims.iss}`;
+    if (claims.iss !== `${qualified}.${fingerprint()}`) return `iss ${claims.iss}`;
     const now = Math.floor(Date.now() / 1000);
     if (!(claims.exp > now && claims.exp - claims.iat <= 3600 && claims.iat <= now + 60)) {
       return 'lifetime';
@@ -144,7 +179,18 @@ export async function startSnowflakeStandIn(options) {
     return undefined;
   }
 
+  /** Slow statements end when their time is up, whether anyone asks or not. */
+  function tick() {
+    for (const run of handles.values()) {
+      if (run.state === 'running' && run.readyAt !== undefined && Date.now() >= run.readyAt) {
+        run.end = execute(run);
+        run.state = 'done';
+      }
+    }
+  }
+
   const server = await listen((req, res, body) => {
+    tick();
     const url = new URL(req.url, 'http://x');
     const entry = {
       method: req.method,
@@ -156,16 +202,20 @@ export async function startSnowflakeStandIn(options) {
     };
     requests.push(entry);
     const handleOf = /^\/api\/v2\/statements\/([^/]+)/.exec(url.pathname)?.[1];
-    const check =
+    // The action's checks are waited for (no async=true); the script's statements are not.
+    entry.check =
       url.pathname === '/api/v2/statements'
-        ? /"statement":"SELECT 1"/.test(body)
-        : Boolean(handleOf && statements.get(handleOf)?.check);
-    const fault = takeFault(faults, req.method, url.pathname, check);
+        ? url.searchParams.get('async') !== 'true'
+        : Boolean(handleOf && (handles.get(handleOf) ?? children.get(handleOf))?.check);
+    watch.seen(entry);
+    const fault = takeFault(faults, req.method, url.pathname, entry.check);
     if (fault?.status && !fault.resetAfterHandling) {
+      // A function body is made for the statement handle the request names (a forged answer).
+      const faultBody = typeof fault.body === 'function' ? fault.body(handleOf) : fault.body;
       return json(
         res,
         fault.status,
-        fault.body ?? { code: '390505', message: 'Injected fault' },
+        faultBody ?? { code: '390505', message: 'Injected fault' },
         fault.headers
       );
     }
@@ -177,116 +227,299 @@ export async function startSnowflakeStandIn(options) {
     if (!/^[\w.-]+\/[\w.-]+/.test(req.headers['user-agent'] ?? '')) {
       return json(res, 400, { code: '390142', message: 'User-Agent must be name/version.' });
     }
-
     if (req.method === 'POST' && url.pathname === '/api/v2/statements') {
-      const sent = JSON.parse(body);
-      const requestId = url.searchParams.get('requestId');
-      const retry = url.searchParams.get('retry') === 'true';
-      if (retry) resends++;
-      if (sent.statement === 'SELECT 1') entry.check = true;
-      // A resend of a known request answers for the first; it never runs the script again.
-      if (retry && byRequestId.has(requestId)) {
-        const handle = byRequestId.get(requestId);
-        return json(res, 202, {
-          code: '333334',
-          statementHandle: handle,
-          statementStatusUrl: `/api/v2/statements/${handle}`
-        });
-      }
-      if (sent.parameters?.MULTI_STATEMENT_COUNT !== '0') {
-        return json(res, 422, {
-          code: '000008',
-          message: 'Actual statement count did not match the desired statement count 1.'
-        });
-      }
-      const check = sent.statement === 'SELECT 1';
-      if (check) checks++;
-      else executions.set(requestId, (executions.get(requestId) ?? 0) + 1);
-      const handle = randomUUID();
-      byRequestId.set(requestId, handle);
-      statements.set(handle, { polls: 0, script: sent.statement, requestId, check });
-      if (fault?.resetAfterHandling) return req.socket.destroy();
-      // Without async=true Snowflake waits for the statement (up to 45 s) and answers as a poll
-      // at its end would.
-      if (url.searchParams.get('async') !== 'true') {
-        statements.get(handle).polls = pendingPolls;
-        return answer(handle, statements.get(handle), res);
-      }
-      return json(res, 202, {
-        code: '333334',
-        message: 'Asynchronous execution in progress.',
-        statementHandle: handle,
-        statementStatusUrl: `/api/v2/statements/${handle}`
-      });
+      return submit(req, res, url, body, entry, fault);
     }
-    const poll = /^\/api\/v2\/statements\/([^/]+)(\/cancel)?$/.exec(url.pathname);
-    if (poll && statements.has(poll[1])) {
-      const state = statements.get(poll[1]);
-      entry.check = state.check;
-      if (poll[2]) {
-        state.cancelled = true;
-        cancels.push(poll[1]);
-        return json(res, 200, { code: '000604', message: 'Statement cancelled.' });
+    const m = /^\/api\/v2\/statements\/([^/]+)(\/cancel)?$/.exec(url.pathname);
+    if (m && children.has(m[1]) && !m[2]) return json(res, 200, children.get(m[1]));
+    if (m && handles.has(m[1])) {
+      const run = handles.get(m[1]);
+      if (m[2]) {
+        cancels.push(m[1]);
+        if (run.state === 'running') run.state = 'cancelled';
+        return json(res, 200, { statementHandle: m[1], message: 'successfully canceled' });
       }
-      return answer(poll[1], state, res);
+      return answer(run, res);
     }
     json(res, 404, { code: '390404', message: 'Not found' });
   });
 
-  /** What a poll of the statement answers: still running, failed at a statement, or done. */
-  function answer(handle, state, res) {
-    if (state.polls++ < pendingPolls || (options.neverEnds && !state.check)) {
-      return json(res, 202, {
-        code: '333334',
-        statementHandle: handle,
-        statementStatusUrl: `/api/v2/statements/${handle}`
-      });
+  function submit(req, res, url, body, entry, fault) {
+    const sent = JSON.parse(body);
+    const requestId = url.searchParams.get('requestId');
+    const retry = url.searchParams.get('retry') === 'true';
+    if (retry) resends++;
+    // A resend of a known request answers for that request; it never runs it again.
+    if (retry && byRequestId.has(requestId)) {
+      const handle = byRequestId.get(requestId);
+      entry.answeredFor = handle;
+      if (fault?.resetAfterHandling) return req.socket.destroy();
+      return json(res, 202, accepted(handle));
     }
-    const list = statementsOf(state.script);
-    if (!state.done && !state.check) {
-      state.done = true;
-      const placed = statementsWithOffsets(state.script);
-      const failing = options.failOn
-        ? placed.findIndex((p) => options.failOn.test(p.text))
-        : (options.failAt ?? 0) - 1;
-      state.failing = failing >= 0 && failing < placed.length ? placed[failing] : undefined;
-      ran.push(...placed.slice(0, state.failing ? failing : placed.length).map((p) => p.text));
-    }
-    if (state.failing) {
-      const own =
-        options.failMessage ??
-        "SQL compilation error:\nRole 'IMMUTA_SNOWFLAKE_ROLE' does not exist or not authorized.";
-      const { line, column } = state.failing.at;
+    const statements = statementsOf(sent.statement ?? '');
+    const wanted = sent.parameters?.MULTI_STATEMENT_COUNT ?? '1';
+    if (wanted !== '0' && Number(wanted) !== statements.length) {
       return json(res, 422, {
-        code: '002003',
-        sqlState: '02000',
-        message: options.failWithoutPosition
-          ? own
-          : `Uncaught exception of type 'STATEMENT_ERROR' on line ${line + 1} at position ${column} : ${own}`,
-        statementHandle: handle
+        code: '000008',
+        sqlState: '0A000',
+        message: `Actual statement count ${statements.length} did not match the desired statement count ${wanted}.`,
+        statementHandle: randomUUID()
       });
     }
-    return json(res, 200, {
-      code: '090001',
-      message: 'Statement executed successfully.',
+    if (sent.role && !options.grantedRoles.includes(snowflakeName(sent.role))) {
+      // Inferred shape: Snowflake's access-control error for a role the user lacks.
+      return json(res, 422, {
+        code: '003013',
+        sqlState: '42501',
+        message: `SQL access control error:\nRequested role '${snowflakeName(sent.role)}' is not assigned to the executing user. Specify another role to activate.`,
+        statementHandle: randomUUID()
+      });
+    }
+    const check = url.searchParams.get('async') !== 'true';
+    if (check) checks++;
+    else executions.set(requestId, (executions.get(requestId) ?? 0) + 1);
+    const handle = randomUUID();
+    const slow = !check && options.slowOn && statements.some((s) => options.slowOn.test(s.text));
+    const run = {
+      handle,
+      requestId,
+      check,
+      text: sent.statement,
+      statements,
+      session: {
+        role: sent.role ? snowflakeName(sent.role) : options.defaultRole,
+        warehouse:
+          sent.warehouse !== undefined ? snowflakeName(sent.warehouse) : options.defaultWarehouse,
+        database: sent.database ?? null,
+        schema: sent.schema ?? null,
+        variables: {}
+      },
+      timeoutAt: sent.timeout ? Date.now() + sent.timeout * 1000 : Infinity,
+      polls: 0,
+      pending: check ? 0 : options.pendingPolls,
+      readyAt: slow ? Date.now() + options.slowMs : undefined,
+      state: 'running'
+    };
+    handles.set(handle, run);
+    byRequestId.set(requestId, handle);
+    if (fault?.resetAfterHandling) return req.socket.destroy();
+    // Without async=true Snowflake waits for the statement (up to 45 s) and answers as a poll
+    // at its end would.
+    if (check) return answer(run, res);
+    return json(res, 202, accepted(handle));
+  }
+
+  function accepted(handle) {
+    return {
+      code: '333334',
+      message:
+        'Asynchronous execution in progress. Use provided query id to perform query monitoring and management.',
       statementHandle: handle,
-      statementHandles: list.map(() => randomUUID())
+      statementStatusUrl: options.absoluteStatusUrl
+        ? `${server.url}/api/v2/statements/${handle}`
+        : `/api/v2/statements/${handle}`
+    };
+  }
+
+  /** What a poll of the request answers: still running, its end, or how it was cancelled. */
+  function answer(run, res) {
+    if (run.state === 'cancelled') {
+      // Inferred: a cancelled statement reads back as a 422 with the cancel code.
+      return json(res, 422, {
+        code: '000604',
+        sqlState: '57014',
+        message: 'SQL execution canceled',
+        statementHandle: run.handle
+      });
+    }
+    if (run.state === 'timed-out') {
+      // Inferred words: the documented 408 for a statement past its timeout.
+      return json(res, 408, {
+        code: '000630',
+        message: 'Statement reached its statement or warehouse timeout and was canceled.',
+        statementHandle: run.handle
+      });
+    }
+    if (run.state === 'running') {
+      const never =
+        options.neverEnds === true ||
+        (options.neverEnds instanceof RegExp &&
+          run.statements.some((s) => options.neverEnds.test(s.text)));
+      if (Date.now() >= run.timeoutAt) {
+        run.state = 'timed-out';
+        return answer(run, res);
+      }
+      const waiting =
+        run.readyAt !== undefined ? Date.now() < run.readyAt : run.polls++ < run.pending;
+      if ((never && !run.check) || waiting) {
+        return json(res, 202, accepted(run.handle));
+      }
+      run.end = execute(run);
+      run.state = 'done';
+    }
+    return json(res, run.end.status, run.end.body);
+  }
+
+  /** Runs the request's statements in its session, in order, to the first that fails. */
+  function execute(run) {
+    const session = run.session;
+    const multi = run.statements.length > 1;
+    const fail = (i, code, sqlState, own) => {
+      const failing = run.statements[i];
+      const text = failing.text;
+      const cut = text.length > 30 ? `${text.slice(0, 30)}...` : text;
+      return {
+        status: 422,
+        body: multi
+          ? {
+              code: '100132',
+              sqlState: 'P0000',
+              message: `JavaScript execution error: Uncaught Execution of multiple statements failed on statement "${cut}" (at line ${failing.at.line + 1}, position ${failing.at.column}).\n${own}`,
+              statementHandle: run.handle
+            }
+          : { code, sqlState, message: own, statementHandle: run.handle }
+      };
+    };
+    const lost = !run.check && options.noWarehouseTimes > 0;
+    if (multi && (!session.warehouse || lost)) {
+      if (lost) options.noWarehouseTimes--;
+      return {
+        status: 422,
+        body: {
+          code: '000606',
+          sqlState: '57P03',
+          message:
+            "No active warehouse selected in the current session.  Select an active warehouse with the 'use warehouse' command.\n",
+          statementHandle: run.handle
+        }
+      };
+    }
+    const results = [];
+    for (const [i, { text }] of run.statements.entries()) {
+      let m;
+      if (!multi && /^(?:USE|SET|UNSET|ALTER\s+SESSION)\b/i.test(text)) {
+        return fail(
+          i,
+          '000002',
+          '0A000',
+          `Unsupported feature '${text.split(/\s/)[0].toUpperCase()}'.`
+        );
+      }
+      if ((m = /^USE\s+ROLE\s+(.+)$/i.exec(text))) {
+        const role = snowflakeName(m[1]);
+        if (!options.grantedRoles.includes(role)) {
+          return fail(
+            i,
+            '003013',
+            '42501',
+            `SQL access control error:\nRequested role '${role}' is not assigned to the executing user. Specify another role to activate.`
+          );
+        }
+        session.role = role;
+      } else if ((m = /^USE\s+WAREHOUSE\s+(.+)$/i.exec(text))) {
+        const warehouse = snowflakeName(m[1]);
+        if (!options.warehouses.includes(warehouse)) {
+          return fail(
+            i,
+            '002043',
+            '02000',
+            'SQL compilation error:\nObject does not exist, or operation cannot be performed.'
+          );
+        }
+        session.warehouse = warehouse;
+      } else if ((m = /^USE\s+SCHEMA\s+(.+)$/i.exec(text))) {
+        session.schema = snowflakeName(m[1]);
+      } else if ((m = /^USE\s+(?:DATABASE\s+)?(.+)$/i.exec(text))) {
+        session.database = snowflakeName(m[1]);
+        session.schema = 'PUBLIC';
+      } else if ((m = /^SET\s+(\w+)\s*=\s*'([^']*)'$/i.exec(text))) {
+        session.variables[m[1].toUpperCase()] = m[2];
+      } else if (/^(?:UNSET|ALTER\s+SESSION)\b/i.test(text)) {
+        // Session settings: nothing this stand-in tracks.
+      } else if (/^SELECT\s+CURRENT_ROLE\(\),\s*CURRENT_WAREHOUSE\(\)$/i.test(text)) {
+        results.push([[session.role, session.warehouse]]);
+        continue;
+      } else if (!run.check && options.failOn?.test(text)) {
+        const failed = failures.get(text) ?? 0;
+        if (failed < options.failTimes) {
+          failures.set(text, failed + 1);
+          return fail(
+            i,
+            options.failCode ?? '002003',
+            '02000',
+            options.failMessage ??
+              "SQL compilation error:\nRole 'IMMUTA_SNOWFLAKE_ROLE' does not exist or not authorized."
+          );
+        }
+      }
+      if (!/^(?:USE|SET|UNSET|ALTER\s+SESSION|SELECT\s+1$)/i.test(text) && !run.check) {
+        ran.push({
+          text,
+          role: session.role,
+          warehouse: session.warehouse,
+          database: session.database,
+          schema: session.schema,
+          variables: { ...session.variables },
+          requestId: run.requestId
+        });
+      }
+      results.push([['Statement executed successfully.']]);
+    }
+    const resultSet = (handle, data) => ({
+      resultSetMetaData: {
+        numRows: data.length,
+        format: 'jsonv2',
+        rowType: data[0].map((_, i) => ({ name: `C${i + 1}`, type: 'text', nullable: true }))
+      },
+      data,
+      code: '090001',
+      statementStatusUrl: `/api/v2/statements/${handle}`,
+      sqlState: '00000',
+      statementHandle: handle,
+      message: 'Statement executed successfully.',
+      createdOn: Date.now()
     });
+    if (!multi) return { status: 200, body: resultSet(run.handle, results[0]) };
+    const handlesOfChildren = results.map((data) => {
+      const child = randomUUID();
+      children.set(child, { ...resultSet(child, data), check: run.check });
+      return child;
+    });
+    return {
+      status: 200,
+      body: {
+        ...resultSet(run.handle, [['Multiple statements executed successfully.']]),
+        statementHandles: handlesOfChildren
+      }
+    };
   }
 
   return {
     ...server,
+    options,
     requests,
     executions,
-    ran,
     cancels,
+    waitFor: (match) => watch.waitFor(match),
     fault: (spec) => faults.push({ times: 1, ...spec }),
-    /** The scripts Snowflake ran, in order (not the pre-flight SELECT 1). */
+    /** The text of every script request (not the checks), in the order they came. */
     get scripts() {
-      return [...statements.values()].filter((s) => !s.check).map((s) => s.script);
+      return requests
+        .filter((r) => r.method === 'POST' && r.path === '/api/v2/statements' && !r.check)
+        .map((r) => JSON.parse(r.body).statement);
+    },
+    /** Every script statement that took effect, in order, with the session it ran in. */
+    get ran() {
+      tick();
+      return ran;
+    },
+    /** The script's statements that took effect, in order (not the checks). */
+    get ranTexts() {
+      tick();
+      return ran.map((r) => r.text);
     },
     get cancelled() {
-      return [...statements.values()].some((s) => s.cancelled);
+      return [...handles.values()].some((r) => r.state === 'cancelled');
     },
     get checks() {
       return checks;
@@ -298,41 +531,60 @@ export async function startSnowflakeStandIn(options) {
 }
 
 /**
- * Databricks' Statement Execution API and its OAuth token endpoint. options: token (a PAT), or
- * clientId and clientSecret (OAuth M2M); warehouseId; failOn (a RegExp: the statement it
- * matches ends FAILED at HTTP 200); polls (how many polls before a terminal state); neverEnds;
- * endState (the state a statement that does not fail ends in: SUCCEEDED, or CLOSED);
- * resultRows (rows of 1 KiB each that every statement returns, cut by row_limit and byte_limit
- * as Databricks does); echoAuthorization (a refused token request quotes the Authorization
- * header it got, as a careless endpoint might).
- * fault({method, path, times, status, body (a string goes out as a page), headers,
- * afterHandling (the request is carried out first, then the fault answers: a gateway that
- * forwarded it and timed out), resetAfterHandling (carried out, then the connection drops)}).
+ * Databricks' Statement Execution API and its OAuth token endpoint. options (changeable between
+ * attempts, through `options`): token (a PAT), or clientId and clientSecret (OAuth M2M) with
+ * tokenSeconds (the expires_in of each token; an expired one is refused with 401, as Databricks
+ * refuses it: the words inferred); warehouseId; defaultCatalog and catalogs (a catalog field or
+ * USE CATALOG naming another fails, [NO_SUCH_CATALOG_EXCEPTION], inferred shape); failOn (a
+ * RegExp: the statement it matches ends FAILED at HTTP 200) and failTimes; polls (how many polls
+ * before a terminal state); neverEnds (true, or a RegExp); endState (the state a statement that
+ * does not fail ends in: SUCCEEDED, or CLOSED); resultRows (rows of 1 KiB each that every
+ * statement returns, cut by row_limit and byte_limit as Databricks does); echoAuthorization (a
+ * refused token request quotes the Authorization header it got, as a careless endpoint might).
+ * fault({method, path, times, status, body, headers, afterHandling (the request is carried out
+ * first, then the fault answers: a gateway that forwarded it and timed out), resetAfterHandling
+ * (carried out, then the connection drops), check}).
+ * Each request is its own session: its catalog and schema fields (or the warehouse's default
+ * catalog) are where its statement runs. A statement takes effect when its end is first
+ * reported; a cancelled one never does. A statement is forgotten (404) only when `forget` says.
  */
-export async function startDatabricksStandIn(options) {
+export async function startDatabricksStandIn(given) {
+  const options = {
+    defaultCatalog: 'main',
+    catalogs: ['main', 'immuta', 'hive_metastore'],
+    failTimes: Infinity,
+    tokenSeconds: 3600,
+    ...given
+  };
   const requests = [];
-  const executed = []; // statements in the order they were run (not the pre-flight SELECT 1)
+  const watch = watcher(requests);
+  const executed = []; // statements Databricks took, in order (not the checks)
+  const ran = []; // statements that took effect: { statement, catalog, schema }
   const cancels = []; // statement_ids a cancel was sent for
-  let checks = 0; // SELECT 1 statements (the action's pre-flight check)
+  let checks = 0;
   const states = new Map();
-  const issued = new Set();
+  const issued = new Map(); // token -> when it expires
+  const failures = new Map();
   const faults = [];
+  const isCheck = (statement) => /^SELECT current_catalog\(\)/i.test(statement);
 
   const server = await listen((req, res, body) => {
     const url = new URL(req.url, 'http://x');
-    requests.push({
+    const entry = {
       method: req.method,
       path: url.pathname,
       headers: req.headers,
       body,
       at: Date.now()
-    });
+    };
+    requests.push(entry);
     const idOf = /^\/api\/2\.0\/sql\/statements\/([^/]+)/.exec(url.pathname)?.[1];
-    const check =
+    entry.check =
       url.pathname === '/api/2.0/sql/statements'
-        ? /"statement":"SELECT 1"/.test(body)
-        : Boolean(idOf && states.get(idOf)?.sent.statement === 'SELECT 1');
-    const fault = takeFault(faults, req.method, url.pathname, check);
+        ? isCheck(safeStatement(body))
+        : Boolean(idOf && states.get(idOf)?.check);
+    watch.seen(entry);
+    const fault = takeFault(faults, req.method, url.pathname, entry.check);
     const faulty = (fault?.status || fault?.resetAfterHandling) && fault;
     if (faulty && !faulty.afterHandling && !faulty.resetAfterHandling)
       return json(
@@ -374,15 +626,19 @@ export async function startDatabricksStandIn(options) {
         });
       }
       const token = `eyJoauth.${randomUUID()}`;
-      issued.add(token);
+      issued.set(token, Date.now() + options.tokenSeconds * 1000);
       return json(res, 200, {
         access_token: token,
         token_type: 'Bearer',
-        expires_in: 3600,
+        expires_in: options.tokenSeconds,
         scope: 'all-apis'
       });
     }
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer && issued.has(bearer) && Date.now() >= issued.get(bearer)) {
+      entry.refused = 'expired';
+      return json(res, 401, { error_code: 'UNAUTHENTICATED', message: 'Token is expired.' });
+    }
     if (!bearer || (bearer !== options.token && !issued.has(bearer))) {
       return json(res, 401, { error_code: 'UNAUTHENTICATED', message: 'Invalid access token.' });
     }
@@ -395,30 +651,16 @@ export async function startDatabricksStandIn(options) {
         });
       }
       const id = randomUUID();
-      if (sent.statement === 'SELECT 1') checks++;
+      const check = isCheck(sent.statement);
+      if (check) checks++;
       else executed.push(sent.statement);
-      // One statement a request: a second one is a syntax error, reported as a FAILED statement.
-      const twoStatements = /;\s*\S/.test(
-        sent.statement.replace(/\$\$[\s\S]*?\$\$|'[^']*'|"[^"]*"|`[^`]*`/g, '')
-      );
-      const fails = twoStatements || options.failOn?.test(sent.statement);
       states.set(id, {
         polls: 0,
-        end: fails
-          ? {
-              state: 'FAILED',
-              error: twoStatements
-                ? {
-                    error_code: 'PARSE_SYNTAX_ERROR',
-                    message: "[PARSE_SYNTAX_ERROR] Syntax error at or near ';'. SQLSTATE: 42601"
-                  }
-                : {
-                    error_code: 'PERMISSION_DENIED',
-                    message: "User does not have MANAGE on Catalog 'immuta'."
-                  }
-            }
-          : { state: options.endState ?? 'SUCCEEDED' },
-        sent
+        check,
+        sent,
+        state: 'RUNNING',
+        catalog: sent.catalog ?? options.defaultCatalog,
+        schema: sent.schema ?? 'default'
       });
       return json(res, 200, { statement_id: id, status: { state: 'PENDING' } });
     }
@@ -426,22 +668,89 @@ export async function startDatabricksStandIn(options) {
     if (m && states.has(m[1])) {
       const s = states.get(m[1]);
       if (m[2]) {
-        s.end = { state: 'CANCELED' };
+        if (s.state === 'RUNNING') {
+          s.end = { status: { state: 'CANCELED' } };
+          s.state = 'ENDED';
+        }
         cancels.push(m[1]);
         return json(res, 200, {});
       }
-      const status =
-        s.polls++ < (options.polls ?? 1) || (options.neverEnds && s.sent.statement !== 'SELECT 1')
-          ? { state: 'RUNNING' }
-          : s.end;
-      return json(res, 200, { statement_id: m[1], status, ...resultOf(s.sent, status) });
+      if (s.forgotten) {
+        return json(res, 404, {
+          error_code: 'RESOURCE_DOES_NOT_EXIST',
+          message: `Statement ${m[1]} not found.`
+        });
+      }
+      const never =
+        options.neverEnds === true ||
+        (options.neverEnds instanceof RegExp && options.neverEnds.test(s.sent.statement));
+      if (s.state === 'RUNNING' && ((never && !s.check) || s.polls++ < (options.polls ?? 1))) {
+        return json(res, 200, { statement_id: m[1], status: { state: 'RUNNING' } });
+      }
+      if (s.state === 'RUNNING') {
+        s.end = run(s);
+        s.state = 'ENDED';
+      }
+      return json(res, 200, { statement_id: m[1], status: s.end.status, ...(s.end.extra ?? {}) });
     }
     json(res, 404, { error_code: 'ENDPOINT_NOT_FOUND', message: 'No API found' });
   });
 
+  function safeStatement(body) {
+    try {
+      return String(JSON.parse(body).statement ?? '');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Runs the statement in its request's session; what its end reports. */
+  function run(s) {
+    const failed = (error) => ({ status: { state: 'FAILED', error } });
+    const statement = s.sent.statement;
+    // One statement a request: a second one is a syntax error, reported as a FAILED statement.
+    if (/;\s*\S/.test(statement.replace(/\$\$[\s\S]*?\$\$|'[^']*'|"[^"]*"|`[^`]*`/g, ''))) {
+      return failed({
+        error_code: 'PARSE_SYNTAX_ERROR',
+        message: "[PARSE_SYNTAX_ERROR] Syntax error at or near ';'. SQLSTATE: 42601"
+      });
+    }
+    const named = /^USE\s+CATALOG\s+`?([^`\s]+)`?$/i.exec(statement)?.[1];
+    for (const catalog of [s.catalog, named]) {
+      if (catalog !== undefined && !options.catalogs.includes(catalog.toLowerCase())) {
+        return failed({
+          error_code: 'NO_SUCH_CATALOG_EXCEPTION',
+          message: `[NO_SUCH_CATALOG_EXCEPTION] Catalog '${catalog}' was not found. SQLSTATE: 42704`
+        });
+      }
+    }
+    if (s.check) {
+      return {
+        status: { state: 'SUCCEEDED' },
+        extra: {
+          manifest: { format: 'JSON_ARRAY', total_row_count: 1, truncated: false },
+          result: { row_count: 1, data_array: [[s.catalog.toLowerCase(), s.schema.toLowerCase()]] }
+        }
+      };
+    }
+    if (options.failOn?.test(statement)) {
+      const times = failures.get(statement) ?? 0;
+      if (times < options.failTimes) {
+        failures.set(statement, times + 1);
+        return failed({
+          error_code: 'PERMISSION_DENIED',
+          message: "User does not have MANAGE on Catalog 'immuta'."
+        });
+      }
+    }
+    ran.push({ statement, catalog: s.catalog, schema: s.schema });
+    const state = options.endState ?? 'SUCCEEDED';
+    return { status: { state }, extra: resultOf(s.sent, state) };
+  }
+
   /** The result a finished statement answers with: its rows, cut where the request asked. */
-  function resultOf(sent, status) {
-    if (status.state !== 'SUCCEEDED' || !options.resultRows) return {};
+  function resultOf(sent, state) {
+    if (state !== 'SUCCEEDED' || !options.resultRows) return {};
     const row = ['x'.repeat(1024)];
     const byRows = Math.min(options.resultRows, sent.row_limit ?? Infinity);
     const byBytes = sent.byte_limit === undefined ? Infinity : Math.floor(sent.byte_limit / 1024);
@@ -458,11 +767,18 @@ export async function startDatabricksStandIn(options) {
 
   return {
     ...server,
+    options,
     requests,
     executed,
+    ran,
     cancels,
     issued,
+    waitFor: (match) => watch.waitFor(match),
     fault: (spec) => faults.push({ times: 1, ...spec }),
+    /** Makes Databricks forget the statements it took (as it does 12 hours after they end). */
+    forget() {
+      for (const s of states.values()) s.forgotten = true;
+    },
     get checks() {
       return checks;
     },

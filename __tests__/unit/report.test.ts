@@ -120,11 +120,17 @@ describe('nextStep after run-script', () => {
     ],
     [['ran', 'failed', 'not-run'], /from statement 2 on \(statement 1 ran\)/],
     [['ran', 'ran', 'ran', 'failed'], /from statement 4 on \(statements 1 to 3 ran\)/],
-    [['unknown', 'unknown'], /check in Snowflake how far the cleanup script got/]
+    [['ran', 'cancelled', 'not-run'], /re-run this job \(it goes on at statement 2\)/]
   ] as const)('after a failed run %j, says where to pick up', (outcomes, said) => {
     const text = nextStep({ ...outcome, scriptRun: run('failed', [...outcomes]) });
-    expect(text).toMatch(/^The host is deregistered, but the cleanup script failed in Snowflake/);
+    expect(text).toMatch(/^The host is deregistered, but the cleanup script stopped in Snowflake/);
     expect(text).toMatch(said);
+  });
+  it('after a statement in doubt, says a re-run asks Snowflake, or where to check by hand', () => {
+    const text = nextStep({ ...outcome, scriptRun: run('failed', ['ran', 'in-doubt', 'not-run']) });
+    expect(text).toMatch(
+      /statement 2 of the cleanup script may or may not have run in Snowflake .*Re-run this job: it asks Snowflake how that statement ended and goes on from there\. Or check in Snowflake whether it ran, then run the rest .* from statement 2 or 3 on/
+    );
   });
   it('in a dry run, says the step would run the script itself', () => {
     const text = nextStep({

@@ -3,12 +3,14 @@ import { createVerify, generateKeyPairSync } from 'node:crypto';
 import { splitScript, splitStatements } from '../../src/warehouse/split.js';
 import { jwtAccount, mintJwt } from '../../src/warehouse/snowflake-jwt.js';
 import {
+  databricksSession,
+  databricksSessions,
   isSessionOnly,
-  planRequest,
-  reportedOffset,
-  statementAt,
-  withoutEnvelope
-} from '../../src/warehouse/snowflake-plan.js';
+  scriptStatements,
+  snowflakeReplay,
+  unrunnable
+} from '../../src/warehouse/statements.js';
+import { failedStatementIn } from '../../src/warehouse/snowflake-message.js';
 import { accountInHost, readWarehouse } from '../../src/warehouse/settings.js';
 import { InputError } from '../../src/action/input-readers.js';
 import { MIN_MASK_LENGTH, Secrets } from '../../src/action/secrets.js';
@@ -85,65 +87,127 @@ describe('Snowflake key-pair JWT', () => {
   });
 });
 
-describe('the failing statement of a Snowflake request', () => {
-  const script = '-- cleanup\nUSE ROLE A;\n  DROP DATABASE D;\r\nDROP USER U;';
-  const plan = planRequest(script, splitScript(script), 0);
-  const envelope = (line: number, position: number, rest: string) =>
-    `Uncaught exception of type 'STATEMENT_ERROR' on line ${line} at position ${position} : ${rest}`;
-
-  it('is found from the line and position Snowflake reports, through the statements’ offsets', () => {
-    const at = (line: number, position: number) =>
-      statementAt(reportedOffset(envelope(line, position, 'x'), plan.text)!, plan.sent);
-    expect(at(2, 0)).toBe(0);
-    expect(at(3, 2)).toBe(1);
-    expect(at(4, 0)).toBe(2);
-    // Leading space or a comment before a statement belongs to it.
-    expect(at(3, 0)).toBe(1);
-  });
-
-  it('never from words in the message, and not at all without the envelope at its start', () => {
-    const quoted = envelope(2, 0, "Object 'statement 3 on line 4 at position 0' does not exist");
-    expect(statementAt(reportedOffset(quoted, plan.text)!, plan.sent)).toBe(0);
-    expect(reportedOffset('Statement 3 of 3 failed: on line 4 at position 0', plan.text)).toBe(
-      undefined
-    );
-    expect(reportedOffset(`x ${envelope(4, 0, 'y')}`, plan.text)).toBeUndefined();
-    expect(reportedOffset(envelope(9, 0, 'past the end'), plan.text)).toBeUndefined();
-    expect(reportedOffset(envelope(2, 99, 'past the line'), plan.text)).toBeUndefined();
-    expect(withoutEnvelope(envelope(2, 0, 'the error'))).toBe('the error');
-  });
-});
-
-describe('planRequest: the rest of a script run in part', () => {
-  const script = "USE ROLE R;\nDROP DATABASE D;\nALTER SESSION SET QUERY_TAG='q';\nDROP USER U";
-  const statements = splitScript(script);
-
-  it('sends the script unchanged from the start', () => {
-    expect(planRequest(script, statements, 0).text).toBe(script);
-  });
-
-  it('replays the session-only statements before startAt, then sends the rest, with their offsets', () => {
-    const plan = planRequest(script, statements, 3);
-    expect(plan.text).toBe("USE ROLE R;\nALTER SESSION SET QUERY_TAG='q';\nDROP USER U");
-    expect(plan.sent.map((s) => [s.index, s.replay])).toEqual([
-      [0, true],
-      [2, true],
-      [3, false]
-    ]);
-    for (const s of plan.sent) {
-      expect(plan.text.slice(s.start, s.end)).toBe(statements[s.index]!.text);
-    }
+describe('session-only statements: exactly these, per platform', () => {
+  it.each([
+    'USE ROLE ACCOUNTADMIN',
+    'use role "My Role"',
+    'USE WAREHOUSE CLEANUP_WH',
+    'USE DATABASE IMMUTA_DB',
+    'USE SCHEMA IMMUTA_DB.PUBLIC',
+    'USE SECONDARY ROLES ALL',
+    'USE SECONDARY ROLES R1, R2',
+    'USE IMMUTA_DB',
+    'USE "immuta db"',
+    "SET OLD_ROLE = 'R'",
+    'UNSET OLD_ROLE',
+    "ALTER SESSION SET QUERY_TAG = 'cleanup'",
+    'ALTER SESSION UNSET QUERY_TAG',
+    'USE ROLE IDENTIFIER($ROLE)'
+  ])('Snowflake: %s', (statement) => {
+    expect(isSessionOnly(statement, 'snowflake')).toBe(true);
   });
 
   it.each([
-    ['USE ROLE ACCOUNTADMIN', true],
-    ['use warehouse w', true],
-    ['USE SECONDARY ROLES ALL', true],
-    ['ALTER SESSION UNSET QUERY_TAG', true],
-    ['ALTER USER U SET DISABLED = TRUE', false],
-    ['DROP ROLE R', false]
-  ])('%s is session-only: %s', (statement, expected) => {
-    expect(isSessionOnly(statement)).toBe(expected);
+    'DROP DATABASE IMMUTA_DB',
+    'ALTER USER X SET DEFAULT_ROLE = R',
+    'ALTER ACCOUNT SET X = 1',
+    'USE ROLE R; DROP DATABASE D',
+    'USE ROLE R DROP DATABASE D',
+    'SELECT 1',
+    'USE CATALOG immuta'
+  ])('Snowflake, never replayed: %s', (statement) => {
+    expect(isSessionOnly(statement, 'snowflake')).toBe(false);
+  });
+
+  it.each([
+    'USE CATALOG immuta',
+    'USE SCHEMA immuta_system',
+    'USE immuta_system',
+    'USE `my-cat`.`sys`'
+  ])('Databricks: %s', (statement) => expect(isSessionOnly(statement, 'databricks')).toBe(true));
+
+  it.each(['USE ROLE R', "SET spark.x = 'y'", 'DROP CATALOG immuta CASCADE', 'USE CATALOG a b'])(
+    'Databricks, never made a field: %s',
+    (statement) => expect(isSessionOnly(statement, 'databricks')).toBe(false)
+  );
+});
+
+describe('the session a request carries', () => {
+  it('Snowflake: every session-only statement before it, in order, and nothing else', () => {
+    const statements = scriptStatements(
+      "USE ROLE R;\nDROP DATABASE D;\nUSE IMMUTA_DB;\nSET V = 'x';\nDROP USER U;",
+      'snowflake'
+    );
+    expect(snowflakeReplay(statements, 4).map((s) => s.text)).toEqual([
+      'USE ROLE R',
+      'USE IMMUTA_DB',
+      "SET V = 'x'"
+    ]);
+    expect(snowflakeReplay(statements, 0)).toEqual([]);
+  });
+
+  it('Databricks: the catalog and schema the USE statements before it leave, as USE does', () => {
+    const statements = scriptStatements(
+      [
+        'DROP SCHEMA a.b;',
+        'USE CATALOG `imm``uta`;',
+        'USE SCHEMA sys;',
+        'DROP TABLE t;',
+        'USE CATALOG other;',
+        'DROP TABLE u;',
+        'USE main.default;',
+        'DROP TABLE v;'
+      ].join('\n'),
+      'databricks'
+    );
+    expect(databricksSession(statements, 0)).toEqual({ catalog: undefined, schema: undefined });
+    expect(databricksSession(statements, 3)).toEqual({ catalog: 'imm`uta', schema: 'sys' });
+    // Setting the catalog resets the schema to the catalog's default.
+    expect(databricksSession(statements, 5)).toEqual({ catalog: 'other', schema: undefined });
+    expect(databricksSession(statements, 7)).toEqual({ catalog: 'main', schema: 'default' });
+    expect(databricksSessions(statements)).toHaveLength(5);
+  });
+});
+
+describe('a script that cannot run one statement a request', () => {
+  it.each([
+    ['snowflake', 'BEGIN;\nDROP DATABASE D;\nCOMMIT;', 0, /explicit transaction/],
+    ['snowflake', 'DROP ROLE R;\nSTART TRANSACTION;', 1, /explicit transaction/],
+    ['snowflake', 'BEGIN\n  DROP DATABASE D;\n  DROP ROLE R;\nEND;', 0, /scripting block/],
+    ['snowflake', 'DECLARE c INTEGER;\nBEGIN\nRETURN 1;\nEND;', 0, /scripting block/],
+    ['snowflake', 'CREATE TEMPORARY TABLE T (A INT);\nDROP TABLE T;', 0, /temporary object/],
+    [
+      'databricks',
+      'SET spark.sql.ansi.enabled = true;\nDROP CATALOG c CASCADE;',
+      0,
+      /session setting/
+    ],
+    ['databricks', 'BEGIN\n DROP TABLE t;\nEND;', 0, /scripting block/]
+  ] as const)('%s: %j is refused at statement %i', (platform, script, index, why) => {
+    const found = unrunnable(scriptStatements(script, platform), platform);
+    expect(found?.index).toBe(index);
+    expect(found?.why).toMatch(why);
+  });
+
+  it('a block kept whole inside EXECUTE IMMEDIATE $$ … $$, and Immuta’s own scripts, pass', () => {
+    const script =
+      'USE ROLE ACCOUNTADMIN;\nDROP DATABASE IF EXISTS X;\nEXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE W; END; $$;';
+    expect(unrunnable(scriptStatements(script, 'snowflake'), 'snowflake')).toBeUndefined();
+  });
+});
+
+describe('Snowflake’s message for a failed multi-statement request', () => {
+  const texts = ['USE ROLE ACCOUNTADMIN', 'USE DATABASE IMMUTA_DB', 'DROP SCHEMA S'];
+  const message = (quoted: string, line: number, position: number) =>
+    `JavaScript execution error: Uncaught Execution of multiple statements failed on statement "${quoted}" (at line ${line}, position ${position}).\nSQL compilation error`;
+
+  it('names a statement only where its text starts in what was sent, and only that text', () => {
+    expect(failedStatementIn(message('USE DATABASE IMMUTA_D...', 2, 0), texts)).toBe(1);
+    expect(failedStatementIn(message('DROP SCHEMA S', 3, 0), texts)).toBe(2);
+    // The quoted text at another place, or another text at this place, names nothing.
+    expect(failedStatementIn(message('DROP SCHEMA S', 2, 0), texts)).toBeUndefined();
+    expect(failedStatementIn(message('DROP TABLE ...', 3, 0), texts)).toBeUndefined();
+    expect(failedStatementIn('Statement 3 failed at line 3, position 0', texts)).toBeUndefined();
   });
 });
 

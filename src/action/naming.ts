@@ -119,8 +119,8 @@ export interface RunFiles {
   readonly scriptFor: (connectionKey: string) => string;
   readonly reportPath: string;
   readonly planPath: string;
-  /** One host's record of what step 3 did, uploaded as an artifact of its own. */
-  readonly scriptRunPath: string;
+  /** Where one host writes each record of step 3 before it is uploaded as an artifact. */
+  readonly recordPath: string;
 }
 
 /**
@@ -134,7 +134,7 @@ export function runFiles(scriptPath: string, connectionKeys: readonly string[]):
       scriptFor: (key) => path.join(scriptPath, scriptFileNameFor(key)),
       reportPath: path.join(scriptPath, 'report.json'),
       planPath: path.join(scriptPath, 'plan.json'),
-      scriptRunPath: path.join(scriptPath, 'script-run.json')
+      recordPath: path.join(scriptPath, 'step3-record.json')
     };
   }
   const stem = scriptPath.replace(/\.sql$/i, '');
@@ -143,6 +143,6 @@ export function runFiles(scriptPath: string, connectionKeys: readonly string[]):
     scriptFor: () => scriptPath,
     reportPath: `${stem}.report.json`,
     planPath: `${stem}.plan.json`,
-    scriptRunPath: `${stem}.script-run.json`
+    recordPath: `${stem}.step3-record.json`
   };
 }

@@ -4,12 +4,12 @@ import { ImmutaError } from '../immuta/errors.js';
 import { hasNoScript, type ConnectionInfo } from '../immuta/responses.js';
 import type { KeptScript } from './keep-script.js';
 import type { RecoveredScript } from './earlier-attempts.js';
-import { resumption, type ScriptRunRecord } from './script-record.js';
 import { lineCount, type Outcome } from './outcome.js';
-import { splitStatements } from '../warehouse/split.js';
-import { notRun, PLATFORM_NAMES, type RunOptions, type ScriptRun } from '../warehouse/types.js';
+import { sha256 } from './plan.js';
+import { scriptStatements } from '../warehouse/statements.js';
+import { notRun, PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
 import type { Platform } from '../warehouse/settings.js';
-import { preflight } from '../warehouse/preflight.js';
+import type { Step3 } from '../step3/step.js';
 
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;
@@ -26,10 +26,8 @@ export interface FlowDependencies {
   readonly onHost: (known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>) => void;
   /** Called the moment the host is known deleted, so a later failure still reports it. */
   readonly onDeleted: () => void;
-  /** Step 3 on the platform run-script names; absent when it is none. */
-  readonly runScript?: (script: string, options?: RunOptions) => Promise<ScriptRun>;
-  /** The warehouse pre-flight check (sign in, SELECT 1); absent when run-script is none. */
-  readonly checkWarehouse?: () => Promise<void>;
+  /** Step 3 on the platform run-script names (its checks and its executor); absent with none. */
+  readonly step3?: Step3;
   /**
    * The script an earlier attempt of this run kept as an artifact, for a re-run that finds the
    * host gone; `refused` when the artifact cannot be proven to hold this host's script.
@@ -40,10 +38,6 @@ export interface FlowDependencies {
    * this host's), or undefined; absent on a first attempt.
    */
   readonly keptByEarlierAttempt?: () => Promise<string | undefined>;
-  /** What step 3 did in earlier attempts of this run, as they recorded it. */
-  readonly earlierScriptRuns?: () => Promise<ScriptRunRecord[]>;
-  /** Keeps what step 3 did where a later attempt can read it; throws when it cannot. */
-  readonly recordScriptRun?: (run: ScriptRun, script: string) => Promise<void>;
   /** Cuts the run's secrets out of text from a server (a script) before it is logged. */
   readonly redact?: (text: string) => string;
   readonly log: { info(message: string): void; warning(message: string): void };
@@ -85,9 +79,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);
   const integrationId = integrationFor(config, host, log);
   // The warehouse is tried before anything is generated or deleted (a dry run too).
-  if (config.warehouse && deps.checkWarehouse) {
-    await preflight(config.warehouse.platform, deps.checkWarehouse, log);
-  }
+  if (deps.step3) await deps.step3.check();
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
   deps.onHost(known);
 
@@ -102,6 +94,9 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
     );
   }
   const kept = await deps.keepScript(script, known);
+  // Whether step 3 can run this script, one statement a request in its session, is known
+  // before anything is deleted (a dry run too).
+  if (deps.step3 && script !== undefined) await deps.step3.checkScript(script);
   timings.scriptMs = Date.now() - started;
   const done = { ...known, ...NOTHING_YET, connectionKey: key, script, kept, timings };
 
@@ -136,7 +131,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
     );
   }
   deps.onDeleted();
-  if (deps.runScript) {
+  if (deps.step3) {
     // Step 3 follows: say here that step 2 is done, so the log reads in Immuta's order.
     log.info(`Deleted host '${key}' in Immuta.`);
   }
@@ -146,47 +141,59 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
 /**
  * Step 3: the script on the platform, after the host was deleted; in a dry run, only the
  * statements that would run. A re-run that finds the host gone runs the script its earlier
- * attempt kept as an artifact, since Immuta can no longer produce it, and only what that
- * attempt did not run.
+ * attempt kept as an artifact, since Immuta can no longer produce it, from where the records of
+ * earlier attempts say it stopped.
  */
 async function cleanUp(
   config: Config,
   deps: FlowDependencies,
   outcome: Outcome
 ): Promise<ScriptRun | undefined> {
-  const platform = config.warehouse?.platform;
-  if (platform === undefined || deps.runScript === undefined) return undefined;
-  const name = PLATFORM_NAMES[platform];
+  const step3 = deps.step3;
+  if (step3 === undefined) return undefined;
+  const platform = step3.platform;
   if (outcome.status === 'dry-run') {
-    if (outcome.script === undefined)
+    if (outcome.script === undefined) {
       return skipped(platform, [], 'Dry run: there is no script to run.');
-    return dryRunList(deps, platform, splitStatements(outcome.script), 0, 'Dry run: these');
+    }
+    return dryRunList(deps, platform, statementsOf(outcome.script, platform), 0, 'Dry run: these');
   }
-  if (outcome.status === 'already-absent')
-    return cleanUpAfterEarlierAttempt(config, deps, platform);
-  if (outcome.script === undefined)
+  if (outcome.status === 'already-absent') {
+    return cleanUpAfterEarlierAttempt(config, deps, step3);
+  }
+  if (outcome.script === undefined) {
     return skipped(platform, [], 'Immuta gave no cleanup script for this host.');
-  return runAndRecord(name, deps, outcome.script, {});
+  }
+  const script = {
+    script: outcome.script,
+    sha256: sha256(outcome.script),
+    artifact: outcome.kept?.artifactName
+  };
+  return step3.run(script, { kind: 'fresh' });
 }
 
 /**
  * The host is gone: an earlier attempt of this run may have deleted it and kept its script. That
- * script runs only when its record names this host and its SHA-256, and only from the first
- * statement no earlier attempt is known to have run.
+ * script runs only when the report beside it names this host and its SHA-256, and only from
+ * where the newest record of step 3 says it stopped. What cannot be read stops the step: a
+ * re-run that cannot tell what ran never goes green.
  */
 async function cleanUpAfterEarlierAttempt(
   config: Config,
   deps: FlowDependencies,
-  platform: Platform
+  step3: Step3
 ): Promise<ScriptRun> {
+  const platform = step3.platform;
   const name = PLATFORM_NAMES[platform];
-  const key = config.connectionKey;
-  const recovered = await deps.recoverScript?.().catch((error: unknown) => {
-    deps.log.warning(
-      `Looking for the script an earlier attempt kept failed: ${(error as Error).message}`
+  let recovered: Awaited<ReturnType<NonNullable<FlowDependencies['recoverScript']>>>;
+  try {
+    recovered = await deps.recoverScript?.();
+  } catch (error) {
+    throw new Error(
+      `Looking for the cleanup script an earlier attempt of this run kept failed: ${(error as Error).message}. Nothing ran in ${name}, so that nothing runs twice or is left undone unseen; re-run the job when GitHub's artifact service answers.`,
+      { cause: error }
     );
-    return undefined;
-  });
+  }
   if (recovered === undefined) {
     const note = `The host is already gone, and no artifact of this workflow run holds its cleanup script, so nothing ran in ${name}. If the script has not run yet, run it by hand from the file or artifact the earlier run kept.`;
     deps.log.warning(note);
@@ -203,115 +210,40 @@ async function cleanUpAfterEarlierAttempt(
       `run-script is ${platform}, but the script in ${from} was kept for a ${technology} host. Nothing ran. Set run-script to the host's platform, or to none.`
     );
   }
-  const statements = splitStatements(script);
-  const next = resumption(await earlierRuns(deps, name), {
-    connectionKey: key,
-    sha256: recovered.sha256,
-    statements: statements.length
-  });
-  if (next.kind === 'already-ran') {
-    const note = `Attempt ${next.attempt} of this workflow run ran this cleanup script in ${name} (${from}); nothing ran again.`;
-    deps.log.info(note);
-    return {
-      platform,
-      status: 'already-ran',
-      statements: statements.map((text) => ({
-        text,
-        outcome: 'ran-before',
-        durationMs: undefined,
-        error: undefined
-      })),
-      statementsRun: next.statements,
-      durationMs: 0,
-      error: undefined,
-      note
-    };
+  const statements = await step3.checkScript(script);
+  const kept = { script, sha256: recovered.sha256, artifact: recovered.artifactName, from };
+  const next = await step3.resumption(kept);
+  if (next.kind === 'done') {
+    const run = await step3.run(kept, next);
+    deps.log.info(run.note!);
+    return run;
   }
   // A dry run runs nothing, whatever an earlier attempt left: it says what would run.
   if (config.dryRun) {
-    const startAt = next.kind === 'resume' ? next.startAt : 0;
+    const startAt = next.kind === 'resume' || next.kind === 'stuck' ? next.at : 0;
     return dryRunList(
       deps,
       platform,
-      statements,
+      statements.map((s) => s.text),
       startAt,
       `Dry run: the host is gone, and ${from} holds its cleanup script; these`
     );
   }
-  let note = `The script an earlier attempt kept in ${from}.`;
-  if (next.kind === 'whole') {
-    deps.log.warning(
-      `Running the whole cleanup script kept in ${from}: ${next.why}.${next.requestId ? ` It is sent under the request ID of that attempt, so Snowflake answers for the request it took instead of running it again.` : ''}`
-    );
-  } else if (next.startAt > 0) {
-    note = `The script an earlier attempt kept in ${from}; attempt ${next.attempt} ran statements 1 to ${next.startAt}, so this attempt started at statement ${next.startAt + 1}.`;
+  if (next.kind === 'fresh') {
     deps.log.info(
-      `Attempt ${next.attempt} of this run ran statements 1 to ${next.startAt} of ${statements.length}: running from statement ${next.startAt + 1}.`
+      `Running the cleanup script that an earlier attempt kept in ${from}: no attempt started it (no record of step 3), so it runs from statement 1.`
     );
-    if (next.uncertain) {
-      deps.log.warning(
-        next.requestId
-          ? `Statement ${next.startAt + 1} may have run in attempt ${next.attempt} (its answer never came): the request is sent again under that attempt's request ID, so Snowflake answers for it instead of running it again.`
-          : `Statement ${next.startAt + 1} may have run in attempt ${next.attempt} (its answer never came); it runs again.`
-      );
-    }
-  } else {
-    deps.log.info(`Running the cleanup script that an earlier attempt kept in ${from}.`);
   }
-  const run = await runAndRecord(name, deps, script, {
-    startAt: next.kind === 'resume' ? next.startAt : 0,
-    requestId: next.requestId
-  });
+  const run = await step3.run(kept, next);
+  const note =
+    next.kind === 'resume' && next.at > 0
+      ? `The script an earlier attempt kept in ${from}; earlier attempts ran statements 1 to ${next.at}, so this attempt went on at statement ${next.at + 1}.`
+      : `The script an earlier attempt kept in ${from}.`;
   return { ...run, note };
 }
 
-/** The records of earlier attempts; without them nothing runs, as it could run twice. */
-async function earlierRuns(deps: FlowDependencies, name: string) {
-  try {
-    return (await deps.earlierScriptRuns?.()) ?? [];
-  } catch (error) {
-    throw new Error(
-      `Reading what earlier attempts of this run did in ${name} failed: ${(error as Error).message}. Nothing ran, so that nothing runs twice; re-run the job when GitHub's artifact service answers.`,
-      { cause: error }
-    );
-  }
-}
-
-/** The script from `startAt` on, then the record of what it did, for a later attempt. */
-async function runAndRecord(
-  name: string,
-  deps: FlowDependencies,
-  script: string,
-  options: RunOptions
-): Promise<ScriptRun> {
-  const run = await runIn(name, deps, script, options);
-  if (deps.recordScriptRun) {
-    await deps
-      .recordScriptRun(run, script)
-      .catch((error: unknown) =>
-        deps.log.warning(
-          `Keeping the record of what the script did failed: ${(error as Error).message}. A re-run of this job cannot tell what ran; do not re-run it, or run it with run-script: none.`
-        )
-      );
-  }
-  return run;
-}
-
-async function runIn(
-  name: string,
-  deps: FlowDependencies,
-  script: string,
-  options: RunOptions
-): Promise<ScriptRun> {
-  deps.log.info(`Running the cleanup script in ${name}.`);
-  const given = Object.entries(options).some(([, v]) => v !== undefined && v !== 0);
-  const run = await deps.runScript!(script, given ? options : undefined);
-  if (run.status === 'ran') {
-    deps.log.info(
-      `Ran the cleanup script in ${name}: ${run.statementsRun ?? run.statements.length} statements in ${(run.durationMs / 1000).toFixed(1)} s.`
-    );
-  }
-  return run;
+function statementsOf(script: string, platform: Platform): string[] {
+  return scriptStatements(script, platform).map((s) => s.text);
 }
 
 /** A dry run's step 3: the statements from `startAt` on listed in the log, none run. */
@@ -324,7 +256,9 @@ function dryRunList(
 ): ScriptRun {
   const name = PLATFORM_NAMES[platform];
   const would = statements.slice(startAt);
-  deps.log.info(`${lead} ${would.length} statements would run in ${name}, none ran:`);
+  deps.log.info(
+    `${lead} ${would.length} statements would run in ${name}, one a request, none ran:`
+  );
   const redact = deps.redact ?? ((t: string) => t);
   would.forEach((statement, i) =>
     deps.log.info(`  ${startAt + i + 1}. ${redact(statement).replace(/\s+/g, ' ')}`)

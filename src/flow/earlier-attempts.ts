@@ -1,19 +1,11 @@
 /**
  * What earlier attempts of this workflow run left in its artifacts, for a re-run that finds the
- * host gone: the script one of them kept (only when its record proves it is this host's script),
- * and what step 3 did with it. Also where this attempt leaves its own record of step 3.
+ * host gone: the script one of them kept, only when the report beside it proves it is this
+ * host's script. (What step 3 did with it is in its records: src/step3/.)
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type { ArtifactClient, StoredArtifact } from '../artifacts/client.js';
 import { readReport } from '../reports/record.js';
-import {
-  parseRecord,
-  recordArtifactName,
-  serializeRecord,
-  type ScriptRunRecord
-} from './script-record.js';
 
 /** Largest artifact worth downloading: one host's script and its report are far smaller. */
 const MAX_RECOVERED_ARTIFACT_BYTES = 64 * 1024 * 1024;
@@ -26,6 +18,8 @@ export interface RecoveredScript {
   readonly technology: string | undefined;
   /** Where it came from, for the log: the artifact's name and ID. */
   readonly from: string;
+  /** The artifact's name, which the records of step 3 are named after. */
+  readonly artifactName: string;
 }
 
 /**
@@ -109,45 +103,11 @@ async function scriptIn(
       refused: `the script in ${from} is not the one its record names (file ${file}, SHA-256 ${sha256.slice(0, 12)}…): it was changed after it was kept`
     };
   }
-  return { script: bytes.toString('utf8'), sha256, technology: recorded.technology, from };
-}
-
-/**
- * The records of step 3 that earlier attempts of this job, on this tenant, left under this
- * artifact name. A lookup that fails throws: without them a re-run cannot know what already ran.
- */
-export async function earlierScriptRuns(
-  client: ArtifactClient,
-  artifactName: string,
-  run: ThisRun
-): Promise<ScriptRunRecord[]> {
-  const earlier = Array.from({ length: Math.max(0, run.attempt - 1) }, (_, i) => i + 1);
-  const found = await Promise.all(
-    earlier.map((n) => client.find(recordArtifactName(artifactName, n)))
-  );
-  const records: ScriptRunRecord[] = [];
-  for (const artifact of found) {
-    if (artifact === undefined || artifact.size > MAX_RECOVERED_ARTIFACT_BYTES) continue;
-    for (const [name, text] of await client.files(artifact)) {
-      const record = name.endsWith('.json') ? parseRecord(text.toString('utf8')) : undefined;
-      if (record && record.tenant === run.tenant && record.job === (run.job ?? null)) {
-        records.push(record);
-      }
-    }
-  }
-  return records;
-}
-
-/** Writes this attempt's record of step 3 beside the script and uploads it as its own artifact. */
-export async function keepScriptRunRecord(
-  client: ArtifactClient,
-  artifactName: string,
-  record: ScriptRunRecord,
-  file: string,
-  retentionDays: number | undefined
-): Promise<{ name: string; id: number }> {
-  await fs.writeFile(file, serializeRecord(record), { encoding: 'utf8', mode: 0o600 });
-  const name = recordArtifactName(artifactName, record.attempt);
-  const { id } = await client.upload(name, [file], path.dirname(file), retentionDays);
-  return { name, id };
+  return {
+    script: bytes.toString('utf8'),
+    sha256,
+    technology: recorded.technology,
+    from,
+    artifactName: existing.name
+  };
 }

@@ -18,6 +18,8 @@ export interface KeptScript {
   readonly inOutput: boolean;
   readonly artifactId: number | undefined;
   readonly artifactUrl: string | undefined;
+  /** The artifact the script was actually kept in (the name asked for, or the job's own). */
+  readonly artifactName?: string;
 }
 
 export interface RunContext {

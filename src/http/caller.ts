@@ -31,8 +31,11 @@ export const ERROR_READ_LIMIT = 64 * 1024;
 /** No answer that can be used came: why, and after how many attempts. */
 export class ExchangeFailed extends Error {
   constructor(
-    /** local: this side failed (not retried); untrusted: the certificate was refused; no-response: the network. */
-    readonly kind: 'local' | 'untrusted' | 'no-response',
+    /**
+     * local: this side failed (not retried); untrusted: the certificate was refused;
+     * no-response: the network; deadline: the call's deadline passed before anything was sent.
+     */
+    readonly kind: 'local' | 'untrusted' | 'no-response' | 'deadline',
     readonly reason: string,
     readonly attempts: number,
     /** The https:// proxy's TLS failed (its certificate, say), not the target's. */
@@ -65,6 +68,12 @@ export interface SendOptions {
   readonly retryable?: (status: number) => boolean;
   /** Bound on one exchange, when this request's differs from the caller's. */
   readonly timeoutMs?: number;
+  /**
+   * When the whole call must be over (ms since the epoch): no exchange runs past it and no wait
+   * before a retry ends past it, whatever a Retry-After asks. When the next try could not start
+   * before it, the call ends with the last answer (or, with none, as no response).
+   */
+  readonly deadline?: number;
 }
 
 /** What `send` resolves with when `beforeResend` settled the call. */
@@ -96,6 +105,8 @@ export class HttpCaller {
   ): Promise<HttpAnswer> {
     const maxAttempts = options.attempts ?? this.policy.maxAttempts;
     let previous: HttpAnswer | undefined;
+    /** Why the last try got no answer, when it got none. */
+    let lost: string | undefined;
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && options.beforeResend && (await options.beforeResend(previous))) {
         return SETTLED;
@@ -105,15 +116,23 @@ export class HttpCaller {
         wait > 0;
         wait = this.pausedUntil - Date.now()
       ) {
+        if (options.deadline !== undefined && this.pausedUntil >= options.deadline) {
+          return outOfTime(attempt, previous, lost);
+        }
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
       const exchange = typeof build === 'function' ? build(attempt) : build;
       const shown = `${exchange.method} ${exchange.shown}`;
       const started = Date.now();
       let reason: string;
-      previous = undefined;
+      let timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+      if (options.deadline !== undefined) {
+        timeoutMs = Math.min(timeoutMs, options.deadline - started);
+        if (timeoutMs <= 0) return outOfTime(attempt, previous, lost);
+      }
+      previous = lost = undefined;
       try {
-        previous = await this.once(exchange, options.timeoutMs ?? this.options.timeoutMs);
+        previous = await this.once(exchange, timeoutMs);
         reason = `answered ${previous.status}`;
         this.options.log.debug(
           `${shown} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
@@ -123,6 +142,7 @@ export class HttpCaller {
       } catch (error) {
         if (!(error instanceof ExchangeFailed)) throw error;
         if (error.kind !== 'no-response') throw error;
+        lost = error.reason;
         reason = `got no response (${error.reason})`;
         this.options.log.debug(
           `${shown} -> no response: ${error.reason} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
@@ -133,6 +153,13 @@ export class HttpCaller {
       }
       const retryAfterMs = parseRetryAfter(previous?.retryAfter, Date.now());
       const delay = delayBeforeRetry(attempt, this.policy, Math.random(), retryAfterMs);
+      if (options.deadline !== undefined && Date.now() + delay >= options.deadline) {
+        // The wait would end past the deadline: this answer is the last.
+        this.options.log.info(
+          `${shown} ${reason}; not tried again: the wait (${(delay / 1000).toFixed(1)} s) would end past the time this call has.`
+        );
+        return outOfTime(attempt + 1, previous, lost);
+      }
       if (previous?.status === 429) {
         this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
       }
@@ -183,6 +210,22 @@ export class HttpCaller {
       );
     }
   }
+}
+
+/**
+ * A call whose deadline came before the try `attempt`: the last answer, if one came; else, when
+ * an earlier try got none, no response (it may have been carried out); else nothing was sent.
+ */
+function outOfTime(attempt: number, previous: HttpAnswer | undefined, lost?: string): HttpAnswer {
+  if (previous !== undefined) return previous;
+  if (attempt > 1) {
+    throw new ExchangeFailed(
+      'no-response',
+      lost ?? 'no answer came in the time the call had',
+      attempt - 1
+    );
+  }
+  throw new ExchangeFailed('deadline', 'the time the call had ran out before it was sent', 0);
 }
 
 function single(value: string | string[] | undefined): string | undefined {

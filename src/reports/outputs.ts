@@ -25,10 +25,7 @@ export function setHostOutputs(outcome: Outcome): void {
 /** Sets and reports the step's outputs; the script outputs say skipped without a run. */
 export function setScriptOutputs(run: ScriptRun | undefined): void {
   runner.setOutput('script-status', run?.status ?? 'skipped');
-  runner.setOutput(
-    'statements-run',
-    run === undefined ? '0' : run.statementsRun === undefined ? '' : String(run.statementsRun)
-  );
+  runner.setOutput('statements-run', String(run?.statementsRun ?? 0));
 }
 
 /**

@@ -14,6 +14,7 @@ import type { HostRecord } from './record.js';
 import {
   failureMarkdown,
   headline,
+  stoppedAt,
   summaryMarkdown,
   writeSummary,
   type Redactor
@@ -44,8 +45,14 @@ export function scriptFailure(outcome: Outcome): string {
     outcome.kept ? `the file ${outcome.kept.path}` : undefined,
     outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined
   ].filter(Boolean);
-  const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
-  const from = stopped >= 0 ? `, from statement ${stopped + 1} on` : '';
+  const stopped = stoppedAt(run);
+  const doubt = stopped !== undefined && run.statements[stopped]!.outcome === 'in-doubt';
+  const from =
+    stopped === undefined
+      ? ''
+      : doubt
+        ? `, from statement ${stopped + 1} or ${stopped + 2} on (whether statement ${stopped + 1} ran is in doubt: a re-run of this job asks ${PLATFORM_NAMES[run.platform]})`
+        : `, from statement ${stopped + 1} on (a re-run of this job goes on there)`;
   return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.${run.note ? ` ${run.note}` : ''}`;
 }
 

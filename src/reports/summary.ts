@@ -144,15 +144,19 @@ function afterScriptRun(outcome: Pick<Outcome, 'kept'>, run: ScriptRun): string 
     return `Nothing left to do: the host is deregistered and the cleanup script ran in ${name}.`;
   }
   const where = outcome.kept ? ` from ${markdownCode(outcome.kept.path)}` : ' from the artifact';
-  const stopped = run.statements.findIndex((s) => s.outcome === 'failed');
+  const stopped = stoppedAt(run);
+  if (stopped === undefined) {
+    return `The host is deregistered, but the cleanup script did not finish in ${name}: see the error below.`;
+  }
   const ran = stopped === 1 ? 'statement 1 ran' : `statements 1 to ${stopped} ran`;
+  const doubt = run.statements[stopped]!.outcome === 'in-doubt';
   const rest =
     stopped === 0
       ? `run the cleanup script${where} by hand in ${name} (none of its statements ran)`
-      : stopped > 0
-        ? `run the rest of the cleanup script${where} by hand in ${name}, from statement ${stopped + 1} on (${ran})`
-        : `check in ${name} how far the cleanup script got (${name} did not say), then run what did not run${where} by hand`;
-  return `The host is deregistered, but the cleanup script failed in ${name}: fix what the error below names, then ${rest}, as a privileged user.`;
+      : `run the rest of the cleanup script${where} by hand in ${name}, from statement ${stopped + 1} on (${ran})`;
+  return doubt
+    ? `The host is deregistered, but statement ${stopped + 1} of the cleanup script may or may not have run in ${name} (see the error below). Re-run this job: it asks ${name} how that statement ended and goes on from there. Or check in ${name} whether it ran, then ${rest.replace(`from statement ${stopped + 1} on`, `from statement ${stopped + 1} or ${stopped + 2} on`)}, as a privileged user.`
+    : `The host is deregistered, but the cleanup script stopped in ${name}: fix what the error below names, then re-run this job (it goes on at statement ${stopped + 1}), or ${rest}, as a privileged user.`;
 }
 
 /** Immuta's third step by hand, for the host's platform. */
@@ -212,8 +216,9 @@ const OUTCOME_TEXT: Record<ScriptRun['statements'][number]['outcome'], string> =
   ran: 'ran',
   'ran-before': 'ran in an earlier attempt',
   failed: '**failed**',
+  cancelled: '**cancelled**',
   'not-run': 'not run',
-  unknown: 'unknown'
+  'in-doubt': '**in doubt**'
 };
 
 /** Step 3 in the summary: each statement, what became of it, and where a failure stopped. */
@@ -236,12 +241,12 @@ export function scriptRunMarkdown(
   if (run.status === 'failed') {
     // The error quotes the statement, and the platform's message may name its users and roles:
     // with summary-script false they stay in the log, as the script stays in the file.
-    const failedAt = run.statements.findIndex((s) => s.outcome === 'failed');
+    const failedAt = stoppedAt(run);
     const why = showScript
       ? markdownText(run.error ?? 'No reason was given.')
-      : `${failedAt >= 0 ? `Statement ${failedAt + 1} of ${run.statements.length} failed.` : 'The script failed.'} What it was and the platform's message are in the step's log (summary-script is false).`;
+      : `${failedAt !== undefined ? `Statement ${failedAt + 1} of ${run.statements.length} did not run to its end.` : 'The script stopped.'} What it was and the platform's message are in the step's log (summary-script is false).`;
     lines.push(
-      `${why} The host is already deregistered in Immuta: run the rest of the script by hand as a privileged user.`,
+      `${why} The host is already deregistered in Immuta: re-run this job to go on, or run the rest of the script by hand as a privileged user.`,
       ''
     );
   }
@@ -261,6 +266,12 @@ export function scriptRunMarkdown(
     }
   }
   return lines.join('\n');
+}
+
+/** The first statement that did not run, in a run that stopped; undefined when none did. */
+export function stoppedAt(run: ScriptRun): number | undefined {
+  const at = run.statements.findIndex((s) => s.outcome !== 'ran' && s.outcome !== 'ran-before');
+  return at === -1 ? undefined : at;
 }
 
 /** How many statements the summary lists, and how much of each. */

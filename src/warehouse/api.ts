@@ -6,7 +6,10 @@ import { answerText, type HttpAnswer } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
 import { excerpt } from '../action/escape.js';
 import { parseJson } from '../immuta/responses.js';
-import { WarehouseError } from './types.js';
+import { WarehouseError, type StatementEnd } from './types.js';
+
+/** How long a cancel, and the look that confirms it, may take: the runner's grace is 7.5 s. */
+const CANCEL_TIMEOUT_MS = 2500;
 
 export interface ApiRequest {
   readonly method: 'GET' | 'POST';
@@ -50,6 +53,12 @@ export class WarehouseApi {
       return { answer, json };
     } catch (error) {
       if (!(error instanceof ExchangeFailed)) throw error;
+      if (error.kind === 'deadline') {
+        throw new Unanswered(
+          `${first.method} ${first.path.split('?')[0]} was not sent: script-timeout-seconds ran out first.`,
+          false
+        );
+      }
       const how =
         error.kind === 'local'
           ? `could not be completed: ${error.reason}`
@@ -60,8 +69,44 @@ export class WarehouseApi {
           : error.kind === 'no-response'
             ? ` Check that the runner can reach ${this.host} (proxy, firewall), or raise timeout-seconds.`
             : '';
-      throw new WarehouseError(`${first.method} ${first.path.split('?')[0]} ${how}.${hint}`);
+      throw new Unanswered(`${first.method} ${first.path.split('?')[0]} ${how}.${hint}`, true);
     }
+  }
+
+  /**
+   * Cancels a statement the platform took, then looks once at how it ended: `endOf` reads that
+   * look's answer (undefined while it runs, or when the answer proves nothing). Never throws.
+   * `id` names the statement for the reader, as the platform does (a handle, a statement_id).
+   */
+  async cancel(
+    requests: { cancel: ApiRequest; look: ApiRequest },
+    endOf: (answer: HttpAnswer, json: Record<string, unknown>) => StatementEnd | undefined,
+    id: string,
+    why: string
+  ): Promise<StatementEnd> {
+    const quick = { timeoutMs: CANCEL_TIMEOUT_MS };
+    const confirmed = await this.send(requests.cancel, { ...quick, attempts: 2 })
+      .then((r) => r.answer.status === 200)
+      .catch(() => false);
+    const look = await this.send(requests.look, { ...quick, attempts: 1 }).catch(() => undefined);
+    const end = look && endOf(look.answer, look.json);
+    const said = confirmed
+      ? `A cancel was sent to ${this.name}`
+      : `A cancel was sent to ${this.name}, which did not confirm it`;
+    if (end && end.outcome !== 'in-doubt') {
+      const how =
+        end.outcome === 'ran'
+          ? 'having run'
+          : end.outcome === 'cancelled'
+            ? 'cancelled'
+            : `failed: ${end.error}`;
+      return { ...end, error: `${why} ${said}; it ended ${how} (${id}).` };
+    }
+    return {
+      outcome: 'in-doubt',
+      ...(end?.statementId ? { statementId: end.statementId } : {}),
+      error: `${why} ${said}, but the statement may still be running (${id}); a re-run asks ${this.name} how it ended.`
+    };
   }
 
   /** A failed answer, said: status, the platform's message (secrets cut out) and a hint. */
@@ -83,6 +128,16 @@ export class WarehouseApi {
   }
 }
 
+/** A request that got no answer; `sent` is false only when it never left (its time ran out). */
+export class Unanswered extends WarehouseError {
+  constructor(
+    message: string,
+    readonly sent: boolean
+  ) {
+    super(message);
+  }
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -91,7 +146,19 @@ export function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when the signal aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** The wait before the n-th poll (from 0): fast at first, for short scripts, then every 2 s. */
 export function pollDelay(poll: number): number {

@@ -1,10 +1,11 @@
 /**
- * The cleanup script on Databricks, through the Statement Execution API 2.0: one statement a
- * request, in order, each polled to its end. A statement can fail with HTTP 200 and state
- * FAILED: the run stops there and nothing after it runs. A statement request is sent again only
- * when Databricks itself said it did not take it (429, or 503 in its own error shape): one whose
- * answer was lost, timed out at a gateway (408, 502, 504) or came back in any other shape may have
- * been carried out, so it is reported unknown and the run stops, never run twice.
+ * Databricks' Statement Execution API 2.0 for step 3: one statement a request, carrying the
+ * catalog and schema the USE statements before it leave in effect, followed by its statement_id
+ * to a terminal state. A statement can fail with HTTP 200 and state FAILED. A request is sent
+ * again only when Databricks itself said it did not take it (429, or 503 in its own error shape):
+ * one whose answer was lost, timed out at a gateway or came back in another shape may have been
+ * taken, so it is in doubt, never sent twice. One taken is settled later by reading its
+ * statement_id back, which Databricks answers for at least 12 hours after it ends.
  */
 import type { HttpAnswer } from '../http/body.js';
 import { SETTLED, type HttpCaller } from '../http/caller.js';
@@ -13,137 +14,137 @@ import { answerText } from '../http/body.js';
 import type { Secrets } from '../action/secrets.js';
 import { USER_AGENT } from '../action/version.js';
 import { excerpt } from '../action/escape.js';
-import { splitStatements } from './split.js';
 import type { DatabricksSettings } from './settings.js';
-import { isRecord, pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
 import {
-  resumedFrom,
-  startIndex,
+  databricksSession,
+  databricksSessions,
+  type DatabricksSession,
+  type ScriptStatement
+} from './statements.js';
+import type { WarehouseAuth } from './auth.js';
+import {
+  isRecord,
+  pollDelay,
+  sleep,
+  text,
+  Unanswered,
+  WarehouseApi,
+  type ApiRequest
+} from './api.js';
+import {
   WarehouseError,
-  type RunOptions,
-  type ScriptRun,
-  type ScriptRunner,
-  type StatementResult
+  type Controls,
+  type StatementEnd,
+  type StatementRequest,
+  type WarehouseAdapter
 } from './types.js';
 
 const STATEMENTS = '/api/2.0/sql/statements';
 /** CLOSED: it succeeded and its result is gone already; finished, not failed. */
 const SUCCEEDED = new Set(['SUCCEEDED', 'CLOSED']);
-const DONE = new Set([...SUCCEEDED, 'FAILED', 'CANCELED']);
+const RUNNING = new Set(['PENDING', 'RUNNING']);
+const WHERE_AM_I = 'SELECT current_catalog(), current_schema()';
 
-/** A statement that ended the run; `outcome` is what became of it. */
-class Stopped extends WarehouseError {
-  constructor(
-    message: string,
-    readonly outcome: 'failed' | 'unknown'
-  ) {
-    super(message);
-  }
-}
-
-export class DatabricksRunner implements ScriptRunner {
+export class DatabricksAdapter implements WarehouseAdapter {
   readonly platform = 'databricks';
-  private readonly api: WarehouseApi;
-  private bearer: string | undefined;
 
   constructor(
     private readonly settings: DatabricksSettings,
     private readonly secrets: Secrets,
-    caller: HttpCaller
-  ) {
-    this.api = new WarehouseApi(settings.host, 'Databricks', caller, (t) => secrets.redact(t));
+    private readonly api: WarehouseApi,
+    private readonly auth: WarehouseAuth
+  ) {}
+
+  static api(settings: DatabricksSettings, secrets: Secrets, caller: HttpCaller): WarehouseApi {
+    return new WarehouseApi(settings.host, 'Databricks', caller, (t) => secrets.redact(t));
   }
 
+  /** Signs in and proves the warehouse answers, with the catalog it runs in. */
   async check(): Promise<void> {
-    const run = await this.run('SELECT 1');
-    if (run.status === 'ran') return;
-    throw new WarehouseError(
-      `Signing in to Databricks and running SELECT 1 on SQL warehouse ${this.settings.warehouseId} failed: ${run.error ?? 'no reason given'}`
-    );
+    await this.whereAmI({ catalog: undefined, schema: undefined });
   }
 
-  async run(script: string, options?: RunOptions): Promise<ScriptRun> {
-    const statements = splitStatements(script);
-    const startAt = startIndex(options, statements.length);
-    const started = Date.now();
-    const deadline = started + this.settings.timeoutMs;
-    const results: StatementResult[] = resumedFrom(statements, startAt);
-    const finish = (status: 'ran' | 'failed', error?: string): ScriptRun => ({
-      platform: 'databricks',
-      status,
-      statements: results,
-      statementsRun: results.filter((r) => r.outcome === 'ran').length,
-      durationMs: Date.now() - started,
-      error,
-      note: undefined
-    });
-    let i = startAt;
-    try {
-      this.bearer ??= await this.signIn();
-      for (; i < statements.length; i++) {
-        const statement = statements[i]!;
-        const began = Date.now();
-        const { state, error } = await this.execute(statement, deadline);
-        const durationMs = Date.now() - began;
-        if (SUCCEEDED.has(state)) {
-          results[i] = { text: statement, outcome: 'ran', durationMs, error: undefined };
-          continue;
-        }
-        results[i] = { text: statement, outcome: 'failed', durationMs, error };
-        return finish(
-          'failed',
-          `Statement ${i + 1} of ${statements.length} ${state === 'FAILED' ? 'failed' : `ended ${state}`} (${excerpt(statement, 120)}): ${error}`
+  /** Each catalog and schema the script's statements are sent with is the one they run in. */
+  async checkScript(statements: readonly ScriptStatement[]): Promise<void> {
+    for (const session of databricksSessions(statements)) {
+      if (session.catalog === undefined && session.schema === undefined) continue;
+      const [catalog, schema] = await this.whereAmI(session);
+      const differs =
+        (session.catalog !== undefined && !sameName(catalog, session.catalog)) ||
+        (session.schema !== undefined && !sameName(schema, session.schema));
+      if (differs) {
+        throw new WarehouseError(
+          `Databricks ran a statement sent with ${said(session)} in catalog ${catalog ?? 'none'}, schema ${schema ?? 'none'}: the script's USE statements would not take effect. Nothing was deleted.`
         );
       }
-      return finish('ran');
-    } catch (error) {
-      if (!(error instanceof WarehouseError)) throw error;
-      if (error instanceof Stopped && i < statements.length) {
-        const statement = statements[i]!;
-        results[i] = {
-          text: statement,
-          outcome: error.outcome,
-          durationMs: undefined,
-          error: error.message
-        };
-        return finish(
-          'failed',
-          `Statement ${i + 1} of ${statements.length} (${excerpt(statement, 120)}): ${error.message}`
-        );
-      }
-      return finish('failed', error.message);
     }
   }
 
-  /** One statement, from its request to a terminal state. */
-  private async execute(
-    statement: string,
-    deadline: number
-  ): Promise<{ state: string; error: string | undefined }> {
-    const request: ApiRequest = {
-      method: 'POST',
-      path: STATEMENTS,
-      headers: { ...this.headers(), 'content-type': 'application/json' },
-      body: JSON.stringify({
-        statement,
-        warehouse_id: this.settings.warehouseId,
-        wait_timeout: '0s',
-        on_wait_timeout: 'CONTINUE',
-        // The cleanup's results are not read: a large one must never stand between the
-        // statement's end and the answer that says so.
-        disposition: 'INLINE',
-        format: 'JSON_ARRAY',
-        row_limit: 1,
-        byte_limit: 1024
-      })
-    };
+  /** Runs WHERE_AM_I with the session's fields and reads its one row. */
+  private async whereAmI(session: DatabricksSession): Promise<[string | null, string | null]> {
+    const deadline = Date.now() + this.settings.timeoutMs;
+    const request = await this.statementRequest(WHERE_AM_I, session, '10s', 4096);
+    const { answer, json } = await this.api.send(request, { deadline });
+    const fail = (a: HttpAnswer, j: Record<string, unknown>, r: ApiRequest = request) =>
+      this.api.failure(r, a, j, this.hintFor(a.status));
+    if (answer.status !== 200) throw fail(answer, json);
+    const id = text(json.statement_id);
+    let current = json;
+    for (let poll = 0; id && RUNNING.has(String(stateOf(current))); poll++) {
+      if (Date.now() >= deadline) break;
+      await sleep(pollDelay(poll));
+      const check = await this.get(`${STATEMENTS}/${encodeURIComponent(id)}`);
+      const read = await this.api.send(check, { deadline });
+      if (read.answer.status !== 200) throw fail(read.answer, read.json, check);
+      current = read.json;
+    }
+    const state = stateOf(current);
+    if (!id || text(current.statement_id) !== id || state === undefined) {
+      throw this.unexpected(request, answer, json);
+    }
+    if (!SUCCEEDED.has(state)) {
+      throw new WarehouseError(
+        `${WHERE_AM_I}, sent with ${said(session)} to SQL warehouse ${this.settings.warehouseId}, ended ${state}: ${errorOf(current, this.secrets) ?? 'no message'}`
+      );
+    }
+    const result = isRecord(current.result) ? current.result : {};
+    const rows = Array.isArray(result.data_array) ? result.data_array : [];
+    const row = Array.isArray(rows[0]) ? rows[0] : [];
+    const cell = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+    if (cell(row[0]) === null) {
+      throw new WarehouseError(
+        `Databricks answered ${WHERE_AM_I} on SQL warehouse ${this.settings.warehouseId} without the catalog it runs in: its answer proves nothing.`
+      );
+    }
+    return [cell(row[0]), cell(row[1])];
+  }
+
+  async execute(request: StatementRequest, controls: Controls): Promise<StatementEnd> {
+    const { statement, script } = request;
+    if (request.settle !== undefined) {
+      // Without its statement_id a request in doubt cannot be asked about, and is never resent.
+      if (request.settle.statementId === undefined) {
+        return { outcome: 'in-doubt', error: 'Its statement_id was never known.' };
+      }
+      return this.follow(request.settle.statementId, controls, undefined, true);
+    }
+    if (controls.signal.aborted) {
+      return { outcome: 'not-run', error: 'The job was cancelled before it was sent.' };
+    }
+    const built = await this.statementRequest(
+      statement.text,
+      databricksSession(script, statement.index),
+      '0s',
+      1024
+    );
     let refused: HttpAnswer | undefined;
     let answer: HttpAnswer;
     let json: Record<string, unknown>;
     try {
-      ({ answer, json } = await this.api.send(request, {
+      ({ answer, json } = await this.api.send(built, {
         resendLost: false,
         retryable: (status) => status === 429 || status === 503,
+        deadline: controls.deadline,
         // Only Databricks' own "not now" means it did not take the statement.
         beforeResend: async (previous) => {
           refused = previous;
@@ -152,118 +153,169 @@ export class DatabricksRunner implements ScriptRunner {
       }));
     } catch (error) {
       if (!(error instanceof WarehouseError)) throw error;
-      throw new Stopped(
-        `${error.message} Databricks may have started the statement before the answer was lost, so it was not sent again and the run stops here; whether it ran is unknown.`,
-        'unknown'
-      );
+      if (error instanceof Unanswered && !error.sent) {
+        return { outcome: 'not-run', error: error.message };
+      }
+      return {
+        outcome: 'in-doubt',
+        error: `${error.message} Databricks may have taken the statement before the answer was lost, and without its statement_id no one can ask it.`
+      };
     }
     if (answer === SETTLED) answer = refused!;
     json = answer === refused ? jsonOf(answer) : json;
     if (answer.status !== 200) {
-      const failure = this.api.failure(request, answer, json, this.hintFor(answer.status));
+      const failure = this.api.failure(built, answer, json, this.hintFor(answer.status));
       // Databricks' own refusal (a bad request, credentials, rights, "not now") means it did not
       // take the statement; its own 500 may come after it started.
       const refusedByDatabricks =
         isDatabricksError(answer) &&
         ((answer.status < 500 && answer.status !== 408) || answer.status === 503);
-      if (refusedByDatabricks) throw new Stopped(failure.message, 'failed');
-      throw new Stopped(
-        `${failure.message} That answer does not say whether Databricks took the statement, so it was not sent again and the run stops here; whether it ran is unknown.`,
-        'unknown'
-      );
+      if (refusedByDatabricks) {
+        const wait =
+          answer.status === 429 && answer.retryAfter
+            ? ` It asked to wait ${excerpt(answer.retryAfter, 40)} s (Retry-After), past the time script-timeout-seconds leaves.`
+            : '';
+        return { outcome: 'failed', error: `${failure.message}${wait}` };
+      }
+      return {
+        outcome: 'in-doubt',
+        error: `${failure.message} That answer does not say whether Databricks took the statement, and without its statement_id no one can ask it.`
+      };
     }
     const id = text(json.statement_id);
-    let status = isRecord(json.status) ? json.status : undefined;
-    if (!id || typeof status?.state !== 'string') {
-      throw new Stopped(
-        `${this.unexpected(request, answer, json).message} Whether Databricks took the statement is unknown, so the run stops here.`,
-        'unknown'
-      );
+    if (!id || !/^[A-Za-z0-9-]{1,100}$/.test(id) || stateOf(json) === undefined) {
+      return {
+        outcome: 'in-doubt',
+        error: `${this.unexpected(built, answer, json).message} Whether Databricks took the statement is unknown.`
+      };
     }
-    try {
-      for (let poll = 0; !DONE.has(String(status.state)); poll++) {
-        if (Date.now() >= deadline) {
-          throw new WarehouseError(
-            `The script did not finish within script-timeout-seconds (${this.settings.timeoutMs / 1000} s).`
-          );
-        }
-        await sleep(Math.min(pollDelay(poll), Math.max(0, deadline - Date.now())));
-        const check: ApiRequest = {
-          method: 'GET',
-          path: `${STATEMENTS}/${encodeURIComponent(id)}`,
-          headers: this.headers()
-        };
-        ({ answer, json } = await this.api.send(check));
-        if (answer.status !== 200)
-          throw this.api.failure(check, answer, json, this.hintFor(answer.status));
-        status = isRecord(json.status) ? json.status : undefined;
-        if (typeof status?.state !== 'string') throw this.unexpected(check, answer, json);
-      }
-    } catch (error) {
-      if (!(error instanceof WarehouseError)) throw error;
-      // Accepted, it runs on unless told to stop.
-      await this.api
-        .send({
-          method: 'POST',
-          path: `${STATEMENTS}/${encodeURIComponent(id)}/cancel`,
-          headers: this.headers()
-        })
-        .catch(() => undefined);
-      throw new Stopped(
-        `${error.message} A cancel was sent, but the statement may still be running in Databricks (statement_id ${excerpt(id, 60)}); those before it stay done.`,
-        'unknown'
-      );
-    }
-    const failure = isRecord(status.error) ? status.error : {};
-    const said = text(failure.message);
-    const code = text(failure.error_code);
-    const error = SUCCEEDED.has(String(status.state))
-      ? undefined
-      : `${said ? excerpt(this.secrets.redact(said), 400) : 'no message'}${code ? ` (${excerpt(code, 60)})` : ''}`;
-    return { state: String(status.state), error };
+    await controls.onAccepted(id);
+    return this.follow(id, controls, json);
   }
 
-  /** The bearer: the token as given, or one from the workspace's OAuth endpoint (M2M). */
-  private async signIn(): Promise<string> {
-    const auth = this.settings.auth;
-    if (auth.kind === 'token') return auth.token;
-    const basic = Buffer.from(
-      `${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`
-    ).toString('base64');
-    // The header's value is the credential in another form: a server may echo it back.
-    this.secrets.add(basic);
-    const request: ApiRequest = {
-      method: 'POST',
-      path: '/oidc/v1/token',
-      headers: {
-        authorization: `Basic ${basic}`,
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        'user-agent': USER_AGENT
-      },
-      body: 'grant_type=client_credentials&scope=all-apis'
+  /**
+   * Follows the statement to a terminal state; on cancellation or timeout, cancels it and looks
+   * once at how it ended. `first` is the answer that took it, when this attempt sent it.
+   */
+  private async follow(
+    id: string,
+    controls: Controls,
+    first: Record<string, unknown> | undefined,
+    settling = false
+  ): Promise<StatementEnd> {
+    const path = `${STATEMENTS}/${encodeURIComponent(id)}`;
+    let current = first;
+    for (let poll = 0; ; poll++) {
+      if (current !== undefined) {
+        const end = this.endOf(id, current);
+        if (end !== undefined) return end;
+      }
+      const stop = stopReason(controls);
+      if (stop) return this.cancel(id, stop);
+      if (current !== undefined) {
+        await sleep(
+          Math.min(pollDelay(poll), Math.max(0, controls.deadline - Date.now())),
+          controls.signal
+        );
+        if (stopReason(controls)) continue;
+      }
+      const check = await this.get(path);
+      try {
+        const { answer, json } = await this.api.send(check, { deadline: controls.deadline });
+        if (answer.status === 200 && text(json.statement_id) === id && stateOf(json)) {
+          current = json;
+          continue;
+        }
+        if (settling && answer.status === 404 && isDatabricksError(answer)) {
+          return {
+            outcome: 'in-doubt',
+            statementId: id,
+            error: `Databricks no longer knows statement_id ${id} (it forgets a finished statement after 12 hours), so it cannot say whether the statement ran.`
+          };
+        }
+        const failure = this.api.failure(check, answer, json, this.hintFor(answer.status));
+        if (settling) return { outcome: 'in-doubt', statementId: id, error: failure.message };
+        return this.cancel(id, failure.message);
+      } catch (error) {
+        if (!(error instanceof WarehouseError)) throw error;
+        if (stopReason(controls)) continue;
+        if (settling) return { outcome: 'in-doubt', statementId: id, error: error.message };
+        return this.cancel(id, error.message);
+      }
+    }
+  }
+
+  /** A terminal state said as an outcome; undefined while it runs. */
+  private endOf(id: string, json: Record<string, unknown>): StatementEnd | undefined {
+    const state = stateOf(json);
+    if (state === undefined || RUNNING.has(state)) return undefined;
+    if (SUCCEEDED.has(state)) return { outcome: 'ran', statementId: id };
+    const error = `${errorOf(json, this.secrets) ?? 'no message'}`;
+    if (state === 'CANCELED')
+      return { outcome: 'cancelled', statementId: id, error: `It ended CANCELED: ${error}` };
+    if (state === 'FAILED') return { outcome: 'failed', statementId: id, error };
+    return {
+      outcome: 'in-doubt',
+      statementId: id,
+      error: `Databricks answered with the state ${excerpt(state, 40)}, which is not one it documents.`
     };
-    const { answer, json } = await this.api.send(request);
-    const token = text(json.access_token);
-    if (answer.status !== 200 || !token) {
-      throw this.api.failure(
-        request,
-        answer,
-        json,
-        answer.status === 401 || answer.status === 400
-          ? 'Databricks refused the service principal: check databricks-client-id and databricks-client-secret, and that the principal is in this workspace.'
-          : answer.status === 404
-            ? 'Check databricks-host: it must be the workspace URL.'
-            : 'Its answer held no access_token.'
-      );
-    }
-    if (token.length < 8 || /\p{Cc}/u.test(token)) {
-      throw new WarehouseError(
-        'The OAuth token Databricks returned is not one the action can send or mask.'
-      );
-    }
-    this.secrets.add(token);
-    return token;
+  }
+
+  /** Cancels the statement on Databricks, then looks once at how it ended. */
+  private async cancel(id: string, why: string): Promise<StatementEnd> {
+    const path = `${STATEMENTS}/${encodeURIComponent(id)}`;
+    const end = await this.api.cancel(
+      {
+        cancel: { method: 'POST', path: `${path}/cancel`, headers: await this.headers() },
+        look: await this.get(path)
+      },
+      (answer, json) =>
+        answer.status === 200 && text(json.statement_id) === id ? this.endOf(id, json) : undefined,
+      `statement_id ${id}`,
+      why
+    );
+    return { ...end, statementId: id };
+  }
+
+  whereToCheck(statementId: string | undefined): string {
+    return statementId
+      ? `the query history of SQL warehouse ${this.settings.warehouseId} (statement_id ${statementId})`
+      : `the query history of SQL warehouse ${this.settings.warehouseId}`;
+  }
+
+  private async statementRequest(
+    statement: string,
+    session: DatabricksSession,
+    waitTimeout: string,
+    byteLimit: number
+  ): Promise<ApiRequest> {
+    return {
+      method: 'POST',
+      path: STATEMENTS,
+      headers: { ...(await this.headers()), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        statement,
+        warehouse_id: this.settings.warehouseId,
+        ...(session.catalog !== undefined ? { catalog: session.catalog } : {}),
+        ...(session.schema !== undefined ? { schema: session.schema } : {}),
+        wait_timeout: waitTimeout,
+        on_wait_timeout: 'CONTINUE',
+        // The cleanup's results are not read: a large one must never stand between the
+        // statement's end and the answer that says so.
+        disposition: 'INLINE',
+        format: 'JSON_ARRAY',
+        row_limit: 1,
+        byte_limit: byteLimit
+      })
+    };
+  }
+
+  private async get(path: string): Promise<ApiRequest> {
+    return { method: 'GET', path, headers: await this.headers() };
+  }
+
+  private async headers(): Promise<Record<string, string>> {
+    return { ...(await this.auth.headers()), accept: 'application/json', 'user-agent': USER_AGENT };
   }
 
   /** An answer that is not Databricks' own, said with what came back. */
@@ -272,25 +324,50 @@ export class DatabricksRunner implements ScriptRunner {
       request,
       answer,
       json,
-      `That is not the Statement Execution API's answer (content type ${excerpt(answer.contentType ?? 'none', 60)}): a proxy or a gateway may have answered.`
+      `That is not the Statement Execution API's answer (content type ${excerpt(answer.contentType ?? 'none', 60)}): a proxy or a sign-on page may have answered; check databricks-host and the proxy settings.`
     );
   }
 
-  private headers(): Record<string, string> {
-    return {
-      authorization: `Bearer ${this.bearer ?? ''}`,
-      accept: 'application/json',
-      'user-agent': USER_AGENT
-    };
-  }
-
   private hintFor(status: number): string | undefined {
-    if (status === 401 || status === 403) {
-      return 'Databricks refused the credentials or their permissions: check the token or service principal, and that it may use the SQL warehouse.';
-    }
+    if (status === 401) return this.auth.refusedHint;
+    if (status === 403)
+      return 'The principal may not use this warehouse: it needs CAN USE on the SQL warehouse.';
     if (status === 404) return 'Check databricks-host and databricks-warehouse-id.';
     return undefined;
   }
+}
+
+function stopReason(controls: Controls): string | undefined {
+  if (controls.signal.aborted) return 'The job was cancelled.';
+  if (Date.now() >= controls.deadline) return 'It did not finish within script-timeout-seconds.';
+  return undefined;
+}
+
+function stateOf(json: Record<string, unknown>): string | undefined {
+  const status = isRecord(json.status) ? json.status : undefined;
+  return typeof status?.state === 'string' ? status.state : undefined;
+}
+
+function errorOf(json: Record<string, unknown>, secrets: Secrets): string | undefined {
+  const status = isRecord(json.status) ? json.status : {};
+  const failure = isRecord(status.error) ? status.error : {};
+  const said = text(failure.message);
+  const code = text(failure.error_code);
+  if (!said && !code) return undefined;
+  return `${said ? excerpt(secrets.redact(said), 400) : 'no message'}${code ? ` (${excerpt(code, 60)})` : ''}`;
+}
+
+function said(session: DatabricksSession): string {
+  const parts = [
+    session.catalog !== undefined ? `catalog ${session.catalog}` : undefined,
+    session.schema !== undefined ? `schema ${session.schema}` : undefined
+  ].filter(Boolean);
+  return parts.join(' and ') || 'no catalog or schema';
+}
+
+/** Databricks folds unquoted names to lower case: a name is the same whatever its case. */
+function sameName(actual: string | null, expected: string): boolean {
+  return actual !== null && actual.toLowerCase() === expected.toLowerCase();
 }
 
 function jsonOf(answer: HttpAnswer): Record<string, unknown> {

@@ -1,291 +1,330 @@
 /**
- * The cleanup script on Snowflake, through the SQL API v2: sent as ONE multi-statement request
- * (USE ROLE and session statements only work that way), asynchronously, then polled to its end.
- * A resend after a lost answer carries the same requestId with retry=true, so Snowflake never
- * runs the script twice. An answer counts only in the SQL API's own shape: a proxy's or a
- * sign-on page's 200 is a failure whose outcome is unknown, never a run.
+ * Snowflake's SQL API v2 for step 3: one script statement a request, with the session-only
+ * statements before it replayed in front of it (a multi-statement request, MULTI_STATEMENT_COUNT
+ * their number), sent asynchronously under a request ID a later attempt can compute, then
+ * followed by its statement handle to its end. An answer counts only in the shape the API
+ * documents and only as proof of what it says: a 200 is "ran" only with the handle it follows and
+ * the result of a statement (one per statement sent, for a multi-statement request).
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpAnswer } from '../http/body.js';
 import type { HttpCaller } from '../http/caller.js';
 import type { Secrets } from '../action/secrets.js';
 import { USER_AGENT } from '../action/version.js';
-import { splitScript } from './split.js';
-import { mintJwt, JWT_LIFETIME_SECONDS } from './snowflake-jwt.js';
-import type { SnowflakeSettings } from './settings.js';
-import { isRecord, pollDelay, sleep, text, WarehouseApi, type ApiRequest } from './api.js';
-import {
-  planRequest,
-  reportedOffset,
-  statementAt,
-  withoutEnvelope,
-  type SnowflakeRequestPlan
-} from './snowflake-plan.js';
 import { excerpt } from '../action/escape.js';
+import type { SnowflakeSettings } from './settings.js';
+import { snowflakeReplay, type ScriptStatement } from './statements.js';
+import type { WarehouseAuth } from './auth.js';
 import {
-  resumedFrom,
-  startIndex,
+  isRecord,
+  pollDelay,
+  sleep,
+  text,
+  Unanswered,
+  WarehouseApi,
+  type ApiRequest
+} from './api.js';
+import { failedStatementIn } from './snowflake-message.js';
+import {
   WarehouseError,
-  type RunOptions,
-  type ScriptRun,
-  type ScriptRunner,
-  type StatementResult
+  type Controls,
+  type StatementEnd,
+  type StatementRequest,
+  type WarehouseAdapter
 } from './types.js';
 
 const STATEMENTS = '/api/v2/statements';
+/** statementHandle is a UUID (the spec's format): it goes into URLs, so nothing else passes. */
+const HANDLE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The SQL API's code for a statement that was cancelled. */
+const CANCELLED = '000604';
+/** A session check's own statement: what the session is, as Snowflake sees it. */
+const WHO_AM_I = 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()';
 
-/** A run that ended early; `outcome` is what became of the statements not known to have run. */
-class Stopped extends WarehouseError {
-  constructor(
-    message: string,
-    readonly outcome: 'not-run' | 'unknown'
-  ) {
-    super(message);
-  }
+/** The statements one request sends, in order, the script's own last. */
+interface Sent {
+  readonly texts: readonly string[];
+  /** Which of them are replayed session statements, by the script's numbering. */
+  readonly replayed: readonly ScriptStatement[];
 }
 
-type Fields = Omit<ScriptRun, 'platform' | 'durationMs' | 'note'>;
-
-/** How the request goes: under which requestId, sent before by an earlier attempt, waited for. */
-interface Sending {
-  readonly requestId: string;
-  readonly resent: boolean;
-  readonly wait: boolean;
-}
-
-export class SnowflakeRunner implements ScriptRunner {
+export class SnowflakeAdapter implements WarehouseAdapter {
   readonly platform = 'snowflake';
   private readonly api: WarehouseApi;
-  private jwt: { token: string; mintedAt: number } | undefined;
 
   constructor(
     private readonly settings: SnowflakeSettings,
     private readonly secrets: Secrets,
-    caller: HttpCaller
+    caller: HttpCaller,
+    private readonly auth: WarehouseAuth,
+    /** The request ID of a statement's request, by its index and generation. */
+    private readonly requestId: (index: number, generation: number) => string
   ) {
     this.api = new WarehouseApi(settings.host, 'Snowflake', caller, (t) => secrets.redact(t));
   }
 
+  /** The session the script gets: a warehouse in use, and the role asked for. */
   async check(): Promise<void> {
-    // Sent to be waited for: SELECT 1 ends at once, so one round trip answers it, where an
-    // asynchronous request would need a poll after the first wait.
-    const run = await this.runWith('SELECT 1', undefined, true);
-    if (run.status === 'ran') return;
-    const session = [
+    const [role, warehouse] = await this.whoAmI([WHO_AM_I]);
+    this.provenSession(role, warehouse, 'with');
+  }
+
+  /** The script's session statements all run, and leave a warehouse in use. */
+  async checkScript(statements: readonly ScriptStatement[]): Promise<void> {
+    const session = statements.filter((s) => s.session).map((s) => s.text);
+    if (session.length === 0) return;
+    const [role, warehouse] = await this.whoAmI([...session, WHO_AM_I]);
+    this.provenSession(role, warehouse, 'after the script’s session statements, with');
+  }
+
+  private provenSession(role: string | null, warehouse: string | null, when: string): void {
+    if (!warehouse) {
+      throw new WarehouseError(
+        `Snowflake has no warehouse in use ${when} ${this.sessionSaid()}: a statement sent with the session statements before it is a multi-statement request, which needs one. Set snowflake-warehouse, or give the user a DEFAULT_WAREHOUSE it may use.`
+      );
+    }
+    const asked = this.settings.role && roleAsSnowflakeNames(this.settings.role);
+    if (when === 'with' && asked && role !== asked) {
+      throw new WarehouseError(
+        `Snowflake runs the session as role ${excerpt(role ?? 'none', 80)}, not snowflake-role ${excerpt(this.settings.role!, 80)}. Check that the user is granted that role.`
+      );
+    }
+  }
+
+  private sessionSaid(): string {
+    return [
       this.settings.role ? `role ${this.settings.role}` : "the user's default role",
       this.settings.warehouse
         ? `warehouse ${this.settings.warehouse}`
         : "the user's default warehouse"
     ].join(' and ');
-    const refused = run.statements[0]?.outcome === 'failed';
-    throw new WarehouseError(
-      `Signing in to Snowflake and running SELECT 1 with ${session} failed: ${run.error ?? 'no reason given'}${
-        refused
-          ? ' Check snowflake-role and snowflake-warehouse: the user must be granted the role, and a multi-statement request needs a warehouse it may use (snowflake-warehouse, or the user’s DEFAULT_WAREHOUSE).'
-          : ''
-      }`
+  }
+
+  /**
+   * Runs the statements as one request, waited for, and reads the role and warehouse the last
+   * one (WHO_AM_I) returns; throws a WarehouseError that says what failed.
+   */
+  private async whoAmI(texts: readonly string[]): Promise<[string | null, string | null]> {
+    const request = await this.statementRequest(
+      texts,
+      randomId(),
+      false,
+      false,
+      Date.now() + this.settings.timeoutMs
     );
-  }
-
-  run(script: string, options?: RunOptions): Promise<ScriptRun> {
-    return this.runWith(script, options, false);
-  }
-
-  /** `wait`: Snowflake answers when the statement ends (up to 45 s), else at once with a handle. */
-  private async runWith(
-    script: string,
-    options: RunOptions | undefined,
-    wait: boolean
-  ): Promise<ScriptRun> {
-    const pieces = splitScript(script);
-    const statements = pieces.map((p) => p.text);
-    const startAt = startIndex(options, pieces.length);
-    const started = Date.now();
-    const requestId = options?.requestId ?? randomUUID();
-    const finish = (fields: Fields): ScriptRun => ({
-      platform: 'snowflake',
-      durationMs: Date.now() - started,
-      note: undefined,
-      requestId,
-      ...fields
-    });
-    if (startAt > 0 && startAt >= pieces.length) {
-      return finish({
-        status: 'ran',
-        statements: resumedFrom(statements, startAt),
-        statementsRun: 0,
-        error: undefined
-      });
+    let { answer, json } = await this.api.send(request.build, { retryable: retryableSubmit });
+    const handle = text(json.statementHandle);
+    const deadline = Date.now() + this.settings.timeoutMs;
+    for (let poll = 0; answer.status === 202 && handle && HANDLE.test(handle); poll++) {
+      if (Date.now() >= deadline) break;
+      await sleep(pollDelay(poll));
+      ({ answer, json } = await this.api.send(await this.get(`${STATEMENTS}/${handle}`)));
     }
-    const plan = planRequest(script, pieces, startAt);
-    try {
-      return finish(
-        await this.execute(plan, statements, startAt, {
-          requestId,
-          resent: options?.requestId !== undefined,
-          wait
-        })
+    const first = request.build(1);
+    if (answer.status !== 200) {
+      const message = text(json.message);
+      const at = message ? failedStatementIn(message, texts) : undefined;
+      const said =
+        at === undefined
+          ? undefined
+          : `Snowflake names statement ${at + 1} of the check, ${excerpt(this.secrets.redact(texts[at]!), 120)}.`;
+      throw this.api.failure(
+        first,
+        answer,
+        json,
+        [said, this.hintFor(answer.status) ?? this.sessionHint()].filter(Boolean).join(' ')
       );
+    }
+    if (texts.length === 1) {
+      if (!isResultOf(json, handle)) throw this.unexpected(first, answer, json);
+      return rowOf(json);
+    }
+    const children = json.statementHandles;
+    if (
+      !isResultOf(json, handle, texts.length) ||
+      !Array.isArray(children) ||
+      !HANDLE.test(String(children.at(-1)))
+    ) {
+      throw this.unexpected(first, answer, json);
+    }
+    const last = String(children.at(-1));
+    const read = await this.api.send(await this.get(`${STATEMENTS}/${last}`));
+    if (read.answer.status !== 200 || !isResultOf(read.json, last)) {
+      throw this.unexpected(first, read.answer, read.json);
+    }
+    return rowOf(read.json);
+  }
+
+  private sessionHint(): string {
+    return 'Check snowflake-role and snowflake-warehouse: the user must be granted the role, and a multi-statement request needs a warehouse it may use (snowflake-warehouse, or the user’s DEFAULT_WAREHOUSE).';
+  }
+
+  async execute(request: StatementRequest, controls: Controls): Promise<StatementEnd> {
+    const { statement, script, generation } = request;
+    const replayed = snowflakeReplay(script, statement.index);
+    const texts = [...replayed.map((s) => s.text), statement.text];
+    // A session statement alone would be a single-statement request, where USE and SET are not
+    // supported: a SELECT after it makes the request a multi-statement one and proves the session.
+    if (texts.length === 1 && statement.session) texts.push(WHO_AM_I);
+    const sent: Sent = { texts, replayed };
+    const id = this.requestId(statement.index, generation);
+    const settling = request.settle !== undefined;
+    if (controls.signal.aborted)
+      return { outcome: 'not-run', error: 'The job was cancelled before it was sent.' };
+    let submitted: { request: ApiRequest; answer: HttpAnswer; json: Record<string, unknown> };
+    try {
+      const built = await this.statementRequest(texts, id, true, settling, controls.deadline);
+      const { answer, json } = await this.api.send(built.build, {
+        retryable: retryableSubmit,
+        deadline: controls.deadline
+      });
+      submitted = { request: built.build(1), answer, json };
     } catch (error) {
       if (!(error instanceof WarehouseError)) throw error;
-      const outcome = error instanceof Stopped ? error.outcome : 'unknown';
-      return finish({
-        status: 'failed',
-        statements: resumedFrom(statements, startAt).map((s, i) =>
-          i < startAt ? s : { ...s, outcome }
-        ),
-        statementsRun: outcome === 'not-run' ? 0 : undefined,
-        error: error.message
-      });
-    }
-  }
-
-  /** The request, followed to its end; throws for any end that is not the SQL API's answer. */
-  private async execute(
-    plan: SnowflakeRequestPlan,
-    statements: readonly string[],
-    startAt: number,
-    sending: Sending
-  ): Promise<Fields> {
-    const deadline = Date.now() + this.settings.timeoutMs;
-    let { request, answer, json } = await this.submit(plan.text, sending);
-    if (answer.status === 202) {
-      let handle = text(json.statementHandle);
-      const statusUrl = text(json.statementStatusUrl) ?? (handle && `${STATEMENTS}/${handle}`);
-      if (!statusUrl || !statusUrl.startsWith('/')) {
-        throw new Stopped(
-          `${this.unexpected(request, answer, json).message} It named no statement to follow, so whether the script runs is unknown.`,
-          'unknown'
-        );
+      if (error instanceof Unanswered && !error.sent) {
+        return { outcome: 'not-run', error: error.message };
       }
-      handle ??= statusUrl.split('/').pop();
-      try {
-        for (let poll = 0; answer.status === 202; poll++) {
-          if (Date.now() >= deadline) {
-            throw new WarehouseError(
-              `The script did not finish within script-timeout-seconds (${this.settings.timeoutMs / 1000} s).`
-            );
-          }
-          await sleep(Math.min(pollDelay(poll), Math.max(0, deadline - Date.now())));
-          request = { method: 'GET', path: statusUrl, headers: this.headers() };
-          ({ answer, json } = await this.api.send(request));
-          if (answer.status === 202 && !text(json.statementHandle) && json.code !== '333334') {
-            throw this.unexpected(request, answer, json);
-          }
-        }
-        if (answer.status !== 200 && answer.status !== 422) {
-          throw this.api.failure(request, answer, json, this.hintFor(answer.status));
-        }
-        if (answer.status === 200 && !isResult(json)) throw this.unexpected(request, answer, json);
-        if (answer.status === 422 && !isError(json)) throw this.unexpected(request, answer, json);
-      } catch (error) {
-        if (!(error instanceof WarehouseError) || !handle) throw error;
-        // Once accepted, the script runs on unless it is told to stop.
-        await this.cancel(handle);
-        throw new Stopped(
-          `${error.message} A cancel was sent, but the script may still be running in Snowflake (statement handle ${excerpt(handle, 60)}); the statements that finished stay done.`,
-          'unknown'
-        );
-      }
-    }
-    if (answer.status === 200) {
-      if (!isResult(json)) {
-        throw new Stopped(
-          `${this.unexpected(request, answer, json).message} Whether the script ran is unknown.`,
-          'unknown'
-        );
-      }
-      const results = resumedFrom(statements, startAt).map((s, i): StatementResult =>
-        i < startAt ? s : { ...s, outcome: 'ran' }
-      );
       return {
-        status: 'ran',
-        statements: results,
-        statementsRun: statements.length - startAt,
-        error: undefined
+        outcome: 'in-doubt',
+        error: `${error.message} Snowflake may have taken it; a re-run asks Snowflake about request ${id} (retry=true), which answers for it instead of running it again.`
       };
     }
-    if (answer.status === 422 && isError(json))
-      return this.failedAt(plan, statements, startAt, json);
-    // Snowflake's own refusal of the request (sign-in, rights, a bad request): nothing ran. Any
-    // other answer (a gateway's, a timeout) says nothing about whether the script was accepted.
-    const refused = isError(json) && answer.status < 500 && answer.status !== 408;
-    const failure = this.api.failure(request, answer, json, this.hintFor(answer.status));
-    throw new Stopped(
-      refused ? failure.message : `${failure.message} Whether the script runs is unknown.`,
-      refused ? 'not-run' : 'unknown'
-    );
+    const { answer, json } = submitted;
+    if (answer.status === 202) {
+      const handle = text(json.statementHandle);
+      if (!handle || !HANDLE.test(handle)) {
+        return {
+          outcome: 'in-doubt',
+          error: `${this.unexpected(submitted.request, answer, json).message} It named no statement handle to follow, so whether it runs is unknown; a re-run asks Snowflake about request ${id}.`
+        };
+      }
+      return this.follow(handle, sent, controls);
+    }
+    return this.ended(submitted.request, answer, json, sent, undefined, id);
   }
 
-  /**
-   * The script as one request, with the same requestId on every try; `resent` when an earlier
-   * attempt of the run sent it under this requestId already.
-   */
-  private async submit(statement: string, { requestId, resent, wait }: Sending) {
-    const body = JSON.stringify({
-      statement,
-      timeout: Math.ceil(this.settings.timeoutMs / 1000),
-      ...(this.settings.role ? { role: this.settings.role } : {}),
-      ...(this.settings.warehouse ? { warehouse: this.settings.warehouse } : {}),
-      parameters: { MULTI_STATEMENT_COUNT: '0' }
-    });
-    const build = (attempt: number): ApiRequest => ({
-      method: 'POST',
-      path: `${STATEMENTS}?requestId=${requestId}${wait ? '' : '&async=true'}${attempt > 1 || resent ? '&retry=true' : ''}`,
-      headers: { ...this.headers(), 'content-type': 'application/json' },
-      body
-    });
-    try {
-      const sent = await this.api.send(build);
-      return { request: build(1), ...sent };
-    } catch (error) {
-      if (!(error instanceof WarehouseError)) throw error;
-      throw new Stopped(
-        `${error.message} Snowflake may have accepted the script before the answer was lost, so whether it runs is unknown.`,
-        'unknown'
+  /** Polls the statement to its end; on cancellation or timeout, cancels it and confirms. */
+  private async follow(handle: string, sent: Sent, controls: Controls): Promise<StatementEnd> {
+    const path = `${STATEMENTS}/${handle}`;
+    for (let poll = 0; ; poll++) {
+      const stop = stopReason(controls);
+      if (stop) return this.cancel(handle, sent, stop);
+      await sleep(
+        Math.min(pollDelay(poll), Math.max(0, controls.deadline - Date.now())),
+        controls.signal
       );
+      if (stopReason(controls)) continue;
+      const request = await this.get(path);
+      let answer: HttpAnswer;
+      let json: Record<string, unknown>;
+      try {
+        ({ answer, json } = await this.api.send(request, { deadline: controls.deadline }));
+      } catch (error) {
+        if (!(error instanceof WarehouseError)) throw error;
+        if (stopReason(controls)) continue;
+        return this.cancel(handle, sent, error.message);
+      }
+      if (answer.status === 202 && isQueryStatus(json, handle)) continue;
+      const end = this.ended(request, answer, json, sent, handle);
+      if (end.outcome !== 'in-doubt') return end;
+      // An answer that proves nothing: the statement may still run; it is told to stop.
+      return this.cancel(handle, sent, end.error ?? 'Snowflake answered in another shape.');
     }
   }
 
-  /**
-   * A 422: the request failed at one statement, found from the position Snowflake reports,
-   * mapped through the statements' offsets in the text sent; those before it ran, those after
-   * did not. Without a position, how far it got is unknown.
-   */
-  private failedAt(
-    plan: SnowflakeRequestPlan,
-    statements: readonly string[],
-    startAt: number,
-    json: Record<string, unknown>
-  ): Fields {
-    const raw = text(json.message) ?? '';
-    const message = excerpt(this.secrets.redact(withoutEnvelope(raw)), 400);
-    const code = text(json.code);
-    const offset = reportedOffset(raw, plan.text);
-    const at = offset === undefined ? undefined : statementAt(offset, plan.sent);
-    const failed = at === undefined ? undefined : plan.sent[at]!;
-    const ran = new Set(
-      plan.sent
-        .slice(0, at ?? 0)
-        .filter((s) => !s.replay)
-        .map((s) => s.index)
-    );
-    const results = resumedFrom(statements, startAt).map((s, i): StatementResult => {
-      if (i < startAt) return failed?.index === i ? { ...s, error: message } : s;
-      if (failed === undefined) return { ...s, outcome: 'unknown' };
-      if (ran.has(i)) return { ...s, outcome: 'ran' };
-      return failed.index === i ? { ...s, outcome: 'failed', error: message } : s;
-    });
-    const which =
-      failed === undefined
-        ? 'The script failed, and Snowflake did not say at which statement, so what ran before it is unknown'
-        : `Statement ${failed.index + 1} of ${statements.length} failed${failed.replay ? ' (replayed for the session of a resumed run)' : ''} (${excerpt(statements[failed.index] ?? '', 120)})`;
+  /** What a final answer (200, 422, 408 or another) says of the request. */
+  private ended(
+    request: ApiRequest,
+    answer: HttpAnswer,
+    json: Record<string, unknown>,
+    sent: Sent,
+    handle: string | undefined,
+    id?: string
+  ): StatementEnd {
+    if (answer.status === 200) {
+      if (isResultOf(json, handle ?? text(json.statementHandle), sent.texts.length)) {
+        return { outcome: 'ran' };
+      }
+      return {
+        outcome: 'in-doubt',
+        error: `${this.unexpected(request, answer, json).message} A 200 without the result of ${sent.texts.length === 1 ? 'the statement' : `each of the ${sent.texts.length} statements sent`} proves nothing, so whether it ran is unknown.`
+      };
+    }
+    // A failure counts only for the request followed: another handle's says nothing of it.
+    if (answer.status === 422 && isFailure(json, handle)) {
+      const own = excerpt(this.secrets.redact(text(json.message) ?? ''), 400);
+      const code = text(json.code);
+      const error = `${own}${code ? ` (${excerpt(code, 40)})` : ''}${namedIn(text(json.message) ?? '', sent, this.secrets)}`;
+      return { outcome: code === CANCELLED ? 'cancelled' : 'failed', error };
+    }
+    if (answer.status === 408 && isQueryStatus(json, handle ?? text(json.statementHandle))) {
+      return {
+        outcome: 'cancelled',
+        error: `Snowflake cancelled it at its timeout: it did not finish within script-timeout-seconds (${this.settings.timeoutMs / 1000} s).`
+      };
+    }
+    const failure = this.api.failure(request, answer, json, this.hintFor(answer.status));
+    // Snowflake's own refusal of the request (sign-in, rights, a bad request, "slow down"): it
+    // did not take it. Any other answer (a gateway's, a page) does not say whether it did.
+    if (handle === undefined && isError(json) && answer.status < 500 && answer.status !== 408) {
+      return { outcome: 'failed', error: failure.message };
+    }
     return {
-      status: 'failed',
-      statements: results,
-      statementsRun: failed === undefined ? undefined : ran.size,
-      error: `${which}: ${message}${code ? ` (${excerpt(code, 40)})` : ''}`
+      outcome: 'in-doubt',
+      error: `${failure.message} That answer does not say whether Snowflake ran it${id ? `; a re-run asks Snowflake about request ${id}` : ''}.`
     };
+  }
+
+  /** Cancels the statement on Snowflake, then looks once at how it ended. */
+  private async cancel(handle: string, sent: Sent, why: string): Promise<StatementEnd> {
+    const path = `${STATEMENTS}/${handle}`;
+    const look = await this.get(path);
+    return this.api.cancel(
+      { cancel: { method: 'POST', path: `${path}/cancel`, headers: await this.headers() }, look },
+      (answer, json) =>
+        answer.status === 202 ? undefined : this.ended(look, answer, json, sent, handle),
+      `statement handle ${handle}`,
+      why
+    );
+  }
+
+  whereToCheck(): string {
+    return 'the query history in Snowflake (QUERY_HISTORY)';
+  }
+
+  /** A statement request, built again for each try: a resend carries retry=true. */
+  private async statementRequest(
+    texts: readonly string[],
+    id: string,
+    async: boolean,
+    resent: boolean,
+    deadline: number
+  ): Promise<{ build: (attempt: number) => ApiRequest }> {
+    const headers = { ...(await this.headers()), 'content-type': 'application/json' };
+    const body = JSON.stringify({
+      statement: texts.join(';\n'),
+      // Snowflake cancels the statement itself at the time the script has left.
+      timeout: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)),
+      ...(this.settings.role ? { role: this.settings.role } : {}),
+      ...(this.settings.warehouse ? { warehouse: this.settings.warehouse } : {}),
+      parameters: { MULTI_STATEMENT_COUNT: String(texts.length) }
+    });
+    return {
+      build: (attempt) => ({
+        method: 'POST',
+        path: `${STATEMENTS}?requestId=${id}${async ? '&async=true' : ''}${attempt > 1 || resent ? '&retry=true' : ''}`,
+        headers,
+        body
+      })
+    };
+  }
+
+  private async get(path: string): Promise<ApiRequest> {
+    return { method: 'GET', path, headers: await this.headers() };
+  }
+
+  private async headers(): Promise<Record<string, string>> {
+    return { ...(await this.auth.headers()), accept: 'application/json', 'user-agent': USER_AGENT };
   }
 
   /** An answer that is not the SQL API's, said with what came back. */
@@ -298,46 +337,8 @@ export class SnowflakeRunner implements ScriptRunner {
     );
   }
 
-  private async cancel(handle: string): Promise<void> {
-    await this.api
-      .send({
-        method: 'POST',
-        path: `${STATEMENTS}/${encodeURIComponent(handle)}/cancel`,
-        headers: this.headers()
-      })
-      .catch(() => undefined);
-  }
-
-  private headers(): Record<string, string> {
-    const auth = this.settings.auth;
-    return {
-      authorization: `Bearer ${auth.kind === 'token' ? auth.token : this.token()}`,
-      'x-snowflake-authorization-token-type':
-        auth.kind === 'token' ? auth.tokenType : 'KEYPAIR_JWT',
-      accept: 'application/json',
-      'user-agent': USER_AGENT
-    };
-  }
-
-  /** A JWT, minted again well before it expires, so a long poll never sends a stale one. */
-  private token(): string {
-    const auth = this.settings.auth;
-    if (auth.kind !== 'key-pair') throw new Error('no key pair');
-    const now = Math.floor(Date.now() / 1000);
-    if (!this.jwt || now - this.jwt.mintedAt > JWT_LIFETIME_SECONDS - 600) {
-      const token = mintJwt({ ...this.settings, ...auth }, now);
-      this.secrets.add(token);
-      this.jwt = { token, mintedAt: now };
-    }
-    return this.jwt.token;
-  }
-
   private hintFor(status: number): string | undefined {
-    if (status === 401) {
-      return this.settings.auth.kind === 'key-pair'
-        ? "Snowflake refused the key-pair token: check that the user's RSA_PUBLIC_KEY is the public half of snowflake-private-key (ALTER USER … SET RSA_PUBLIC_KEY), and snowflake-account and snowflake-user."
-        : "Snowflake refused the token: it is wrong or expired, snowflake-token-type does not match it, or the user's network policy does not allow this runner.";
-    }
+    if (status === 401) return this.auth.refusedHint;
     if (status === 403)
       return 'The user may not run this: check its role and privileges (the script needs ACCOUNTADMIN or equivalent).';
     if (status === 404)
@@ -346,16 +347,79 @@ export class SnowflakeRunner implements ScriptRunner {
   }
 }
 
-/** The SQL API's answer for a finished request. */
-function isResult(json: Record<string, unknown>): boolean {
+/** Which statement of the request Snowflake's message names, said for the reader, if any. */
+function namedIn(message: string, sent: Sent, secrets: Secrets): string {
+  const at = failedStatementIn(message, sent.texts);
+  if (at === undefined || sent.replayed.length === 0) return '';
+  return at < sent.replayed.length
+    ? ` Snowflake names the session statement replayed in front of it, statement ${sent.replayed[at]!.index + 1} (${excerpt(secrets.redact(sent.texts[at]!), 120)}): it failed there, before the statement itself ran.`
+    : ' Snowflake names the statement itself, after the session statements replayed in front of it.';
+}
+
+/** The SQL API's answers to a submit that mean "not now": the same request ID goes again. */
+function retryableSubmit(status: number): boolean {
+  return status === 429 || status === 503 || status === 504;
+}
+
+function stopReason(controls: Controls): string | undefined {
+  if (controls.signal.aborted) return 'The job was cancelled.';
+  if (Date.now() >= controls.deadline) return 'It did not finish within script-timeout-seconds.';
+  return undefined;
+}
+
+/** QueryStatus for this handle: still running (202) or timed out (408). */
+function isQueryStatus(json: Record<string, unknown>, handle: string | undefined): boolean {
+  return handle !== undefined && text(json.statementHandle) === handle;
+}
+
+/**
+ * A ResultSet for the handle followed: its metadata and data, and for a multi-statement request
+ * one child handle per statement sent. Anything less proves nothing ran.
+ */
+function isResultOf(
+  json: Record<string, unknown>,
+  handle: string | undefined,
+  statements = 1
+): boolean {
+  if (handle === undefined || text(json.statementHandle) !== handle) return false;
+  if (!isRecord(json.resultSetMetaData) || !Array.isArray(json.data)) return false;
+  if (statements === 1) return true;
+  const children = json.statementHandles;
   return (
-    json.code === '090001' ||
-    (text(json.statementHandle) !== undefined &&
-      (Array.isArray(json.statementHandles) || isRecord(json.resultSetMetaData)))
+    Array.isArray(children) &&
+    children.length === statements &&
+    children.every((c) => typeof c === 'string' && HANDLE.test(c))
+  );
+}
+
+/** QueryFailureStatus: a message and the handle of the statement that failed (the one followed). */
+function isFailure(json: Record<string, unknown>, handle: string | undefined): boolean {
+  const failed = text(json.statementHandle);
+  return (
+    typeof json.message === 'string' &&
+    failed !== undefined &&
+    (handle === undefined || failed === handle)
   );
 }
 
 /** The SQL API's error shape: a code and a message. */
 function isError(json: Record<string, unknown>): boolean {
   return text(json.code) !== undefined && typeof json.message === 'string';
+}
+
+/** The first row's two columns, as a ResultSet gives them (strings, or null). */
+function rowOf(json: Record<string, unknown>): [string | null, string | null] {
+  const row = Array.isArray(json.data) && Array.isArray(json.data[0]) ? json.data[0] : [];
+  const cell = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  return [cell(row[0]), cell(row[1])];
+}
+
+/** snowflake-role as CURRENT_ROLE() names it: unquoted names upper-cased, quoted ones as written. */
+function roleAsSnowflakeNames(role: string): string {
+  const quoted = /^"((?:[^"]|"")+)"$/.exec(role);
+  return quoted ? quoted[1]!.replace(/""/g, '"') : role.toUpperCase();
+}
+
+function randomId(): string {
+  return randomUUID();
 }
