@@ -410,11 +410,13 @@ describe('a kept script read back must be what was kept', () => {
     );
     const w = await snowflake();
     const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
-    expect(run.code).toBe(0);
+    // A kept script that cannot be read back as it was kept fails the re-run: it never goes green
+    // with the script never run.
+    expect(run.code).toBe(1);
     expect(run.outputs['script-status']).toBe('skipped');
-    expect(run.warnings).toContainEqual(
+    expect(run.errors).toContainEqual(
       expect.stringContaining(
-        `Looking for the script an earlier attempt kept failed: artifact ${id} does not match the digest the results service lists for it (${listed})`
+        `Looking for the cleanup script an earlier attempt of this run kept failed: artifact ${id} does not match the digest the results service lists for it (${listed})`
       )
     );
     expect(w.requests).toEqual([]);
@@ -435,9 +437,11 @@ describe('a kept script read back must be what was kept', () => {
     );
     const w = await snowflake();
     const run = await runAction({ inputs: inputs(w.url), env: attempt(2) });
-    expect(run.code).toBe(0);
+    // A kept script that cannot be read back as it was kept fails the re-run: it never goes green
+    // with the script never run.
+    expect(run.code).toBe(1);
     expect(run.outputs['script-status']).toBe('skipped');
-    expect(run.warnings).toContainEqual(
+    expect(run.errors).toContainEqual(
       expect.stringMatching(/holds "immuta-cleanup-snowflake-prod.sql" more than once/)
     );
     expect(w.requests).toEqual([]);
