@@ -89,7 +89,7 @@ export async function run(): Promise<void> {
 /** Every input read and checked, and the runner's files writable, before any request. */
 function readInputs(state: StepState): Config {
   const config = readConfig(
-    runner.getInput,
+    runner,
     (s, use) => state.secrets.add(s, use),
     process.env,
     log.warning

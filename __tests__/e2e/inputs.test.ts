@@ -207,6 +207,25 @@ describe('an input given empty where the runner would pass a default is bad inpu
     expect(odd.errors).toEqual([`Input 'dry-run' must be true or false, but was "tRUE".`]);
     expect(immuta.requests.length).toBe(before);
   });
+
+  it('" true " reads as core trims it, a dry run; a refused boolean is the step\'s own error, never core\'s TypeError or a stack', async () => {
+    const deletes = immuta.sent('DELETE').length;
+    const spaced = await runAction({ inputs: stepInputs(immuta, { 'dry-run': ' true ' }) });
+    expect(spaced.code).toBe(0);
+    expect(spaced.outputs.status).toBe('dry-run');
+    expect(immuta.sent('DELETE')).toHaveLength(deletes);
+
+    const before = immuta.requests.length;
+    const yes = await runAction({
+      inputs: stepInputs(immuta, { 'dry-run': 'yes' }),
+      env: { RUNNER_DEBUG: '1' }
+    });
+    expect(yes.code).toBe(1);
+    expect(yes.errors).toEqual([`Input 'dry-run' must be true or false, but was "yes".`]);
+    expect(yes.log).not.toMatch(/YAML|Core Schema|TypeError|\n\s+at /);
+    expect(yes.outputs).toEqual(STOPPED);
+    expect(immuta.requests.length).toBe(before);
+  });
 });
 
 // A variable the step's env: sets beside the runner's own: on Linux INPUT_dry-run and

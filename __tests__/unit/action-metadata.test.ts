@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { parse } from 'yaml';
 import { Inputs, parseInputs } from '../../src/action/inputs.js';
 import { ROOT } from '../support/run-action.mjs';
+import { readerOf } from '../support/input-source.js';
 import { renderReadme } from '../../scripts/readme.mjs';
 
 interface ActionYml {
@@ -81,9 +82,9 @@ describe('action.yml', () => {
     // connection-key is needed unless a plan names the hosts, so action.yml cannot require it.
     const required = { 'immuta-url': 'https://x.example', 'api-key': 'k' };
     const given = { ...required, 'connection-key': 'c' };
-    const fromYml = (name: string) =>
-      given[name as keyof typeof given] ?? action.inputs[name]?.default ?? '';
-    const fromNothing = (name: string) => given[name as keyof typeof given] ?? '';
+    const defaults = Object.entries(action.inputs).map(([name, spec]) => [name, spec.default]);
+    const fromYml = readerOf({ ...Object.fromEntries(defaults), ...given });
+    const fromNothing = readerOf(given);
     const env = { RUNNER_TEMP: '/runner/temp' };
     expect(parseInputs(fromYml, env)).toEqual(parseInputs(fromNothing, env));
     for (const name of Object.keys(required)) expect(action.inputs[name].required).toBe(true);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as path from 'node:path';
 import { parseInputs, readConfig, InputError } from '../../src/action/inputs.js';
+import { coreSource, readerOf } from '../support/input-source.js';
 
 const base = {
   'immuta-url': 'https://acme.immuta.com',
@@ -10,7 +11,7 @@ const base = {
 
 function parse(overrides: Record<string, string> = {}, env = { RUNNER_TEMP: '/runner/temp' }) {
   const values: Record<string, string> = { ...base, ...overrides };
-  return parseInputs((name) => values[name] ?? '', env);
+  return parseInputs(readerOf(values), env);
 }
 
 function errorOf(overrides: Record<string, string>): InputError {
@@ -200,11 +201,7 @@ describe('readConfig', () => {
       'snowflake-private-key-passphrase': 'open sesame',
       'databricks-token': 'dapi-0123456789'
     };
-    readConfig(
-      (n) => values[n] ?? '',
-      (s, use) => masked.push([s, use]),
-      {}
-    );
+    readConfig(coreSource(values), (s, use) => masked.push([s, use]), {});
     expect(masked).toEqual([
       ['secret-key', 'sent'],
       [values['snowflake-private-key']!, 'kept'],
@@ -217,13 +214,7 @@ describe('readConfig', () => {
   it('masks the API key before any input is checked', () => {
     const masked: string[] = [];
     const values: Record<string, string> = { ...base, 'dry-run': 'maybe' };
-    expect(() =>
-      readConfig(
-        (n) => values[n] ?? '',
-        (s) => masked.push(s),
-        {}
-      )
-    ).toThrow(InputError);
+    expect(() => readConfig(coreSource(values), (s) => masked.push(s), {})).toThrow(InputError);
     expect(masked).toEqual(['secret-key']);
   });
 });
@@ -236,35 +227,24 @@ describe('readConfig and the INPUT_* variables the runner passed', () => {
 
   it('stops at a variable that names no input, before reading the others', () => {
     const values: Record<string, string> = { ...base, dry_run: 'true' };
-    expect(() =>
-      readConfig(
-        (n) => values[n] ?? '',
-        () => undefined,
-        env(values)
-      )
-    ).toThrow(
+    expect(() => readConfig(coreSource(values), () => undefined, env(values))).toThrow(
       /^Input 'dry_run' \(INPUT_DRY_RUN\) is not an input of this action\. Did you mean 'dry-run'\?/
     );
   });
 
   it('checks every input given empty, even one this run would not read', () => {
     const values: Record<string, string> = { ...base, 'script-timeout-seconds': '' };
-    expect(() =>
-      readConfig(
-        (n) => values[n] ?? '',
-        () => undefined,
-        env(values)
-      )
-    ).toThrow(/^Input 'script-timeout-seconds' is empty\. The runner passes its default \(600\)/);
+    expect(() => readConfig(coreSource(values), () => undefined, env(values))).toThrow(
+      /^Input 'script-timeout-seconds' is empty\. The runner passes its default \(600\)/
+    );
   });
 
   it("reads an input the runner did not pass as action.yml's default", () => {
     const values: Record<string, string> = { ...base };
-    const config = readConfig(
-      (n) => values[n] ?? '',
-      () => undefined,
-      { ...env(values), RUNNER_TEMP: '/runner/temp' }
-    );
+    const config = readConfig(coreSource(values), () => undefined, {
+      ...env(values),
+      RUNNER_TEMP: '/runner/temp'
+    });
     expect(config).toEqual(parse());
   });
 });

@@ -12,7 +12,9 @@ import {
   unknownInputError,
   unknownInputs
 } from '../../src/action/step-inputs.js';
-import { workflowRunner } from '../../src/action/runner.js';
+import * as runner from '../../src/action/runner.js';
+import { useRunner, workflowRunner } from '../../src/action/runner.js';
+import { coreSource } from '../support/input-source.js';
 import { ROOT } from '../support/run-action.mjs';
 
 const action = parse(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {
@@ -163,10 +165,10 @@ describe('readStep', () => {
     'integration-id': '',
     'if-missing': 'warn'
   };
-  const getInput = (name: string) => values[name] ?? '';
+  const source = coreSource(values);
 
   it("an input the runner passed reads as given; one it did not pass, as action.yml's default", () => {
-    const read = readStep(getInput, ['INPUT_IF-MISSING', 'INPUT_INTEGRATION-ID']);
+    const read = readStep(source, ['INPUT_IF-MISSING', 'INPUT_INTEGRATION-ID']);
     expect(read('if-missing')).toBe('warn');
     expect(read('integration-id')).toBe('');
     expect(read('dry-run')).toBe('false');
@@ -175,7 +177,7 @@ describe('readStep', () => {
   });
 
   it('an input passed empty although it has a default is bad input', () => {
-    const read = readStep(getInput, ['INPUT_DRY-RUN']);
+    const read = readStep(source, ['INPUT_DRY-RUN']);
     expect(() => read('dry-run')).toThrow(InputError);
     expect(() => read('dry-run')).toThrow(
       /^Input 'dry-run' is empty\. The runner passes its default \(false\) .*Give true or false/
@@ -183,39 +185,40 @@ describe('readStep', () => {
   });
 });
 
-describe('booleans read as @actions/core getBooleanInput reads them', () => {
+describe('booleans: @actions/core getBooleanInput parses them, the step says what was wrong', () => {
   const variable = inputVariable(Inputs.DryRun);
   afterEach(() => {
     delete process.env[variable];
+    useRunner(workflowRunner);
   });
 
-  /** What each reader makes of the value: the boolean, or 'refused'. */
-  function decisions(value: string): { core: boolean | 'refused'; ours: boolean | 'refused' } {
+  /** What core makes of the value, and what the step makes of it: a boolean, or its error. */
+  function decisions(value: string) {
     process.env[variable] = value;
-    const outcome = (read: () => boolean) => {
-      try {
-        return read();
-      } catch {
-        return 'refused' as const;
-      }
-    };
-    return {
-      core: outcome(() => core.getBooleanInput(Inputs.DryRun)),
-      ours: outcome(() =>
-        boolean(readStep(workflowRunner.getInput, Object.keys(process.env)), Inputs.DryRun, false)
-      )
-    };
+    let byCore: boolean | 'refused';
+    try {
+      byCore = core.getBooleanInput(Inputs.DryRun);
+    } catch {
+      byCore = 'refused';
+    }
+    try {
+      const read = readStep(runner, Object.keys(process.env));
+      return { core: byCore, step: boolean(read, Inputs.DryRun, false) };
+    } catch (error) {
+      return { core: byCore, step: error as Error };
+    }
   }
 
+  it.each(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', ' true ', '\tFALSE\n'])(
+    '%j reads as core reads it',
+    (value) => {
+      const { core: expected, step } = decisions(value);
+      expect(expected).not.toBe('refused');
+      expect(step).toBe(expected);
+    }
+  );
+
   it.each([
-    'true',
-    'True',
-    'TRUE',
-    'false',
-    'False',
-    'FALSE',
-    ' true ',
-    '\tFALSE\n',
     'tRUE',
     'fALSE',
     'yes',
@@ -225,15 +228,46 @@ describe('booleans read as @actions/core getBooleanInput reads them', () => {
     '1',
     '0',
     'y',
-    '',
-    ' ',
-    '\n',
     '"true"',
     'true\nfalse',
     'ｔｒｕｅ',
     'true.'
-  ])('%j', (value) => {
-    const { core: expected, ours } = decisions(value);
-    expect(ours).toBe(expected);
+  ])("%j is refused as core refuses it, in the step's words, not core's", (value) => {
+    const { core: expected, step } = decisions(value);
+    expect(expected).toBe('refused');
+    expect(step).toBeInstanceOf(InputError);
+    expect((step as Error).message).toBe(
+      `Input 'dry-run' must be true or false, but was ${JSON.stringify(value.trim())}.`
+    );
+  });
+
+  it.each(['', ' ', '\n'])('%j, blank where the runner passes a default, is bad input', (value) => {
+    const { step } = decisions(value);
+    expect(step).toBeInstanceOf(InputError);
+    expect((step as Error).message).toMatch(/^Input 'dry-run' is empty\. /);
+  });
+
+  it("parses with the runner's getBooleanInput, and has no parse of its own", () => {
+    process.env[variable] = 'yes';
+    const asked: string[] = [];
+    useRunner({
+      ...workflowRunner,
+      getBooleanInput: (name) => {
+        asked.push(name);
+        return true;
+      }
+    });
+    expect(boolean(readStep(runner, [variable]), Inputs.DryRun, false)).toBe(true);
+    expect(asked).toEqual([Inputs.DryRun]);
+  });
+
+  it('an input not passed at all takes the fallback, without asking the runner', () => {
+    useRunner({
+      ...workflowRunner,
+      getBooleanInput: () => {
+        throw new Error('asked');
+      }
+    });
+    expect(boolean(readStep(runner, []), Inputs.UploadArtifact, true)).toBe(true);
   });
 });

@@ -116,7 +116,38 @@ export class InputError extends Error {
   }
 }
 
+/** An input's text, trimmed; '' when it holds none. */
 export type InputReader = (name: string) => string;
+
+/** The inputs as text, and the boolean ones as `@actions/core`'s `getBooleanInput` reads them. */
+export interface StepReader extends InputReader {
+  /**
+   * The boolean the input holds, or undefined when it holds no text. Throws an InputError when it
+   * holds anything but what `getBooleanInput` accepts.
+   */
+  boolean(name: string): boolean | undefined;
+}
+
+/**
+ * A StepReader over `getInput` (the text) and `getBooleanInput` (the parse, asked only of an input
+ * that has text). The parse's own TypeError names a YAML schema and carries a stack; the step
+ * says instead what was given and what to write.
+ */
+export function stepReader(
+  getInput: InputReader,
+  getBooleanInput: (name: string) => boolean
+): StepReader {
+  const boolean = (name: string): boolean | undefined => {
+    const value = getInput(name);
+    if (value === '') return undefined;
+    try {
+      return getBooleanInput(name);
+    } catch {
+      throw new InputError(name, `must be true or false, but was ${JSON.stringify(value)}.`);
+    }
+  };
+  return Object.assign((name: string) => getInput(name), { boolean });
+}
 
 export function hasControlCharacter(value: string): boolean {
   return /\p{Cc}/u.test(value);
@@ -139,16 +170,9 @@ export function isSet(read: InputReader, name: string): boolean {
   return value !== '' && value !== Defaults[name as keyof typeof Defaults];
 }
 
-/** The spellings @actions/core's getBooleanInput accepts (YAML 1.2's core schema), and no others. */
-const TRUE = ['true', 'True', 'TRUE'];
-const FALSE = ['false', 'False', 'FALSE'];
-
-export function boolean(read: InputReader, name: string, fallback: boolean): boolean {
-  const value = read(name);
-  if (value === '') return fallback;
-  if (TRUE.includes(value)) return true;
-  if (FALSE.includes(value)) return false;
-  throw new InputError(name, `must be true or false, but was ${JSON.stringify(value)}.`);
+/** A boolean input: what the step gave, or `fallback` when it gave nothing. */
+export function boolean(read: StepReader, name: string, fallback: boolean): boolean {
+  return read.boolean(name) ?? fallback;
 }
 
 export function oneOf<T extends string>(

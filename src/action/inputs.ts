@@ -22,10 +22,16 @@ import {
   SECRET_INPUTS,
   KEPT_SECRET_INPUTS,
   serviceUrl,
-  type InputReader
+  type StepReader
 } from './input-readers.js';
 import { readWarehouse, type WarehouseConfig } from '../warehouse/settings.js';
-import { meantSecret, readStep, unknownInputError, unknownInputs } from './step-inputs.js';
+import {
+  meantSecret,
+  readStep,
+  unknownInputError,
+  unknownInputs,
+  type InputSource
+} from './step-inputs.js';
 
 export { InputError, Inputs };
 
@@ -90,10 +96,11 @@ const MAX_PARALLEL = 32;
 
 /**
  * Reads and checks every input before anything touches the network, so a typo costs nothing.
- * `read` returns the trimmed raw value ('' when unset), as core.getInput does.
+ * `read` returns the trimmed raw value ('' when unset), as core.getInput does, and reads booleans
+ * as core.getBooleanInput does.
  */
 export function parseInputs(
-  read: InputReader,
+  read: StepReader,
   env: Environment = {},
   warn: (message: string) => void = () => undefined
 ): Config {
@@ -355,7 +362,7 @@ function pem(value: string): string | undefined {
  * input passed empty where the runner would have passed a default.
  */
 export function readConfig(
-  getInput: (name: string) => string,
+  source: InputSource,
   setSecret: (secret: string, use?: 'sent' | 'kept') => void,
   env: Environment,
   warn?: (message: string) => void
@@ -370,7 +377,7 @@ export function readConfig(
     }
   };
   for (const name of SECRET_INPUTS) {
-    mask(getInput(name), KEPT_SECRET_INPUTS.includes(name) ? 'kept' : 'sent');
+    mask(source.getInput(name), KEPT_SECRET_INPUTS.includes(name) ? 'kept' : 'sent');
   }
   const variables = Object.keys(env);
   const unknown = unknownInputs(variables);
@@ -379,7 +386,7 @@ export function readConfig(
     for (const stray of unknown.filter(meantSecret)) mask((env[stray.variable] ?? '').trim());
     throw unknownInputError(unknown);
   }
-  const read = readStep(getInput, variables);
+  const read = readStep(source, variables);
   // Every input, read once now: an empty one is bad input even where this run would not use it.
   for (const name of Object.values(Inputs)) read(name);
   return parseInputs(read, env, warn);

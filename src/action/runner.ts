@@ -10,6 +10,11 @@ import { accessSync, closeSync, constants, openSync } from 'node:fs';
 export interface Runner {
   /** The input's value, trimmed; '' when it is not set. */
   getInput(name: string): string;
+  /**
+   * The input as a YAML 1.2 boolean (`true`, `True`, `TRUE`, `false`, `False`, `FALSE`, trimmed);
+   * throws a TypeError for anything else, '' included.
+   */
+  getBooleanInput(name: string): boolean;
   setSecret(secret: string): void;
   setOutput(name: string, value: string): void;
   info(message: string): void;
@@ -39,6 +44,7 @@ let summaryWrites: Promise<unknown> = Promise.resolve();
 /** The runner as `@actions/core` speaks to it. */
 export const workflowRunner: Runner = {
   getInput: (name) => core.getInput(name),
+  getBooleanInput: (name) => core.getBooleanInput(name),
   setSecret: (secret) => core.setSecret(secret),
   setOutput: (name, value) => core.setOutput(name, value),
   info: (message) => core.info(message),
@@ -64,6 +70,7 @@ export function useRunner(runner: Runner): void {
 let outputFailure: unknown;
 
 export const getInput = (name: string): string => active.getInput(name);
+export const getBooleanInput = (name: string): boolean => active.getBooleanInput(name);
 export const setSecret = (secret: string): void => active.setSecret(secret);
 /**
  * Sets an output. One that cannot be written (a full disk) is remembered, for

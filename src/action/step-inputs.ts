@@ -5,8 +5,15 @@
  * default (an expression that came out empty) are mistakes that stop the step, not values to
  * guess at.
  */
-import { Defaults, InputError, Inputs, SECRET_INPUTS, type InputReader } from './input-readers.js';
-import { inputVariable } from './runner.js';
+import {
+  Defaults,
+  InputError,
+  Inputs,
+  SECRET_INPUTS,
+  stepReader,
+  type StepReader
+} from './input-readers.js';
+import { inputVariable, type Runner } from './runner.js';
 
 export { inputVariable };
 
@@ -178,25 +185,32 @@ export function unknownInputError(unknown: readonly UnknownInput[]): InputError 
 /** What `readStep` needs of the step's environment: the names of its variables. */
 export type VariableNames = readonly string[];
 
+/** Where the inputs are read: the runner, through `@actions/core`. */
+export type InputSource = Pick<Runner, 'getInput' | 'getBooleanInput'>;
+
 /**
  * Reads the step's inputs as the action checks them: an input the runner did not pass at all
  * (a run outside a runner) reads as action.yml's default; one passed empty although action.yml
  * gives it a default is bad input, since the runner passes the default when the step leaves
- * the input out.
+ * the input out. A boolean is parsed by the source's `getBooleanInput`, and only when it has
+ * text: one not passed at all takes its reader's fallback, which a test holds to action.yml's.
  */
-export function readStep(
-  getInput: (name: string) => string,
-  variables: VariableNames
-): InputReader {
+export function readStep(source: InputSource, variables: VariableNames): StepReader {
   const passed = new Set(variables);
-  return (name) => {
-    const value = getInput(name);
-    if (value !== '') return value;
-    const fallback = Defaults[name as keyof typeof Defaults] ?? '';
-    if (!passed.has(inputVariable(name))) return fallback;
-    if (fallback !== '') throw emptyInput(name, fallback);
-    return '';
+  const defaultOf = (name: string) => Defaults[name as keyof typeof Defaults] ?? '';
+  /** The input's text as the runner passed it; '' where the runner passes a default is refused. */
+  const given = (name: string) => {
+    const value = source.getInput(name);
+    if (value === '' && defaultOf(name) !== '' && passed.has(inputVariable(name))) {
+      throw emptyInput(name, defaultOf(name));
+    }
+    return value;
   };
+  const text = (name: string) =>
+    given(name) || (passed.has(inputVariable(name)) ? '' : defaultOf(name));
+  return Object.assign(text, {
+    boolean: stepReader(given, (name) => source.getBooleanInput(name)).boolean
+  });
 }
 
 function emptyInput(name: string, fallback: string): InputError {
