@@ -118,8 +118,18 @@ function connect(config: Config, { secrets, facts }: StepState): Services {
   // The lookup for an artifact of this name (left by an earlier attempt) starts now, so that
   // its answer is in by the time Immuta's script is.
   const canUpload = config.uploadArtifact && artifactUnavailable(runContext(facts)) === undefined;
+  // Each artifact operation gets timeout-seconds × max-attempts, what a request to Immuta may
+  // spend in its attempts.
   const artifacts = canUpload
-    ? withEarlyLookup(createArtifactClient({ env: process.env, secrets, log }), config.artifactName)
+    ? withEarlyLookup(
+        createArtifactClient({
+          env: process.env,
+          secrets,
+          log,
+          deadlineMs: config.timeoutMs * config.maxAttempts
+        }),
+        config.artifactName
+      )
     : undefined;
   const caller = new HttpCaller({
     transport,

@@ -51,7 +51,12 @@ export interface ArtifactService {
 }
 
 export type Fault =
-  number | { status?: number; contentType?: string; body?: string } | 'lost' | 'lost-once';
+  | number
+  | { status?: number; contentType?: string; body?: string }
+  | 'lost'
+  | 'lost-once'
+  | 'hang'
+  | 'half';
 
 /** A fault, or a function that chooses one by the request (undefined: none). */
 export type FaultFor<F> = F | ((request: Record<string, unknown>) => F | undefined);
@@ -64,7 +69,7 @@ export declare function startArtifactService(options: {
     ListArtifacts?: FaultFor<Fault | 'ignore-filter'>;
     GetSignedArtifactURL?: FaultFor<Fault>;
     DeleteArtifact?: FaultFor<Fault>;
-    blob?: 'refuse' | 'refuse-read' | 'stall';
+    blob?: 'refuse' | 'refuse-read' | 'stall' | 'stall-read';
   };
   hostnames?: { results: string; blob: string };
 }): Promise<ArtifactService>;

@@ -128,10 +128,14 @@ export async function startOwnAzurite() {
  * a number answers that HTTP status (with a twirp error body) instead of doing the work; an
  * object { status, contentType, body } answers that instead (a proxy's page); 'lost' does the
  * work and then drops the connection unanswered; 'lost-once' does so the first time only;
+ * 'hang' takes the request and never answers, doing nothing; 'half' does the work and sends the
+ * head of its answer and half the body, then nothing more;
  * ListArtifacts: 'ignore-filter' lists every artifact of the run, whatever name was asked for.
  * A function in place of a fault is asked with the request and returns a fault, or undefined.
  * blob: 'refuse' hands out an upload URL whose signature the blob store rejects; 'refuse-read' a
- * download URL so; 'stall' an upload URL to a server that takes the upload and never answers.
+ * download URL so; 'stall' an upload URL to a server that takes the upload and never answers;
+ * 'stall-read' a download URL to a server that sends the head of a zip's answer and half its
+ * bytes, then nothing more.
  * hostnames: { results, blob }: names for the service and the blob store in the URLs handed out
  * (ACTIONS_RESULTS_URL; signed URLs, as devstoreaccount1.<blob>), which only a proxy that maps
  * them to loopback can reach.
@@ -143,6 +147,8 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
   await container.createIfNotExists();
   const artifacts = [];
   const calls = [];
+  /** Answers a fault holds open, ended when the service closes. */
+  const held = new Set();
   /** Every signed URL handed out, in order. */
   const issued = [];
   let nextId = 1000 + Math.floor(Math.random() * 1000) * 10;
@@ -162,6 +168,20 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
     if (typeof fault === 'object') {
       res.writeHead(fault.status ?? 200, { 'content-type': fault.contentType ?? 'text/html' });
       return res.end(fault.body ?? '');
+    }
+    if (fault === 'hang') return held.add(res);
+    if (fault === 'half') {
+      // The answer the service would give, cut in the middle of its body.
+      const answer = { status: 200, headers: {}, body: '' };
+      const capture = {
+        writeHead: (status, headers) => Object.assign(answer, { status, headers }),
+        end: (text) => (answer.body = String(text ?? ''))
+      };
+      await rpc(method, request, capture);
+      const bytes = Buffer.from(answer.body);
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': bytes.length });
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+      return held.add(res);
     }
     if (fault === 'lost' || fault === 'lost-once') {
       if (fault === 'lost-once' && typeof chosen !== 'function') delete faults[method];
@@ -249,9 +269,8 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
           (a) => sameJob(a) && a.name === request.name && a.finalized
         );
         if (!artifact) return twirpError(res, 404, 'artifact not found');
-        return json(res, {
-          signed_url: signedUrl(artifact.blobName, 'r', faults.blob === 'refuse-read')
-        });
+        const signed = signedUrl(artifact.blobName, 'r', faults.blob === 'refuse-read');
+        return json(res, { signed_url: faults.blob === 'stall-read' ? stalling(signed) : signed });
       }
       case 'DeleteArtifact': {
         const index = artifacts.findIndex((a) => sameJob(a) && a.name === request.name);
@@ -296,9 +315,15 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
     return url.href;
   }
 
-  // A blob store that reads what it is sent and never answers: the upload stalls.
+  // A blob store that reads what it is sent and never answers: the upload stalls. A download
+  // gets the head of a zip's answer and half its bytes, then nothing more.
   const sockets = new Set();
-  const stall = http.createServer((req) => req.resume());
+  const stall = http.createServer((req, res) => {
+    req.resume();
+    if (req.method !== 'GET') return;
+    res.writeHead(200, { 'content-type': 'application/zip', 'content-length': 2048 });
+    res.write(Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(1020)]));
+  });
   stall.on('connection', (socket) => sockets.add(socket));
   await new Promise((resolve) => stall.listen(0, '127.0.0.1', resolve));
   /** The signed URL with the stalling server's origin. */
@@ -367,6 +392,7 @@ export async function startArtifactService({ azurite, faults = {}, hostnames }) 
       };
     },
     close: async () => {
+      for (const res of held) res.destroy();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => stall.close(resolve));
       await new Promise((resolve) => {

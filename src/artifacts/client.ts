@@ -3,9 +3,9 @@
  * actions/upload-artifact and actions/download-artifact are built on: its requests to the
  * results service, its zip, its blob transfers, retries, timeouts, retention and name checks.
  * The package is loaded on first use, so a step that keeps no artifact never loads it. What this
- * adds is what the action's rules need: a read-back capped in size, its digest checked, its
- * names trusted only when each stands for one file, and a delete that removes the artifact that
- * was compared or says it did not.
+ * adds is what the action's rules need: a deadline on every operation, a read-back capped in
+ * size, its digest checked, its names trusted only when each stands for one file, and a delete
+ * that removes the artifact that was compared or says it did not.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -47,7 +47,64 @@ export interface ArtifactClientOptions {
   readonly secrets: Secrets;
   /** Where what the package costs to load is told (a debug line, read by `npm run bench`). */
   readonly log?: { debug(message: string): void };
+  /**
+   * How long one operation may take once the package is loaded: a listing, a download, a delete,
+   * and an upload's requests to the results service (its blob gets `blobStallMs` more). The
+   * package's requests to the results service have no time limit of their own, so a service
+   * that takes a request and never answers would otherwise hold the step until the job's
+   * timeout-minutes. The step gives it timeout-seconds × max-attempts.
+   */
+  readonly deadlineMs: number;
 }
+
+/**
+ * How long @actions/artifact lets a blob upload go without progress before it gives up, read as
+ * it reads it: ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS, 5 minutes when unset. A value it cannot read
+ * it refuses at the upload, and a negative one gives up at once: neither adds anything here.
+ */
+export function blobStallMs(env: Readonly<Record<string, string | undefined>>): number {
+  const value = env.ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS;
+  if (!value) return 300_000;
+  const ms = parseInt(value);
+  return Number.isNaN(ms) ? 0 : Math.max(0, ms);
+}
+
+/** Node's longest timer: one set longer fires at once. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** An upload's deadline: its requests' (`deadlineMs`), and the time the package gives its blob. */
+export function uploadDeadlineMs(
+  deadlineMs: number,
+  env: Readonly<Record<string, string | undefined>>
+): number {
+  return Math.min(LONGEST_TIMER_MS, deadlineMs + blobStallMs(env));
+}
+
+/**
+ * `work`, or an error once `ms` have passed. The package cannot be told to stop, so what it was
+ * doing goes on unheeded until the process ends with the step.
+ */
+async function within<T>(work: Promise<T>, ms: number, what: string, bound: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${what} did not end within ${+(ms / 1000).toFixed(3)} s (${bound}): the artifact service (or its blob store, or a proxy on the way) did not answer in time. If it is only slow, raise timeout-seconds or max-attempts`
+          )
+        ),
+      ms
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const BOUND = 'timeout-seconds × max-attempts';
 
 /**
  * The most an artifact read back may hold, downloaded or unpacked: scripts are kilobytes
@@ -58,7 +115,8 @@ export const MAX_READ_BYTES = 256 * 1024 * 1024;
 type Toolkit = typeof import('./toolkit.js');
 
 export function createArtifactClient(options: ArtifactClientOptions): ArtifactClient {
-  const { env, secrets, log } = options;
+  const { env, secrets, log, deadlineMs } = options;
+  const uploadMs = uploadDeadlineMs(deadlineMs, env);
   let loaded: Promise<{ client: InstanceType<Toolkit['DefaultArtifactClient']>; toolkit: Toolkit }>;
   /** Checked and loaded on first use, so that a missing variable fails the upload, file kept. */
   const connect = () =>
@@ -78,9 +136,9 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       return { client: new toolkit.DefaultArtifactClient(), toolkit };
     })());
 
-  async function list(): Promise<StoredArtifact[]> {
+  async function list(what = "listing this run's artifacts"): Promise<StoredArtifact[]> {
     const { client } = await connect();
-    const { artifacts } = await client.listArtifacts();
+    const { artifacts } = await within(client.listArtifacts(), deadlineMs, what, BOUND);
     return artifacts.map((a) => {
       // Its answer decides what may be deleted: an artifact without its name or ID is not used.
       if (typeof a.name !== 'string' || !Number.isSafeInteger(a.id) || a.id <= 0) {
@@ -96,11 +154,11 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
   }
 
   return {
-    list,
+    list: () => list(),
 
     async find(name) {
       // Filtered here, not by the service: deleting the wrong artifact cannot be undone.
-      const named = (await list()).filter((a) => a.name === name);
+      const named = (await list(`looking up artifact '${name}'`)).filter((a) => a.name === name);
       // As @actions/artifact's getArtifact: of several with one name, the newest.
       return named.sort((a, b) => b.id - a.id)[0];
     },
@@ -116,11 +174,16 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       );
       try {
         // The archive as it was stored, digest checked by the package; unpacked below, in memory.
-        const { digestMismatch } = await client.downloadArtifact(artifact.id, {
-          path: folder,
-          expectedHash: artifact.digest,
-          skipDecompress: true
-        });
+        const { digestMismatch } = await within(
+          client.downloadArtifact(artifact.id, {
+            path: folder,
+            expectedHash: artifact.digest,
+            skipDecompress: true
+          }),
+          deadlineMs,
+          `downloading ${what} ('${artifact.name}')`,
+          BOUND
+        );
         const [name, ...more] = await fs.readdir(folder);
         if (name === undefined || more.length > 0) {
           throw new Error(`the download of ${what} left ${more.length + 1} files, not one`);
@@ -149,7 +212,9 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         checkFileNames(read.map((f) => f.name));
         return new Map(read.map((f) => [f.name, f.data]));
       } finally {
-        await fs.rm(folder, { recursive: true, force: true });
+        // A download given up on may still hold its file open (Windows refuses to remove it):
+        // what the step says is why it stopped, and the runner clears RUNNER_TEMP anyway.
+        await fs.rm(folder, { recursive: true, force: true }).catch(() => undefined);
       }
     },
 
@@ -157,7 +222,12 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       const { client } = await connect();
       // The package deletes the newest artifact of the name: names are unique in a run, so that
       // is the one compared, unless it was replaced in between; then the step says so.
-      const { id } = await client.deleteArtifact(artifact.name);
+      const { id } = await within(
+        client.deleteArtifact(artifact.name),
+        deadlineMs,
+        `deleting artifact '${artifact.name}' (ID ${artifact.id})`,
+        BOUND
+      );
       if (id !== artifact.id) {
         throw new Error(
           `deleting artifact '${artifact.name}' removed ID ${id}, not ID ${artifact.id}, which was compared: another job replaced it in between`
@@ -167,11 +237,11 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
 
     async upload(name, files, root, retentionDays) {
       const { client } = await connect();
-      const { id, size } = await client.uploadArtifact(
-        name,
-        [...files],
-        root,
-        retentionDays ? { retentionDays } : {}
+      const { id, size } = await within(
+        client.uploadArtifact(name, [...files], root, retentionDays ? { retentionDays } : {}),
+        uploadMs,
+        `uploading artifact '${name}'`,
+        `${BOUND}, plus ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS for its blob`
       );
       if (id === undefined) throw new Error(`the upload of artifact '${name}' gave no ID`);
       return { id, size: size ?? 0 };
