@@ -107,6 +107,57 @@ describe('action.yml', () => {
   });
 });
 
+describe("package.json's engines", () => {
+  const read = (file: string) => JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8'));
+  const pkg = read('package.json') as { engines: { node: string } };
+  const lock = read('package-lock.json') as {
+    packages: Record<string, { dev?: boolean; engines?: { node?: string } | string[] }>;
+  };
+
+  /** Whether a version satisfies an engines range of the forms npm packages use. */
+  function admits(range: string, version: readonly number[]): boolean {
+    const compare = (v: string) => {
+      const parts = v.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : 0));
+      for (let i = 0; i < 3; i++) {
+        const d = (version[i] ?? 0) - (parts[i] ?? 0);
+        if (d !== 0) return Math.sign(d);
+      }
+      return 0;
+    };
+    return range.split('||').some((alternative) =>
+      alternative
+        .replace(/(>=|<=|>|<|\^|~)\s+/g, '$1')
+        .trim()
+        .split(/\s+/)
+        .every((bound) => {
+          const [, op, v] = /^(>=|<=|>|<|\^|~)?v?(.+)$/.exec(bound)!;
+          const c = compare(v!);
+          if (op === '>=') return c >= 0;
+          if (op === '>') return c > 0;
+          if (op === '<=') return c <= 0;
+          if (op === '<') return c < 0;
+          return version[0] === Number(v!.split('.')[0]) && c >= 0;
+        })
+    );
+  }
+
+  it('names the Node action.yml runs the bundle on, and the lock file says the same', () => {
+    expect(pkg.engines.node).toBe(`>=${action.runs.using.replace(/^node/, '')}`);
+    expect(lock.packages['']!.engines).toEqual(pkg.engines);
+  });
+
+  it('admits no Node that a package the bundle holds refuses (undici 8 wants 22.19)', () => {
+    const floor = pkg.engines.node.replace(/^>=/, '').split('.').map(Number);
+    const refusing = Object.entries(lock.packages)
+      .filter(([where, p]) => where !== '' && !p.dev && !Array.isArray(p.engines))
+      .filter(([, p]) => p.engines?.node && !admits(p.engines.node, floor))
+      .map(([where, p]) => `${where} (${p.engines!.node})`);
+    expect(refusing).toEqual([]);
+    expect(admits('>=22.19.0', [20, 20, 2])).toBe(false);
+    expect(admits('>=22.19.0', floor)).toBe(true);
+  });
+});
+
 describe('README', () => {
   it("holds action.yml's inputs and outputs tables and the example workflows as they are", () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
