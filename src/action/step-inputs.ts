@@ -5,7 +5,14 @@
  * default (an expression that came out empty) are mistakes that stop the step, not values to
  * guess at.
  */
-import { Defaults, InputError, Inputs, SECRET_INPUTS, type InputReader } from './input-readers.js';
+import {
+  Defaults,
+  InputError,
+  Inputs,
+  MAY_BE_EMPTY,
+  SECRET_INPUTS,
+  type InputReader
+} from './input-readers.js';
 import { inputVariable } from './runner.js';
 
 export { inputVariable };
@@ -194,7 +201,7 @@ export function readStep(
     if (value !== '') return value;
     const fallback = Defaults[name as keyof typeof Defaults] ?? '';
     if (!passed.has(inputVariable(name))) return fallback;
-    if (fallback !== '') throw emptyInput(name, fallback);
+    if (fallback !== '' && !MAY_BE_EMPTY.includes(name)) throw emptyInput(name, fallback);
     return '';
   };
 }
