@@ -277,6 +277,31 @@ describe('snowflake-auth: oidc', () => {
     expect(gh.issued.length).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
+  it('when GitHub’s token service fails after the delete, the statement that needs a new token is not sent', async () => {
+    const immuta = await immutaWith();
+    const gh = await issuer({ lifetimeSeconds: 2 });
+    const sf = await snowflake(gh);
+    // The delete outlasts the token in hand, and by then the token service answers 500.
+    immuta.fault({
+      method: 'DELETE',
+      path: '/data/object/snowflake-prod',
+      delayMs: 2000,
+      before: async () => gh.fault({ status: 500, body: { message: 'Internal error' }, times: 50 })
+    });
+    const run = await runAction({ inputs: snowflakeOidcStep(immuta, sf.url), env: gh.env });
+    expect(run.code).toBe(1);
+    expect(run.outputs).toMatchObject({
+      deleted: 'true',
+      'script-status': 'failed',
+      'statements-run': '0'
+    });
+    expect(run.errors.at(-1)).toMatch(
+      /^Running the cleanup script in Snowflake failed: Statement 1 of 6 \(USE ROLE ACCOUNTADMIN\) was not sent: GitHub gave no ID token for audience "snowflakecomputing\.com": .*Error Code : 500/
+    );
+    expect(sf.scripts).toEqual([]);
+    expect(sf.requests.filter((r) => r.refused)).toEqual([]);
+  }, 60_000);
+
   it.each<[string, Parameters<OidcIssuer['fault']>[0], RegExp]>([
     [
       'answers an HTML page with 200',
@@ -570,7 +595,7 @@ describe('a re-run after the federation policy refused the exchange mid-script',
       'statements-run': '0'
     });
     expect(first.errors.at(-1)).toMatch(
-      /^Running the cleanup script in Databricks failed: Statement 1 of 3 \(DROP SCHEMA IF EXISTS immuta\.a CASCADE\) was not sent: It was not sent: POST \/oidc\/v1\/token answered 401\. Databricks said: the service principal has no federation policy\. Databricks refused GitHub's ID token for service principal 6a1f-sp-application-id \(sub "repo:acme\/data-platform:environment:production"/
+      /^Running the cleanup script in Databricks failed: Statement 1 of 3 \(DROP SCHEMA IF EXISTS immuta\.a CASCADE\) was not sent: POST \/oidc\/v1\/token answered 401\. Databricks said: the service principal has no federation policy\. Databricks refused GitHub's ID token for service principal 6a1f-sp-application-id \(sub "repo:acme\/data-platform:environment:production"/
     );
     expect(first.summary).toContain('| 1 | `DROP SCHEMA IF EXISTS immuta.a CASCADE` | not run |');
     expect(db.executed).toEqual([]);

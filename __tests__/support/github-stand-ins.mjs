@@ -12,19 +12,15 @@ import {
   randomUUID
 } from 'node:crypto';
 import { JOB_TOKEN } from './run-action.mjs';
-import { listen } from './loopback.mjs';
+import { listen, reply } from './loopback.mjs';
 
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 export const REPOSITORY = 'acme/data-platform';
 export const RUN_ID = '4242';
 
+/** JSON as GitHub sends it; a string body goes out as a page. */
 function send(res, status, body, headers = {}) {
-  const raw = typeof body === 'string';
-  res.writeHead(status, {
-    'content-type': raw ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
-    ...headers
-  });
-  res.end(raw ? body : JSON.stringify(body));
+  reply(res, status, body, headers, 'application/json; charset=utf-8');
 }
 
 /** The first matching fault, used up `times` times; a fault of `hang` never answers. */

@@ -1,5 +1,6 @@
 // A loopback HTTP server for a stand-in: the handler gets the request, the response and the whole
 // body as text; close() drops every connection still open (a client waiting on a stalled answer).
+// reply() answers JSON, or a string as it is, as a page (a proxy's, say).
 import * as http from 'node:http';
 
 export async function listen(handler) {
@@ -21,4 +22,11 @@ export async function listen(handler) {
       await new Promise((resolve) => server.close(resolve));
     }
   };
+}
+
+/** Answers `body` as JSON of `type`, or a string as an HTML page, with the headers given. */
+export function reply(res, status, body, headers = {}, type = 'application/json') {
+  const raw = typeof body === 'string';
+  res.writeHead(status, { 'content-type': raw ? 'text/html; charset=utf-8' : type, ...headers });
+  res.end(raw ? body : JSON.stringify(body));
 }

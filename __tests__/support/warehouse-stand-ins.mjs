@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, createVerify, randomUUID } from 'node:crypto';
 import { splitQuery, defaultSplitterOptions } from 'dbgate-query-splitter';
 import { verifyIdToken } from './github-stand-ins.mjs';
-import { listen } from './loopback.mjs';
+import { listen, reply } from './loopback.mjs';
 
 const SNOWFLAKE_SPLIT = {
   ...defaultSplitterOptions,
@@ -25,15 +25,8 @@ function statementsOf(text) {
     .map((s) => ({ text: s.text.trim(), at: s.trimStart ?? s.start }));
 }
 
-function json(res, status, body, headers = {}) {
-  // A string body goes out as it is (a proxy's page, say), with the fault's content type.
-  const raw = typeof body === 'string';
-  res.writeHead(status, {
-    'content-type': raw ? 'text/html; charset=utf-8' : 'application/json',
-    ...headers
-  });
-  res.end(raw ? body : JSON.stringify(body));
-}
+/** JSON as the warehouses send it; a string body goes out as a page, with the fault's type. */
+const json = reply;
 
 /** The first fault for this request; the pre-flight check's requests only meet check faults. */
 function takeFault(faults, method, path, check = false) {

@@ -141,7 +141,7 @@ export class DatabricksAdapter implements WarehouseAdapter {
       );
     } catch (error) {
       if (!(error instanceof SignInFailed)) throw error;
-      return { outcome: 'not-run', error: `It was not sent: ${error.message}` };
+      return { outcome: 'not-run', error: error.message };
     }
     let refused: HttpAnswer | undefined;
     let answer: HttpAnswer;

@@ -177,7 +177,7 @@ export class SnowflakeAdapter implements WarehouseAdapter {
       built = await this.statementRequest(texts, id, true, settling, controls.deadline);
     } catch (error) {
       if (!(error instanceof SignInFailed)) throw error;
-      return { outcome: 'not-run', error: `It was not sent: ${error.message}` };
+      return { outcome: 'not-run', error: error.message };
     }
     try {
       const { answer, json } = await this.api.send(built.build, {
