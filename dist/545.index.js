@@ -13,7 +13,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(73024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var unzip_stream__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(33991);
-/* harmony import */ var _actions_artifact__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(58206);
+/* harmony import */ var _actions_artifact__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(69800);
 /**
  * The packages behind the artifact client, in a module of their own: client.ts imports it
  * dynamically, so ncc bundles @actions/artifact (with the Azure SDK and Octokit it brings) in a

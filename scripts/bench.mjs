@@ -3,6 +3,8 @@
 // (the same three requests with built-in fetch, nothing else) run alternately against the
 // loopback Immuta stand-in, several times each after a warm-up; the medians of wall time and peak
 // resident memory are printed with their ratios.
+// A row reads who approved (the review history, through @actions/github, from a loopback
+// stand-in of GitHub's API), and one signs in to Snowflake with GitHub's OIDC token.
 // A second table times batches: 1, 10, 100 and 500 hosts in one step, at a latency and a
 // max-parallel of your choosing. A third says what loading the runtime packages costs: each of
 // bench/load/*.mjs bundled alone with ncc, as the action is, and run as a process, beside the
@@ -21,6 +23,12 @@ import {
   startDatabricksStandIn,
   startSnowflakeStandIn
 } from '../__tests__/support/warehouse-stand-ins.mjs';
+import {
+  review,
+  RUN_ID,
+  startGitHubApi,
+  startOidcIssuer
+} from '../__tests__/support/github-stand-ins.mjs';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import ncc from '@vercel/ncc';
@@ -68,7 +76,20 @@ async function measure(immuta, { entry, inputs = {}, env = {}, script }) {
       `a run with upload-artifact: ${uploads} ${loaded ? 'loaded' : 'did not load'} @actions/artifact`
     );
   }
-  return { wallMs: run.wallMs, rssMiB: run.peakRssMiB, loadMs: loaded ? Number(loaded[1]) : NaN };
+  // Only a run that reads the review history (GITHUB_API_URL set) may load @actions/github.
+  const github = /^::debug::Loaded @actions\/github in (\d+) ms$/m.exec(run.stdout);
+  const reads = Boolean(env.GITHUB_API_URL);
+  if (entry === action.entry && reads !== (github !== null)) {
+    throw new Error(
+      `a run ${reads ? 'with' : 'without'} GITHUB_API_URL ${github ? 'loaded' : 'did not load'} @actions/github`
+    );
+  }
+  return {
+    wallMs: run.wallMs,
+    rssMiB: run.peakRssMiB,
+    loadMs: loaded ? Number(loaded[1]) : NaN,
+    githubMs: github ? Number(github[1]) : NaN
+  };
 }
 
 /** Runs each contender alternately, one warm-up then RUNS measured runs each; medians. */
@@ -83,7 +104,8 @@ async function compare(immuta, contenders) {
   return samples.map((s) => ({
     wallMs: median(s.map((x) => x.wallMs)),
     rssMiB: median(s.map((x) => x.rssMiB)),
-    loadMs: median(s.map((x) => x.loadMs))
+    loadMs: median(s.map((x) => x.loadMs)),
+    githubMs: median(s.map((x) => x.githubMs))
   }));
 }
 
@@ -119,6 +141,25 @@ for (const latencyMs of [0, 100]) {
     const [a, b] = await compare(immuta, [action, bareFetch]);
     row('action, no upload', latencyMs, a, 'bare fetch', b);
   } finally {
+    await immuta.close();
+  }
+}
+
+/** Median ms the approvals row took to load @actions/github. */
+let loadingGithub;
+{
+  // Who approved: the review history read through @actions/github (loaded only for it), from
+  // the start of the run, beside the requests to Immuta.
+  const immuta = await startImmutaStandIn({ latencyMs: 100 });
+  const api = await startGitHubApi({
+    reviews: { [RUN_ID]: [review(), review({ login: 'alice' })] }
+  });
+  try {
+    const [a, n] = await compare(immuta, [{ ...action, env: api.env }, action]);
+    row('action, reading who approved (github-token)', 100, a, 'action, no upload', n);
+    loadingGithub = a.githubMs;
+  } finally {
+    await api.close();
     await immuta.close();
   }
 }
@@ -180,6 +221,33 @@ for (const latencyMs of [0, 100]) {
     const [w, n] = await compare(immuta, [withScript, action]);
     row('action, run-script: snowflake (6 statements)', 100, w, 'action, no upload', n);
 
+    // Keyless: GitHub's ID token from the runner's endpoint instead of a key-pair JWT.
+    const issuer = await startOidcIssuer();
+    const keyless = await startSnowflakeStandIn({
+      oidc: {
+        jwks: issuer.jwks,
+        subject: issuer.options.subject,
+        audiences: ['snowflakecomputing.com']
+      }
+    });
+    try {
+      const withOidc = {
+        ...action,
+        env: issuer.env,
+        inputs: {
+          'run-script': 'snowflake',
+          'snowflake-account': 'xy12345',
+          'snowflake-host': keyless.url,
+          'snowflake-auth': 'oidc'
+        }
+      };
+      const [o, k] = await compare(immuta, [withOidc, withScript]);
+      row('action, run-script: snowflake, oidc', 100, o, 'run-script: snowflake, key pair', k);
+    } finally {
+      await keyless.close();
+      await issuer.close();
+    }
+
     const databricksScript = [
       'REVOKE USE CATALOG ON CATALOG immuta FROM `immuta-sp`;',
       'DROP SCHEMA IF EXISTS immuta.immuta_system CASCADE;',
@@ -233,6 +301,9 @@ console.log(
 console.table(rows);
 console.log(
   `Loading @actions/artifact (its chunk), in the upload row: median ${loading?.toFixed(0)} ms; the runs without upload-artifact never loaded it`
+);
+console.log(
+  `Loading @actions/github (its chunk), in the row reading who approved: median ${loadingGithub?.toFixed(0)} ms; the runs without GITHUB_API_URL never loaded it`
 );
 
 // Batches: every host its own integration and a script of a few hundred bytes.
@@ -303,6 +374,7 @@ console.table(batchRows);
       ['node, an empty module', await bundle('nothing')],
       ['undici (EnvHttpProxyAgent)', await bundle('undici')],
       ['@actions/core (with http-client, on the same undici)', await bundle('core')],
+      ['@actions/github (Octokit, on the same undici)', await bundle('github')],
       ['the action, refusing a bad input', { ...action, inputs: { 'immuta-url': 'not a url' } }]
     ];
     const samples = contenders.map(() => []);

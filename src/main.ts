@@ -31,6 +31,9 @@ import * as runner from './action/runner.js';
 import { warehouseAdapter } from './warehouse/index.js';
 import { recoverScript } from './flow/earlier-attempts.js';
 import { stepThree } from './step3/step.js';
+import { GitHubIdTokens } from './warehouse/github-oidc.js';
+import { readReviewHistory, type ApprovalRecord } from './approvals/review-history.js';
+import { approvalsLine, approvalsMarkdown } from './reports/approvals.js';
 
 /** What the step has done so far, for the report of a failure at any point. */
 interface StepState {
@@ -44,6 +47,8 @@ interface StepState {
   batch: boolean;
   /** Whether a lost output has been reported as the reason the step stopped. */
   outputLossReported: boolean;
+  /** The run's review history, read from the start; undefined when it is not read. */
+  approvals?: () => Promise<ApprovalRecord | undefined>;
 }
 
 /** The run's clients: Immuta's, the artifact service's, and the HTTP caller the warehouse uses. */
@@ -71,6 +76,7 @@ export async function run(): Promise<void> {
       await reportNoHosts(config.ifNoHosts);
       return;
     }
+    state.approvals = reviewHistory(config, state);
     services = connect(config, state);
     if (config.connectionKeys.length > 1 || config.plan) await runBatch(config, services, state);
     else await runOneHost(config, services, state);
@@ -172,9 +178,11 @@ async function runBatch(config: Config, services: Services, state: StepState): P
     },
     onDeleted: () => (state.deleted = true),
     identity: identity(state.facts),
+    approvals: state.approvals,
     log
   });
   await reportBatch(outcome, state.secrets, config.summaryScript);
+  await reportApprovals(state);
 }
 
 async function runOneHost(config: Config, services: Services, state: StepState): Promise<void> {
@@ -200,11 +208,66 @@ async function runOneHost(config: Config, services: Services, state: StepState):
   });
   await writeReport(
     files.reportPath,
-    singleReport(config, [hostRecord(outcome)], 'final', state.startedAt, identity(state.facts))
+    singleReport(
+      config,
+      [hostRecord(outcome)],
+      'final',
+      state.startedAt,
+      identity(state.facts),
+      await state.approvals?.()
+    )
   );
   runner.setOutput('report-path', files.reportPath);
   await report(outcome, config.ifMissing, state.secrets, config.summaryScript);
   if (planSha256 !== undefined) await writeSummary(`${planLine(files.planPath, planSha256)}\n`);
+  await reportApprovals(state);
+}
+
+/**
+ * The run's review history, read through the API from the start of the run (it takes nothing
+ * from what the step does), when github-token is given in a workflow run; said once in the log
+ * when first awaited: who approved, or a warning that it could not be read.
+ */
+function reviewHistory(
+  config: Config,
+  { facts, secrets }: StepState
+): (() => Promise<ApprovalRecord | undefined>) | undefined {
+  const { apiUrl, repository, runId } = facts;
+  if (config.githubToken === undefined) return undefined;
+  if (apiUrl === undefined || repository === undefined || runId === undefined) {
+    log.debug(
+      'Not in a workflow run (GITHUB_API_URL, GITHUB_REPOSITORY or GITHUB_RUN_ID unset): no review history to read.'
+    );
+    return undefined;
+  }
+  const reading = readReviewHistory({
+    token: config.githubToken,
+    apiUrl,
+    repository,
+    runId,
+    timeoutMs: config.timeoutMs,
+    secrets,
+    log
+  });
+  let told: Promise<ApprovalRecord> | undefined;
+  return () =>
+    (told ??= reading.then((record) => {
+      if (record.reviews === undefined) {
+        log.warning(
+          `The review history of workflow run ${runId} could not be read, so the report and the summary do not say who approved: ${record.error}. The step goes on.`
+        );
+      } else {
+        log.info(approvalsLine(record));
+      }
+      return record;
+    }));
+}
+
+/** Who approved, as its own section of the job summary, after the step's own. */
+async function reportApprovals(state: StepState): Promise<void> {
+  const record = await state.approvals?.();
+  if (record === undefined || state.facts.runId === undefined) return;
+  await writeSummary(approvalsMarkdown(record, state.facts.runId));
 }
 
 /**
@@ -278,6 +341,19 @@ function stepThreeDependencies(
         thisRun
       )));
   const warehouse = config.warehouse;
+  // GitHub's ID tokens for keyless sign-in, fetched when first needed and again before each
+  // expires; held in memory only.
+  const idTokens =
+    warehouse?.auth.kind === 'oidc'
+      ? new GitHubIdTokens({
+          audience: warehouse.auth.audience,
+          secrets,
+          timeoutMs: config.timeoutMs,
+          requestToken: process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+          get: runner.getIDToken,
+          log
+        })
+      : undefined;
   return {
     // One adapter for the pre-flight check and the run: Databricks signs in once.
     step3:
@@ -293,7 +369,7 @@ function stepThreeDependencies(
         retentionDays: config.retentionDays,
         recordFile: files.recordPath,
         artifacts,
-        adapter: (requestId) => warehouseAdapter(warehouse, secrets, caller, requestId),
+        adapter: (requestId) => warehouseAdapter(warehouse, secrets, caller, requestId, idTokens),
         log,
         redact: (text) => secrets.redact(text)
       }),
@@ -321,12 +397,20 @@ async function reportStepFailure(error: unknown, state: StepState): Promise<void
     };
     await writeReport(
       reportPath,
-      singleReport(config, [record], 'final', state.startedAt, identity(state.facts))
+      singleReport(
+        config,
+        [record],
+        'final',
+        state.startedAt,
+        identity(state.facts),
+        await state.approvals?.()
+      )
     )
       .then(() => runner.setOutput('report-path', reportPath))
       .catch(() => undefined);
   }
   await reportFailure(message, state.deleted);
+  await reportApprovals(state);
 }
 
 /**

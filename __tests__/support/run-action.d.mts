@@ -21,6 +21,9 @@ export interface ActionRun {
   wallMs: number;
 }
 
+/** The job's GITHUB_TOKEN in a test run: what `${{ github.token }}` evaluates to. */
+export declare const JOB_TOKEN: string;
+
 /** What the runner passes for each input of action.yml the step leaves out ('' when no default). */
 export declare const ACTION_DEFAULTS: Readonly<Record<string, string>>;
 
@@ -42,6 +45,8 @@ export declare function runAction(options?: {
   measureMemory?: boolean;
   /** Told the child process as soon as it is spawned. */
   onStart?: (child: import('node:child_process').ChildProcess) => void;
+  /** The job's GITHUB_TOKEN, which `${{ github.token }}` evaluates to; JOB_TOKEN unless given. */
+  jobToken?: string;
 }): Promise<ActionRun>;
 
 export declare function parseOutputs(text: string): Record<string, string>;

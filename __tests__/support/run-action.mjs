@@ -16,9 +16,17 @@ const PEAK_RSS = path.join(ROOT, '__tests__', 'support', 'peak-rss.mjs');
 const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
 
 /**
+ * The job's GITHUB_TOKEN in a test run: what the runner evaluates `${{ github.token }}` to. Its
+ * value is a stand-in's (the GitHub API stand-in accepts it), shaped as an installation token.
+ */
+export const JOB_TOKEN = 'ghs_TestJobToken0a1b2c3d4e5f6A7B8C9D0E1F2';
+
+/**
  * What the runner passes for an input the step leaves out: action.yml's default, or '' for an
  * input without one (the runner gives every input of action.yml a value). ACTION_YML names the
- * action.yml that goes with ACTION_ENTRY's bundle, as the runner reads the action's own.
+ * action.yml that goes with ACTION_ENTRY's bundle, as the runner reads the action's own. A
+ * default that is an expression is kept as written here; `runAction` evaluates it as the runner
+ * does, before the step starts.
  */
 export const ACTION_DEFAULTS = Object.freeze(
   Object.fromEntries(
@@ -27,6 +35,18 @@ export const ACTION_DEFAULTS = Object.freeze(
     ).map(([name, spec]) => [name, spec.default === undefined ? '' : String(spec.default)])
   )
 );
+
+/**
+ * A default as the runner passes it: `${{ github.token }}` becomes the job's token (which the
+ * runner masks, as a secret of the job); any other expression is one this harness does not know,
+ * and fails the test rather than reach the action as text.
+ */
+function evaluated(value, jobToken) {
+  return value.replace(/\$\{\{\s*([^}]*?)\s*\}\}/g, (whole, expression) => {
+    if (expression === 'github.token') return jobToken;
+    throw new Error(`run-action cannot evaluate ${whole} in a default of action.yml`);
+  });
+}
 
 /** The variable the runner passes an input in: spaces become '_', the name upper-cased. */
 export function inputVariable(name) {
@@ -38,11 +58,15 @@ export function inputVariable(name) {
  * input of action.yml the step leaves out is passed with its default (ACTION_DEFAULTS); an input
  * given as undefined is not passed at all (to test the action's own fallback, as outside a
  * runner), and a name that action.yml does not declare is passed as given (a misspelt input).
- * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...).
+ * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...). A runner always
+ * sets GITHUB_API_URL; this harness sets it only when a test passes a GitHub API stand-in's
+ * (github-stand-ins.mjs), so that every other run, as outside a workflow run, reads no review
+ * history and sends nothing to api.github.com.
  * runnerTemp: use this folder as RUNNER_TEMP (a test that prepares files there first).
  * measureMemory: preload a hook that records the process's peak resident memory.
  * onStart: told the child process as soon as it is spawned (to send it a signal, as the runner
  * does when a job is cancelled).
+ * jobToken: the job's GITHUB_TOKEN, which `${{ github.token }}` evaluates to (JOB_TOKEN).
  * Returns { code, stdout, stderr, outputs, summary, runnerTemp, errors, warnings, peakRssMiB },
  * peakRssMiB being NaN unless measureMemory was set, and wallMs the time from spawn to exit.
  */
@@ -54,7 +78,8 @@ export async function runAction({
   entry = process.env.ACTION_ENTRY || DIST,
   runnerTemp: givenRunnerTemp,
   measureMemory = false,
-  onStart
+  onStart,
+  jobToken = JOB_TOKEN
 } = {}) {
   const dir = await fs.mkdtemp(path.join(scratchDir(), 'run-'));
   const runnerTemp = givenRunnerTemp ?? path.join(dir, 'runner-temp');
@@ -86,7 +111,10 @@ export async function runAction({
       : {}),
     ...env
   });
-  for (const [name, value] of Object.entries({ ...ACTION_DEFAULTS, ...inputs })) {
+  const defaults = Object.fromEntries(
+    Object.entries(ACTION_DEFAULTS).map(([name, value]) => [name, evaluated(value, jobToken)])
+  );
+  for (const [name, value] of Object.entries({ ...defaults, ...inputs })) {
     if (value !== undefined) childEnv[inputVariable(name)] = String(value);
   }
 

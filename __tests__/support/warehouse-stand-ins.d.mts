@@ -1,3 +1,5 @@
+import type { Jwks } from './github-stand-ins.mjs';
+
 export interface WarehouseRequest {
   method: string;
   path: string;
@@ -10,6 +12,17 @@ export interface WarehouseRequest {
   check?: boolean;
   /** Snowflake: a retry=true of a known request ID, answered for the request of that handle. */
   answeredFor?: string;
+  /** Snowflake: the claims of the workload identity token the request carried. */
+  wif?: Record<string, unknown>;
+  /** Databricks: the form of a token request. */
+  form?: Record<string, string>;
+}
+
+/** A workload identity (Snowflake) or federation policy (Databricks) naming GitHub's issuer. */
+export interface OidcPolicy {
+  jwks: Jwks;
+  subject: string;
+  audiences: string[];
 }
 
 interface Fault {
@@ -17,6 +30,11 @@ interface Fault {
   path?: RegExp;
   times?: number;
   status?: number;
+  /**
+   * A string goes out as a page. A function makes it from the request, as a server that echoes
+   * what it was sent: Snowflake's is given the statement handle in the path and the request;
+   * Databricks', the request and its body.
+   */
   body?: unknown;
   headers?: Record<string, string>;
   resetAfterHandling?: boolean;
@@ -41,6 +59,7 @@ export interface SnowflakeOptions {
   publicKey?: string;
   token?: string;
   tokenType?: string;
+  oidc?: OidcPolicy;
   pendingPolls?: number;
   slowOn?: RegExp;
   slowMs?: number;
@@ -97,6 +116,8 @@ export interface DatabricksOptions {
   endState?: 'SUCCEEDED' | 'CLOSED';
   resultRows?: number;
   echoAuthorization?: boolean;
+  oidc?: OidcPolicy & { clientId: string };
+  refuseExchangesAfter?: number;
 }
 
 export interface DatabricksStandIn extends StandIn {
@@ -107,6 +128,8 @@ export interface DatabricksStandIn extends StandIn {
   ran: { statement: string; catalog: string; schema: string }[];
   cancels: string[];
   issued: Map<string, number>;
+  /** Token federation's exchanges that gave a token, with the ID token's subject. */
+  exchanges: { token: string; sub: string; at: number }[];
   forget(): void;
   readonly checks: number;
   sent(statement: string): number;

@@ -4,8 +4,9 @@
 // does, and checks what the vendor would check. Where a vendor documents no example, the shape
 // used is marked "inferred".
 import { createHash, createPublicKey, createVerify, randomUUID } from 'node:crypto';
-import * as http from 'node:http';
 import { splitQuery, defaultSplitterOptions } from 'dbgate-query-splitter';
+import { verifyIdToken } from './github-stand-ins.mjs';
+import { listen, reply } from './loopback.mjs';
 
 const SNOWFLAKE_SPLIT = {
   ...defaultSplitterOptions,
@@ -24,36 +25,8 @@ function statementsOf(text) {
     .map((s) => ({ text: s.text.trim(), at: s.trimStart ?? s.start }));
 }
 
-async function listen(handler) {
-  const sockets = new Set();
-  const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    handler(req, res, Buffer.concat(chunks).toString('utf8'));
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    }
-  };
-}
-
-function json(res, status, body, headers = {}) {
-  // A string body goes out as it is (a proxy's page, say), with the fault's content type.
-  const raw = typeof body === 'string';
-  res.writeHead(status, {
-    'content-type': raw ? 'text/html; charset=utf-8' : 'application/json',
-    ...headers
-  });
-  res.end(raw ? body : JSON.stringify(body));
-}
+/** JSON as the warehouses send it; a string body goes out as a page, with the fault's type. */
+const json = reply;
 
 /** The first fault for this request; the pre-flight check's requests only meet check faults. */
 function takeFault(faults, method, path, check = false) {
@@ -98,7 +71,12 @@ function snowflakeName(name) {
 /**
  * Snowflake's SQL API. options (all may be changed between attempts, through `options`):
  * account and user (as the JWT names them, upper case), publicKey (PEM: JWTs are verified
- * against it), or token and tokenType; pendingPolls (how many polls answer 202 before the end);
+ * against it), or token and tokenType, or oidc ({jwks, subject, audiences}: a service user's
+ * WORKLOAD_IDENTITY, TYPE = OIDC with GitHub's issuer; the token comes as
+ * `Bearer WIF.OIDC.<jwt>`, as Snowflake's own REST clients send it, with the type header absent
+ * or WORKLOAD_IDENTITY_FEDERATION, and is checked as Snowflake checks it: signature against the
+ * issuer's JWKS, issuer, audience in OIDC_AUDIENCE_LIST, subject, expiry; a refusal is the
+ * documented 401 {code, message} shape, its code and words for workload identity inferred); pendingPolls (how many polls answer 202 before the end);
  * slowOn and slowMs (a statement it matches runs that long, polled or not); defaultRole and
  * grantedRoles; defaultWarehouse (null: the user has none) and warehouses; failOn (a RegExp: a
  * statement it matches fails), failTimes (that many times, then it runs), failMessage and
@@ -151,10 +129,20 @@ export async function startSnowflakeStandIn(given) {
       .update(createPublicKey(options.publicKey).export({ type: 'spki', format: 'der' }))
       .digest('base64')}`;
 
-  function authError(req) {
+  function authError(req, entry) {
     const type = req.headers['x-snowflake-authorization-token-type'];
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!bearer) return 'no bearer token';
+    const wif = /^WIF\.OIDC\.(.+)$/.exec(bearer)?.[1];
+    if (wif !== undefined || options.oidc) {
+      if (!options.oidc) return 'workload identity federation is not set up for any user';
+      if (wif === undefined) return 'the user signs in with workload identity only';
+      if (type !== undefined && type !== 'WORKLOAD_IDENTITY_FEDERATION')
+        return `token type ${type}`;
+      const checked = verifyIdToken(wif, options.oidc);
+      entry.wif = checked.claims;
+      return checked.reason;
+    }
     if (options.token) {
       if (type !== (options.tokenType ?? 'PROGRAMMATIC_ACCESS_TOKEN')) return `token type ${type}`;
       return bearer === options.token ? undefined : 'wrong token';
@@ -211,7 +199,7 @@ export async function startSnowflakeStandIn(given) {
     const fault = takeFault(faults, req.method, url.pathname, entry.check);
     if (fault?.status && !fault.resetAfterHandling) {
       // A function body is made for the statement handle the request names (a forged answer).
-      const faultBody = typeof fault.body === 'function' ? fault.body(handleOf) : fault.body;
+      const faultBody = typeof fault.body === 'function' ? fault.body(handleOf, req) : fault.body;
       return json(
         res,
         fault.status,
@@ -219,9 +207,16 @@ export async function startSnowflakeStandIn(given) {
         fault.headers
       );
     }
-    const problem = authError(req);
+    const problem = authError(req, entry);
     if (problem) {
       entry.refused = problem;
+      // Workload identity's refusal: the documented shape; its code and words are inferred.
+      if (options.oidc) {
+        return json(res, 401, {
+          code: '390144',
+          message: `Workload identity federation failed: ${problem}.`
+        });
+      }
       return json(res, 401, { code: '390144', message: 'JWT token is invalid.' });
     }
     if (!/^[\w.-]+\/[\w.-]+/.test(req.headers['user-agent'] ?? '')) {
@@ -564,6 +559,7 @@ export async function startDatabricksStandIn(given) {
   let checks = 0;
   const states = new Map();
   const issued = new Map(); // token -> when it expires
+  const exchanges = []; // token federation's exchanges that gave a token
   const failures = new Map();
   const faults = [];
   const isCheck = (statement) => /^SELECT current_catalog\(\)/i.test(statement);
@@ -590,7 +586,10 @@ export async function startDatabricksStandIn(given) {
       return json(
         res,
         faulty.status,
-        faulty.body ?? { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'Injected' },
+        (typeof faulty.body === 'function' ? faulty.body(req, body) : faulty.body) ?? {
+          error_code: 'TEMPORARILY_UNAVAILABLE',
+          message: 'Injected'
+        },
         faulty.headers
       );
     // Carried out, then the answer is replaced or lost on its way back.
@@ -610,6 +609,67 @@ export async function startDatabricksStandIn(given) {
       };
     }
 
+    if (req.method === 'POST' && url.pathname === '/oidc/v1/token' && options.oidc) {
+      const form = new URLSearchParams(body);
+      entry.form = Object.fromEntries(form);
+      const refuse = (status, error, description) => {
+        entry.refused = description;
+        return json(res, status, { error, error_description: description });
+      };
+      if (req.headers.authorization)
+        return refuse(
+          400,
+          'invalid_request',
+          'no client authentication is taken with token federation'
+        );
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') {
+        return refuse(
+          400,
+          'unsupported_grant_type',
+          `grant type ${form.get('grant_type')} is not supported`
+        );
+      }
+      if (
+        form.get('subject_token_type') !== 'urn:ietf:params:oauth:token-type:jwt' ||
+        form.get('scope') !== 'all-apis'
+      ) {
+        return refuse(400, 'invalid_request', 'subject_token_type must be jwt and scope all-apis');
+      }
+      if (form.get('client_id') !== options.oidc.clientId) {
+        return refuse(
+          401,
+          'invalid_client',
+          `no service principal ${form.get('client_id')} with a federation policy`
+        );
+      }
+      if (
+        options.refuseExchangesAfter !== undefined &&
+        exchanges.length >= options.refuseExchangesAfter
+      ) {
+        return refuse(401, 'invalid_client', 'the service principal has no federation policy');
+      }
+      const checked = verifyIdToken(form.get('subject_token') ?? '', options.oidc);
+      if (checked.reason) {
+        return refuse(
+          400,
+          'invalid_request',
+          `Token federation policy did not match: ${checked.reason}`
+        );
+      }
+      const seconds = Math.max(
+        1,
+        Math.min(options.tokenSeconds, checked.claims.exp - Math.floor(Date.now() / 1000))
+      );
+      const token = `eyJfed.${randomUUID()}`;
+      issued.set(token, Date.now() + seconds * 1000);
+      exchanges.push({ token, sub: checked.claims.sub, at: Date.now() });
+      return json(res, 200, {
+        access_token: token,
+        token_type: 'Bearer',
+        expires_in: seconds,
+        scope: 'all-apis'
+      });
+    }
     if (req.method === 'POST' && url.pathname === '/oidc/v1/token') {
       const expected = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`;
       const form = new URLSearchParams(body);
@@ -773,6 +833,7 @@ export async function startDatabricksStandIn(given) {
     ran,
     cancels,
     issued,
+    exchanges,
     waitFor: (match) => watch.waitFor(match),
     fault: (spec) => faults.push({ times: 1, ...spec }),
     /** Makes Databricks forget the statements it took (as it does 12 hours after they end). */

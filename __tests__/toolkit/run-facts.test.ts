@@ -11,6 +11,7 @@ type Env = Record<string, string>;
 const Context = context.constructor as new () => typeof context;
 const VARIABLES = [
   'GITHUB_SERVER_URL',
+  'GITHUB_API_URL',
   'GITHUB_REPOSITORY',
   'GITHUB_RUN_ID',
   'GITHUB_RUN_ATTEMPT',
@@ -38,6 +39,7 @@ function contextFor(env: Env) {
   }
   return {
     serverUrl: built.serverUrl,
+    apiUrl: built.apiUrl,
     repository,
     runId: built.runId,
     runAttempt: built.runAttempt,
@@ -50,6 +52,7 @@ function factsFor(env: Env) {
   const facts = runFacts(env);
   return {
     serverUrl: facts.serverUrl,
+    apiUrl: facts.apiUrl,
     repository: facts.repository,
     runId: facts.runId === undefined ? NaN : Number(facts.runId),
     runAttempt: facts.runAttempt ?? NaN,
@@ -59,6 +62,7 @@ function factsFor(env: Env) {
 
 const RUNNER: Env = {
   GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_API_URL: 'https://api.github.com',
   GITHUB_REPOSITORY: 'acme/data-platform',
   GITHUB_RUN_ID: '12345678901',
   GITHUB_RUN_ATTEMPT: '2',
@@ -68,21 +72,30 @@ const RUNNER: Env = {
 describe('the run as @actions/github sees it', () => {
   it.each<[string, Env]>([
     ['a run on github.com', RUNNER],
-    ['GitHub Enterprise Server', { ...RUNNER, GITHUB_SERVER_URL: 'https://ghes.acme.internal' }],
+    [
+      'GitHub Enterprise Server',
+      {
+        ...RUNNER,
+        GITHUB_SERVER_URL: 'https://ghes.acme.internal',
+        GITHUB_API_URL: 'https://ghes.acme.internal/api/v3'
+      }
+    ],
     ['GHE.com data residency', { ...RUNNER, GITHUB_SERVER_URL: 'https://acme.ghe.com' }],
     ['a first attempt', { ...RUNNER, GITHUB_RUN_ATTEMPT: '1' }],
-    [
-      'a repository with dots and dashes',
-      { ...RUNNER, GITHUB_REPOSITORY: 'acme-co/data.platform' }
-    ],
-    ['outside a runner: nothing set', {}]
-  ])('%s: the same server, repository, run, attempt and job', (_, env) => {
+    ['a repository with dots and dashes', { ...RUNNER, GITHUB_REPOSITORY: 'acme-co/data.platform' }]
+  ])('%s: the same server, API, repository, run, attempt and job', (_, env) => {
     expect(factsFor(env)).toEqual(contextFor(env));
+  });
+
+  it('outside a runner (nothing set): the same, but for the API, which there is no run to ask', () => {
+    expect(factsFor({})).toEqual({ ...contextFor({}), apiUrl: undefined });
+    expect(contextFor({}).apiUrl).toBe('https://api.github.com');
   });
 
   it('the comparison sees each value: a runner run gives them all', () => {
     expect(runFacts(RUNNER)).toEqual({
       serverUrl: 'https://github.com',
+      apiUrl: 'https://api.github.com',
       repository: 'acme/data-platform',
       runId: '12345678901',
       runAttempt: 2,
@@ -96,6 +109,7 @@ describe('where the action reads less than context, on purpose', () => {
   it('empty variables are unset ones: github.com and no IDs, where context keeps the empty strings', () => {
     const env = {
       GITHUB_SERVER_URL: '',
+      GITHUB_API_URL: '',
       GITHUB_REPOSITORY: '',
       GITHUB_RUN_ID: '',
       GITHUB_RUN_ATTEMPT: '',
@@ -103,6 +117,7 @@ describe('where the action reads less than context, on purpose', () => {
     };
     expect(factsFor(env)).toEqual({
       serverUrl: 'https://github.com',
+      apiUrl: undefined,
       repository: undefined,
       runId: NaN,
       runAttempt: NaN,
@@ -110,6 +125,7 @@ describe('where the action reads less than context, on purpose', () => {
     });
     expect(contextFor(env)).toEqual({
       serverUrl: '',
+      apiUrl: '',
       repository: undefined,
       runId: NaN,
       runAttempt: NaN,

@@ -71,7 +71,7 @@ describe('nearestInput', () => {
     expect(nearestInput(given)).toBe(meant);
   });
 
-  it.each(['colour', 'token', 'x', 'github-token', 'delete'])('%s → no guess', (given) => {
+  it.each(['colour', 'token', 'x', 'repo-token', 'delete'])('%s → no guess', (given) => {
     expect(nearestInput(given)).toBeUndefined();
   });
 

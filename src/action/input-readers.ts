@@ -23,6 +23,7 @@ export const Inputs = {
   AllowInsecureHttp: 'allow-insecure-http',
   RunScript: 'run-script',
   SnowflakeAccount: 'snowflake-account',
+  SnowflakeAuth: 'snowflake-auth',
   SnowflakeHost: 'snowflake-host',
   SnowflakeUser: 'snowflake-user',
   SnowflakePrivateKey: 'snowflake-private-key',
@@ -32,16 +33,19 @@ export const Inputs = {
   SnowflakeRole: 'snowflake-role',
   SnowflakeWarehouse: 'snowflake-warehouse',
   DatabricksHost: 'databricks-host',
+  DatabricksAuth: 'databricks-auth',
   DatabricksToken: 'databricks-token',
   DatabricksClientId: 'databricks-client-id',
   DatabricksClientSecret: 'databricks-client-secret',
   DatabricksWarehouseId: 'databricks-warehouse-id',
+  OidcAudience: 'oidc-audience',
   ScriptTimeoutSeconds: 'script-timeout-seconds',
   SummaryScript: 'summary-script',
   MaxParallel: 'max-parallel',
   FailFast: 'fail-fast',
   Plan: 'plan',
-  PlanSha256: 'plan-sha256'
+  PlanSha256: 'plan-sha256',
+  GithubToken: 'github-token'
 } as const;
 
 /**
@@ -70,6 +74,7 @@ export const Defaults: Readonly<Partial<Record<(typeof Inputs)[keyof typeof Inpu
   [Inputs.PlanSha256]: '',
   [Inputs.RunScript]: 'none',
   [Inputs.SnowflakeAccount]: '',
+  [Inputs.SnowflakeAuth]: '',
   [Inputs.SnowflakeHost]: '',
   [Inputs.SnowflakeUser]: '',
   [Inputs.SnowflakePrivateKey]: '',
@@ -79,12 +84,22 @@ export const Defaults: Readonly<Partial<Record<(typeof Inputs)[keyof typeof Inpu
   [Inputs.SnowflakeRole]: '',
   [Inputs.SnowflakeWarehouse]: '',
   [Inputs.DatabricksHost]: '',
+  [Inputs.DatabricksAuth]: '',
   [Inputs.DatabricksToken]: '',
   [Inputs.DatabricksClientId]: '',
   [Inputs.DatabricksClientSecret]: '',
   [Inputs.DatabricksWarehouseId]: '',
-  [Inputs.ScriptTimeoutSeconds]: '600'
+  [Inputs.OidcAudience]: '',
+  [Inputs.ScriptTimeoutSeconds]: '600',
+  // The runner evaluates it to the job's own token (github.token) before the step starts.
+  [Inputs.GithubToken]: '${{ github.token }}'
 };
+
+/**
+ * Inputs a step may pass empty although action.yml gives them a default: an empty github-token
+ * means "read no review history", which costs nothing if it was a mistake.
+ */
+export const MAY_BE_EMPTY: readonly string[] = [Inputs.GithubToken];
 
 /** Inputs that hold secrets: each is masked before anything is read or logged. */
 export const SECRET_INPUTS: readonly string[] = [
@@ -93,7 +108,8 @@ export const SECRET_INPUTS: readonly string[] = [
   Inputs.SnowflakePrivateKeyPassphrase,
   Inputs.SnowflakeToken,
   Inputs.DatabricksToken,
-  Inputs.DatabricksClientSecret
+  Inputs.DatabricksClientSecret,
+  Inputs.GithubToken
 ];
 
 /**

@@ -76,11 +76,19 @@ export interface Config {
   readonly warehouse: WarehouseConfig | undefined;
   /** Whether the job summary shows the script's text. */
   readonly summaryScript: boolean;
+  /**
+   * The token that reads the run's review history (who approved); undefined when the step
+   * passes none, or outside a runner, where nothing evaluates action.yml's `${{ github.token }}`.
+   */
+  readonly githubToken: string | undefined;
 }
 
 export interface Environment {
   RUNNER_TEMP?: string;
   NODE_TLS_REJECT_UNAUTHORIZED?: string;
+  /** Set by the runner only for a job with `permissions: id-token: write`. */
+  ACTIONS_ID_TOKEN_REQUEST_URL?: string;
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN?: string;
   /** The step's INPUT_* variables among the rest: which inputs the runner passed. */
   readonly [variable: string]: string | undefined;
 }
@@ -206,9 +214,26 @@ export function parseInputs(
     timeoutMs: (optionalInteger(read, Inputs.TimeoutSeconds, 1, MAX_TIMEOUT_SECONDS) ?? 30) * 1000,
     maxAttempts: optionalInteger(read, Inputs.MaxAttempts, 1, MAX_ATTEMPTS) ?? 3,
     caCertificate: pem(read(Inputs.CaCertificate)),
-    warehouse: readWarehouse(read, allowInsecureHttp, warn),
-    summaryScript: boolean(read, Inputs.SummaryScript, true)
+    warehouse: readWarehouse(read, allowInsecureHttp, warn, env),
+    summaryScript: boolean(read, Inputs.SummaryScript, true),
+    githubToken: githubToken(read(Inputs.GithubToken))
   });
+}
+
+/**
+ * github-token as the step passed it: empty reads no review history, and so does an expression
+ * no runner evaluated (action.yml's own default, read outside a runner).
+ */
+function githubToken(value: string): string | undefined {
+  if (value === '' || /^\$\{\{[\s\S]*\}\}$/.test(value)) return undefined;
+  const bad = unsendable(value);
+  if (bad !== undefined) {
+    throw new InputError(
+      Inputs.GithubToken,
+      `${bad}. Pass a token on one line, or leave the input out to use the job's own (github.token).`
+    );
+  }
+  return value;
 }
 
 /**

@@ -11,6 +11,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface RunFacts {
   /** GITHUB_SERVER_URL: https://github.com, or a GitHub Enterprise Server's own. */
   readonly serverUrl: string;
+  /**
+   * GITHUB_API_URL, which every runner sets (https://api.github.com, or a GitHub Enterprise
+   * Server's /api/v3); undefined outside a runner, where there is no run to ask about.
+   */
+  readonly apiUrl: string | undefined;
   /** GITHUB_REPOSITORY, owner/name; undefined outside a workflow. */
   readonly repository: string | undefined;
   /** GITHUB_RUN_ID, digits. */
@@ -28,6 +33,7 @@ export function runFacts(env: Env): RunFacts {
   const attempt = digits(env.GITHUB_RUN_ATTEMPT);
   return {
     serverUrl: env.GITHUB_SERVER_URL || 'https://github.com',
+    apiUrl: /^https?:\/\/[^\s]+$/.test(env.GITHUB_API_URL ?? '') ? env.GITHUB_API_URL : undefined,
     repository: /^[^/\s]+\/[^/\s]+$/.test(env.GITHUB_REPOSITORY ?? '')
       ? env.GITHUB_REPOSITORY
       : undefined,

@@ -24,6 +24,8 @@ export interface Runner {
   setFailed(message: string): void;
   /** Appends Markdown to the job summary; rejects when there is no summary to write to. */
   appendSummary(markdown: string): Promise<void>;
+  /** GitHub's OIDC token for the job, for this audience (masked by the toolkit). */
+  getIDToken(audience: string): Promise<string>;
 }
 
 /**
@@ -57,7 +59,8 @@ export const workflowRunner: Runner = {
     });
     summaryWrites = write.catch(() => undefined);
     return write;
-  }
+  },
+  getIDToken: (audience) => core.getIDToken(audience)
 };
 
 let active: Runner = workflowRunner;
@@ -91,6 +94,7 @@ export const warning = (message: string): void => active.warning(message);
 export const debug = (message: string): void => active.debug(message);
 export const setFailed = (message: string): void => active.setFailed(message);
 export const appendSummary = (markdown: string): Promise<void> => active.appendSummary(markdown);
+export const getIDToken = (audience: string): Promise<string> => active.getIDToken(audience);
 
 /** The files the runner names for the step's outputs and summary, and what each is for. */
 const RUNNER_FILES = [

@@ -9,6 +9,7 @@ import {
   Defaults,
   InputError,
   Inputs,
+  MAY_BE_EMPTY,
   SECRET_INPUTS,
   stepReader,
   type StepReader
@@ -201,7 +202,12 @@ export function readStep(source: InputSource, variables: VariableNames): StepRea
   /** The input's text as the runner passed it; '' where the runner passes a default is refused. */
   const given = (name: string) => {
     const value = source.getInput(name);
-    if (value === '' && defaultOf(name) !== '' && passed.has(inputVariable(name))) {
+    if (
+      value === '' &&
+      defaultOf(name) !== '' &&
+      !MAY_BE_EMPTY.includes(name) &&
+      passed.has(inputVariable(name))
+    ) {
       throw emptyInput(name, defaultOf(name));
     }
     return value;

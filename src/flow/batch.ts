@@ -22,6 +22,7 @@ import {
   type RunReport
 } from '../reports/record.js';
 import { errorText } from '../action/error-text.js';
+import type { ApprovalRecord } from '../approvals/review-history.js';
 import { promises as fs } from 'node:fs';
 
 export interface BatchDependencies {
@@ -32,6 +33,8 @@ export interface BatchDependencies {
   readonly onDeleted: () => void;
   /** The job and attempt, written into the report so a later attempt knows whose artifact it finds. */
   readonly identity?: RunIdentity;
+  /** The run's review history, for the final report; undefined when it is not read. */
+  readonly approvals?: () => Promise<ApprovalRecord | undefined>;
   readonly log: { info(message: string): void; warning(message: string): void };
 }
 
@@ -131,10 +134,18 @@ async function writeRunReport(
   hosts: readonly HostRecord[]
 ): Promise<void> {
   const { config } = run;
+  const approvals = stage === 'final' ? await run.deps.approvals?.() : undefined;
   await writeReport(
     run.files.reportPath,
     runReport(
-      { tenant: config.immutaUrl, dryRun: config.dryRun, stage, startedAt: run.startedAt, hosts },
+      {
+        tenant: config.immutaUrl,
+        dryRun: config.dryRun,
+        stage,
+        startedAt: run.startedAt,
+        hosts,
+        approvals
+      },
       run.now(),
       run.deps.identity
     )

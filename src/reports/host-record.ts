@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Config } from '../action/inputs.js';
 import type { Outcome } from '../flow/outcome.js';
 import { sha256 } from '../flow/plan.js';
+import type { ApprovalRecord } from '../approvals/review-history.js';
 import {
   runReport,
   type HostRecord,
@@ -40,7 +41,8 @@ export function singleReport(
   records: HostRecord[],
   stage: RunReport['stage'],
   startedAt: string,
-  run?: RunIdentity
+  run?: RunIdentity,
+  approvals?: ApprovalRecord
 ): RunReport {
   const script = path.basename(config.scriptPath);
   return runReport(
@@ -49,7 +51,8 @@ export function singleReport(
       dryRun: config.dryRun,
       stage,
       startedAt,
-      hosts: records.map((r) => ({ ...r, scriptFile: r.scriptSha256 ? script : undefined }))
+      hosts: records.map((r) => ({ ...r, scriptFile: r.scriptSha256 ? script : undefined })),
+      approvals
     },
     new Date(),
     run

@@ -1,8 +1,11 @@
 /**
- * The audit record of a run: per host, what was found, what was kept and what was removed. One
- * JSON file for every run (report-path), written before the deletes (for the artifact) and again
- * at the end. It never holds a secret or a script, only the script's file and SHA-256.
+ * The audit record of a run: per host, what was found, what was kept and what was removed, and
+ * who approved the run. One JSON file for every run (report-path), written before the deletes
+ * (for the artifact) and again at the end. It never holds a secret or a script, only the
+ * script's file and SHA-256.
  */
+import type { ApprovalRecord } from '../approvals/review-history.js';
+
 export const REPORT_KIND = 'immuta-deregister-host/report';
 
 export type HostStatus =
@@ -47,6 +50,11 @@ export interface RunReport {
   readonly job: string | undefined;
   readonly attempt: string | undefined;
   readonly hosts: readonly HostRecord[];
+  /**
+   * The run's review history (who approved which environment), in the final report when
+   * github-token was given in a workflow run; null otherwise.
+   */
+  readonly approvals?: ApprovalRecord | undefined;
 }
 
 /** The job and attempt a run belongs to, as the runner names them. */

@@ -21,7 +21,7 @@ import {
   type DatabricksSession,
   type ScriptStatement
 } from './statements.js';
-import type { WarehouseAuth } from './auth.js';
+import { SignInFailed, type WarehouseAuth } from './auth.js';
 import {
   isRecord,
   pollDelay,
@@ -131,12 +131,18 @@ export class DatabricksAdapter implements WarehouseAdapter {
     if (controls.signal.aborted) {
       return { outcome: 'not-run', error: 'The job was cancelled before it was sent.' };
     }
-    const built = await this.statementRequest(
-      statement.text,
-      databricksSession(script, statement.index),
-      '0s',
-      1024
-    );
+    let built: ApiRequest;
+    try {
+      built = await this.statementRequest(
+        statement.text,
+        databricksSession(script, statement.index),
+        '0s',
+        1024
+      );
+    } catch (error) {
+      if (!(error instanceof SignInFailed)) throw error;
+      return { outcome: 'not-run', error: error.message };
+    }
     let refused: HttpAnswer | undefined;
     let answer: HttpAnswer;
     let json: Record<string, unknown>;
@@ -219,8 +225,9 @@ export class DatabricksAdapter implements WarehouseAdapter {
         );
         if (stopReason(controls)) continue;
       }
-      const check = await this.get(path);
+      let check: ApiRequest;
       try {
+        check = await this.get(path);
         const { answer, json } = await this.api.send(check, { deadline: controls.deadline });
         if (answer.status === 200 && text(json.statement_id) === id && stateOf(json)) {
           current = json;
@@ -238,6 +245,7 @@ export class DatabricksAdapter implements WarehouseAdapter {
         return this.cancel(id, failure.message);
       } catch (error) {
         if (!(error instanceof WarehouseError)) throw error;
+        if (error instanceof SignInFailed) return unsigned(id, error);
         if (stopReason(controls)) continue;
         if (settling) return { outcome: 'in-doubt', statementId: id, error: error.message };
         return this.cancel(id, error.message);
@@ -264,11 +272,18 @@ export class DatabricksAdapter implements WarehouseAdapter {
   /** Cancels the statement on Databricks, then looks once at how it ended. */
   private async cancel(id: string, why: string): Promise<StatementEnd> {
     const path = `${STATEMENTS}/${encodeURIComponent(id)}`;
-    const end = await this.api.cancel(
-      {
+    let requests: { cancel: ApiRequest; look: ApiRequest };
+    try {
+      requests = {
         cancel: { method: 'POST', path: `${path}/cancel`, headers: await this.headers() },
         look: await this.get(path)
-      },
+      };
+    } catch (error) {
+      if (!(error instanceof SignInFailed)) throw error;
+      return { ...unsigned(id, error), error: `${why} ${unsigned(id, error).error}` };
+    }
+    const end = await this.api.cancel(
+      requests,
       (answer, json) =>
         answer.status === 200 && text(json.statement_id) === id ? this.endOf(id, json) : undefined,
       `statement_id ${id}`,
@@ -335,6 +350,15 @@ export class DatabricksAdapter implements WarehouseAdapter {
     if (status === 404) return 'Check databricks-host and databricks-warehouse-id.';
     return undefined;
   }
+}
+
+/** A statement Databricks took, which no request can follow or cancel without a token. */
+function unsigned(id: string, error: SignInFailed): StatementEnd {
+  return {
+    outcome: 'in-doubt',
+    statementId: id,
+    error: `No request about it could be signed (${error.message}), so it may have run or still be running (statement_id ${id}); a re-run asks Databricks how it ended.`
+  };
 }
 
 function stopReason(controls: Controls): string | undefined {

@@ -14,7 +14,7 @@ import { USER_AGENT } from '../action/version.js';
 import { excerpt } from '../action/escape.js';
 import type { SnowflakeSettings } from './settings.js';
 import { snowflakeReplay, type ScriptStatement } from './statements.js';
-import type { WarehouseAuth } from './auth.js';
+import { SignInFailed, type WarehouseAuth } from './auth.js';
 import {
   isRecord,
   pollDelay,
@@ -172,8 +172,14 @@ export class SnowflakeAdapter implements WarehouseAdapter {
     if (controls.signal.aborted)
       return { outcome: 'not-run', error: 'The job was cancelled before it was sent.' };
     let submitted: { request: ApiRequest; answer: HttpAnswer; json: Record<string, unknown> };
+    let built: { build: (attempt: number) => ApiRequest };
     try {
-      const built = await this.statementRequest(texts, id, true, settling, controls.deadline);
+      built = await this.statementRequest(texts, id, true, settling, controls.deadline);
+    } catch (error) {
+      if (!(error instanceof SignInFailed)) throw error;
+      return { outcome: 'not-run', error: error.message };
+    }
+    try {
       const { answer, json } = await this.api.send(built.build, {
         retryable: retryableSubmit,
         deadline: controls.deadline
@@ -214,13 +220,15 @@ export class SnowflakeAdapter implements WarehouseAdapter {
         controls.signal
       );
       if (stopReason(controls)) continue;
-      const request = await this.get(path);
+      let request: ApiRequest;
       let answer: HttpAnswer;
       let json: Record<string, unknown>;
       try {
+        request = await this.get(path);
         ({ answer, json } = await this.api.send(request, { deadline: controls.deadline }));
       } catch (error) {
         if (!(error instanceof WarehouseError)) throw error;
+        if (error instanceof SignInFailed) return unsigned(handle, error);
         if (stopReason(controls)) continue;
         return this.cancel(handle, sent, error.message);
       }
@@ -278,9 +286,17 @@ export class SnowflakeAdapter implements WarehouseAdapter {
   /** Cancels the statement on Snowflake, then looks once at how it ended. */
   private async cancel(handle: string, sent: Sent, why: string): Promise<StatementEnd> {
     const path = `${STATEMENTS}/${handle}`;
-    const look = await this.get(path);
+    let look: ApiRequest;
+    let headers: Record<string, string>;
+    try {
+      look = await this.get(path);
+      headers = await this.headers();
+    } catch (error) {
+      if (!(error instanceof SignInFailed)) throw error;
+      return { outcome: 'in-doubt', error: `${why} ${unsigned(handle, error).error}` };
+    }
     return this.api.cancel(
-      { cancel: { method: 'POST', path: `${path}/cancel`, headers: await this.headers() }, look },
+      { cancel: { method: 'POST', path: `${path}/cancel`, headers }, look },
       (answer, json) =>
         answer.status === 202 ? undefined : this.ended(look, answer, json, sent, handle),
       `statement handle ${handle}`,
@@ -359,6 +375,14 @@ function namedIn(message: string, sent: Sent, secrets: Secrets): string {
 /** The SQL API's answers to a submit that mean "not now": the same request ID goes again. */
 function retryableSubmit(status: number): boolean {
   return status === 429 || status === 503 || status === 504;
+}
+
+/** A statement Snowflake took, which no request can follow or cancel without a token. */
+function unsigned(handle: string, error: SignInFailed): StatementEnd {
+  return {
+    outcome: 'in-doubt',
+    error: `No request about it could be signed (${error.message}), so it may have run or still be running (statement handle ${handle}); a re-run asks Snowflake how it ended.`
+  };
 }
 
 function stopReason(controls: Controls): string | undefined {
