@@ -6,19 +6,22 @@ import { ownArtifactNames, runFiles, type RunFiles } from './action/naming.js';
 import { planOf } from './flow/plan.js';
 import { emptyRecord, type RunIdentity } from './reports/record.js';
 import { runFacts, type RunFacts } from './action/run-facts.js';
+import * as path from 'node:path';
 import { hostRecord, singleReport } from './reports/host-record.js';
 import { createTransport, type Transport } from './http/transport.js';
 import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
-import { deregister, type FlowDependencies } from './flow/deregister.js';
+import { deregister, type FlowDependencies, type Kept } from './flow/deregister.js';
 import { createArtifactClient, type ArtifactClient } from './artifacts/client.js';
 import { scriptFileProblem } from './artifacts/names.js';
 import {
+  artifactOf,
   artifactUnavailable,
+  downloadingOnce,
+  keepFile,
   keepInArtifact,
   keepScript,
   withEarlyLookup,
-  type KeptScript,
   type RunContext
 } from './flow/keep-script.js';
 import type { Outcome } from './flow/outcome.js';
@@ -29,7 +32,12 @@ import { Secrets } from './action/secrets.js';
 import { log } from './action/log.js';
 import * as runner from './action/runner.js';
 import { warehouseAdapter } from './warehouse/index.js';
-import { recoverScript } from './flow/earlier-attempts.js';
+import {
+  noRecords,
+  readEarlierAttempts,
+  type EarlierAttempts,
+  type EarlierRecord
+} from './flow/earlier-attempts.js';
 import { stepThree } from './step3/step.js';
 import { GitHubIdTokens } from './warehouse/github-oidc.js';
 import { readReviewHistory, type ApprovalRecord } from './approvals/review-history.js';
@@ -128,12 +136,14 @@ function connect(config: Config, { secrets, facts }: StepState): Services {
   // spend in its attempts.
   const artifacts = canUpload
     ? withEarlyLookup(
-        createArtifactClient({
-          env: process.env,
-          secrets,
-          log,
-          deadlineMs: config.timeoutMs * config.maxAttempts
-        }),
+        downloadingOnce(
+          createArtifactClient({
+            env: process.env,
+            secrets,
+            log,
+            deadlineMs: config.timeoutMs * config.maxAttempts
+          })
+        ),
         config.artifactName
       )
     : undefined;
@@ -179,6 +189,8 @@ async function runBatch(config: Config, services: Services, state: StepState): P
     onDeleted: () => (state.deleted = true),
     identity: identity(state.facts),
     approvals: state.approvals,
+    attempt: state.facts.runAttempt ?? 1,
+    earlier: earlierAttempts(config, services, state.facts),
     log
   });
   await reportBatch(outcome, state.secrets, config.summaryScript);
@@ -194,15 +206,18 @@ async function runOneHost(config: Config, services: Services, state: StepState):
     keepScript: async (script, known) => {
       const kept = await keepOneHostScript(config, services, state, files, script, known);
       planSha256 = kept.planSha256;
-      return kept.kept;
+      return kept;
     },
     onHost: ({ integrationId, technology, hostname }) => {
-      runner.setOutput('integration-id', String(integrationId));
+      runner.setOutput('integration-id', integrationId === undefined ? '' : String(integrationId));
       runner.setOutput('technology', technology ?? '');
       runner.setOutput('hostname', hostname ?? '');
     },
     onDeleted: () => (state.deleted = true),
-    ...stepThreeDependencies(config, services, state, files),
+    step3: stepThreeOf(config, services, state, files),
+    attempt: state.facts.runAttempt ?? 1,
+    earlier: earlierAttempts(config, services, state.facts),
+    restore: (earlier) => restoreKept(config, state, earlier),
     redact: (text) => state.secrets.redact(text),
     log
   });
@@ -272,8 +287,9 @@ async function reportApprovals(state: StepState): Promise<void> {
 
 /**
  * Step 1's keeping: the script every way asked for, with the report as it stands before the
- * delete (and a dry run's plan) beside it in the artifact; without an artifact only the final
- * report is written.
+ * delete (and a dry run's plan) beside it in the artifact; a host with no script keeps its
+ * report there alone, the record a re-run reads. Without an artifact only the final report is
+ * written.
  */
 async function keepOneHostScript(
   config: Config,
@@ -282,7 +298,7 @@ async function keepOneHostScript(
   files: RunFiles,
   script: string | undefined,
   known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>
-): Promise<{ kept: KeptScript | undefined; planSha256: string | undefined }> {
+): Promise<Kept & { planSha256: string | undefined }> {
   const extras: string[] = [];
   if (config.uploadArtifact) {
     const record = hostRecord(
@@ -296,7 +312,8 @@ async function keepOneHostScript(
     extras.push(files.reportPath);
   }
   let planSha256: string | undefined;
-  if (config.dryRun) {
+  // A plan cannot run step 3 (the apply refuses run-script), so a dry run with it offers none.
+  if (config.dryRun && config.warehouse === undefined) {
     const plan = planOf(
       config.immutaUrl,
       [{ connectionKey: config.connectionKey, ...known, script }],
@@ -307,39 +324,67 @@ async function keepOneHostScript(
     runner.setOutput('plan-sha256', planSha256);
     extras.push(files.planPath);
   }
+  const context = runContext(state.facts);
   const kept =
     script === undefined
       ? undefined
-      : await keepScript(script, config, services.artifacts, runContext(state.facts), extras);
+      : await keepScript(script, config, services.artifacts, context, extras);
+  const artifact =
+    kept?.artifactId !== undefined
+      ? {
+          artifactId: kept.artifactId,
+          artifactUrl: kept.artifactUrl,
+          artifactName: kept.artifactName!
+        }
+      : script === undefined && config.uploadArtifact
+        ? await keepInArtifact(
+            {
+              files: extras,
+              root: path.dirname(config.scriptPath),
+              scripts: new Map(),
+              saved: `the report is saved at ${files.reportPath}`
+            },
+            config,
+            services.artifacts,
+            context
+          )
+        : undefined;
   // An output lost now (the script, say) is a script not kept every way: no delete.
   stopIfOutputLost(state);
-  return { kept, planSha256 };
+  return { kept, artifact, planSha256 };
 }
 
 /**
- * Step 3's dependencies: the executor on the platform's adapter (its checks, its records), and
- * the script an earlier attempt of the run kept, read through the artifact service.
+ * What the earlier attempt that deleted the host kept, made this step's again: its artifact in
+ * the outputs, and its script in script-path and the `script` output, as that attempt left them,
+ * so that a later job (a cleanup job downloading the artifact) works on a re-run as it did then.
  */
-function stepThreeDependencies(
+async function restoreKept(
+  config: Config,
+  state: StepState,
+  earlier: EarlierRecord
+): Promise<Kept> {
+  const artifact = artifactOf(runContext(state.facts), earlier.artifact);
+  if (earlier.script === undefined) return { kept: undefined, artifact };
+  const { inOutput } = await keepFile(
+    earlier.script.text,
+    config.scriptPath,
+    `the cleanup script attempt ${earlier.attempt} kept`
+  );
+  return {
+    kept: { path: config.scriptPath, inOutput, ...artifact },
+    artifact
+  };
+}
+
+/** Step 3 on the platform's adapter (its checks, its records); undefined with run-script none. */
+function stepThreeOf(
   config: Config,
   services: Services,
   { secrets, facts }: StepState,
   files: RunFiles
-): Pick<FlowDependencies, 'step3' | 'recoverScript' | 'keptByEarlierAttempt'> {
+): FlowDependencies['step3'] {
   const { artifacts, caller } = services;
-  const attempt = facts.runAttempt ?? 1;
-  const thisRun = { tenant: config.immutaUrl, job: facts.job, attempt };
-  // Looked up once: whether an earlier attempt kept the script decides if-missing too.
-  let lookup: ReturnType<typeof recoverScript> | undefined;
-  const recovered =
-    artifacts &&
-    (() =>
-      (lookup ??= recoverScript(
-        artifacts,
-        keptUnder(config.artifactName, facts),
-        config.connectionKey,
-        thisRun
-      )));
   const warehouse = config.warehouse;
   // GitHub's ID tokens for keyless sign-in, fetched when first needed and again before each
   // expires; held in memory only.
@@ -354,33 +399,46 @@ function stepThreeDependencies(
           log
         })
       : undefined;
-  return {
-    // One adapter for the pre-flight check and the run: Databricks signs in once.
-    step3:
-      warehouse &&
-      stepThree({
-        warehouse,
-        tenant: config.immutaUrl,
-        connectionKey: config.connectionKey,
-        job: facts.job,
-        runId: facts.runId,
-        repository: facts.repository,
-        attempt,
-        retentionDays: config.retentionDays,
-        recordFile: files.recordPath,
-        artifacts,
-        adapter: (requestId) => warehouseAdapter(warehouse, secrets, caller, requestId, idTokens),
-        log,
-        redact: (text) => secrets.redact(text)
-      }),
-    recoverScript: recovered,
-    keptByEarlierAttempt:
-      recovered && attempt > 1
-        ? async () => {
-            const kept = await recovered().catch(() => undefined);
-            return kept === undefined || 'refused' in kept ? undefined : kept.from;
-          }
-        : undefined
+  // One adapter for the pre-flight check and the run: Databricks signs in once.
+  return (
+    warehouse &&
+    stepThree({
+      warehouse,
+      tenant: config.immutaUrl,
+      connectionKey: config.connectionKey,
+      job: facts.job,
+      runId: facts.runId,
+      repository: facts.repository,
+      attempt: facts.runAttempt ?? 1,
+      retentionDays: config.retentionDays,
+      recordFile: files.recordPath,
+      artifacts,
+      adapter: (requestId) => warehouseAdapter(warehouse, secrets, caller, requestId, idTokens),
+      log,
+      redact: (text) => secrets.redact(text)
+    })
+  );
+}
+
+/**
+ * What earlier attempts of this job kept in the run's artifacts, read once when first asked:
+ * one host and batches go by the same record. Without upload-artifact no attempt keeps one.
+ */
+function earlierAttempts(
+  config: Config,
+  { artifacts }: Services,
+  facts: RunFacts
+): () => Promise<EarlierAttempts> {
+  let read: Promise<EarlierAttempts> | undefined;
+  return () => {
+    if (artifacts === undefined) {
+      const why = config.uploadArtifact
+        ? `no attempt can keep a record here: ${artifactUnavailable(runContext(facts))}`
+        : 'with upload-artifact: false no attempt keeps a record a later one can read';
+      return Promise.resolve(noRecords({ kind: 'unrecorded', why }));
+    }
+    const run = { tenant: config.immutaUrl, job: facts.job, attempt: facts.runAttempt ?? 1 };
+    return (read ??= readEarlierAttempts(artifacts, keptUnder(config.artifactName, facts), run));
   };
 }
 
@@ -409,7 +467,7 @@ async function reportStepFailure(error: unknown, state: StepState): Promise<void
       .then(() => runner.setOutput('report-path', reportPath))
       .catch(() => undefined);
   }
-  await reportFailure(message, state.deleted);
+  await reportFailure(message, state.deleted, state.single !== undefined);
   await reportApprovals(state);
 }
 

@@ -46,7 +46,9 @@ describe('summary-script: false', () => {
       })
     });
     expect(run.code).toBe(0);
-    expect(run.summary).toContain('| `snowflake-prod` | 1 | deregistered | 42 |  |');
+    expect(run.summary).toContain(
+      '| `snowflake-prod` (Snowflake, acme.snowflakecomputing.com) | 1 | deregistered | 42 |  |'
+    );
     expect(run.summary).not.toMatch(/DROP|<details>/);
   });
 });

@@ -89,7 +89,9 @@ describe('a batch', () => {
       deleteMs: expect.any(Number)
     });
     expect(run.summary).toMatch(/^## Immuta: 3 hosts\\: 3 deregistered\./);
-    expect(run.summary).toContain('| `databricks-uc` | 2 | deregistered | 7 |  |');
+    expect(run.summary).toContain(
+      '| `databricks-uc` (Databricks, dbc-1234.cloud.databricks.com) | 2 | deregistered | 7 |  |'
+    );
     expect(run.summary).toContain('<details><summary>snowflake-prod (7 lines)</summary>');
   });
 
@@ -113,8 +115,9 @@ describe('a batch', () => {
 
   it.each([
     ['error', 1, 0, 'failed'],
-    ['warn', 0, 2, 'partial'],
-    ['ignore', 0, 2, 'partial']
+    // Every host is gone and none failed: the batch is deregistered (its counts say how).
+    ['warn', 0, 2, 'deregistered'],
+    ['ignore', 0, 2, 'deregistered']
   ])('a missing host under if-missing: %s', async (ifMissing, code, deletes, status) => {
     immuta = await startImmutaStandIn();
     const run = await runAction({
@@ -176,7 +179,13 @@ describe('a batch', () => {
         'deregistered',
         'deregistered'
       ]);
-      expect(run.outputs).toMatchObject({ status: 'partial', deleted: 'false' });
+      // This step deleted hosts: deleted says so, and the counts say how many.
+      expect(run.outputs).toMatchObject({
+        status: 'partial',
+        deleted: 'true',
+        'deleted-count': '2',
+        'failed-count': '1'
+      });
     }
   });
 
@@ -253,7 +262,7 @@ describe('a batch', () => {
     expect(run.summary).toMatch(
       /more scripts are not shown here, to keep the summary under GitHub's limit/
     );
-    expect(run.summary).toContain('| `host-499` |');
+    expect(run.summary).toContain('| `host-499` (Snowflake, acme.snowflakecomputing.com) |');
     expect((await reportOf(run)).hosts).toHaveLength(500);
     expect(immuta.sent('DELETE')).toHaveLength(500);
     expect(run.peakRssMiB).toBeLessThan(200);
@@ -354,7 +363,8 @@ describe('the batch artifact', () => {
         env: { ...service.env(), GITHUB_RUN_ATTEMPT: '2' }
       });
       expect(second.code).toBe(0);
-      expect(second.outputs.status).toBe('partial');
+      // Every host is gone, none failed: deregistered, though attempt 1 deleted two of them.
+      expect(second.outputs.status).toBe('deregistered');
       expect(immuta.state.hosts['databricks-uc']).toBeUndefined();
       expect(second.outputs['artifact-id']).toBe(first.outputs['artifact-id']);
       expect(service.calls.map((c) => c.method)).not.toContain('DeleteArtifact');

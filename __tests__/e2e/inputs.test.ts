@@ -355,6 +355,9 @@ describe('a host list that came out empty', () => {
         status: 'no-hosts',
         deleted: 'false',
         'child-count': '',
+        'deleted-count': '0',
+        'absent-count': '0',
+        'failed-count': '0',
         'script-status': 'skipped',
         'statements-run': '0'
       });

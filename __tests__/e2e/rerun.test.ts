@@ -20,6 +20,7 @@ import { stepInputs } from '../support/inputs.js';
 import { zip } from '../support/zip.js';
 import { unzip } from '../support/unzip.js';
 import { recordName } from '../../src/step3/record.js';
+import { SNOWFLAKE_DROPS as DROPS } from '../support/stand-ins.js';
 
 const keys = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -72,15 +73,6 @@ const attempt = (n: number, job = 'deregister') => ({
 
 /** The statements of the script that took effect in the warehouse, in order. */
 const scriptsRun = (w: SnowflakeStandIn) => w.ranTexts;
-
-/** Those of the stand-in's Snowflake script that change something. */
-const DROPS = [
-  'DROP DATABASE IF EXISTS IMMUTA_SYSTEM',
-  'DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT',
-  'DROP ROLE IF EXISTS IMMUTA_SNOWFLAKE_ROLE',
-  'REVOKE ROLE IMMUTA_SNOWFLAKE_ROLE FROM USER "ops@example.com"',
-  'EXECUTE IMMEDIATE $$ BEGIN DROP WAREHOUSE IF EXISTS IMMUTA_WH; END; $$'
-];
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -194,7 +186,7 @@ describe('"Re-run failed jobs" with the inputs of the first attempt (if-missing:
     expect(two.code).toBe(0);
     expect(two.outputs).toMatchObject({ status: 'already-absent', 'script-status': 'ran' });
     expect(two.log).toMatch(
-      /an earlier attempt of this workflow run kept its cleanup script \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\): it counts as deleted since that attempt, whatever if-missing says/
+      /Host 'snowflake-prod' is gone: attempt 1 of this workflow run kept its cleanup script and record \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\) just before deleting it, so it counts as deleted since then, whatever if-missing says\./
     );
     // Attempt 1 ran statements 1 and 2; this one went on at statement 3.
     expect(scriptsRun(again)).toEqual(DROPS.slice(1));
@@ -338,7 +330,9 @@ describe('a re-run that finds the script an earlier attempt kept, and no record 
     expect(run.log).toMatch(
       /Running the cleanup script that an earlier attempt kept in artifact .*: no attempt started it \(no record of step 3\), so it runs from statement 1\./
     );
-    expect(run.warnings).toEqual([expect.stringMatching(/Immuta has no host 'snowflake-prod'/)]);
+    // The record proves attempt 1 deleted the host: no warning says it is missing.
+    expect(run.warnings).toEqual([]);
+    expect(run.log).toMatch(/Host 'snowflake-prod' is gone: attempt 1 of this workflow run kept/);
     expect(scriptsRun(w)).toEqual(DROPS);
     // Its own records make a third attempt stop.
     const third = await snowflake();

@@ -79,8 +79,10 @@ describe('the summary’s next step', () => {
     const run = await snowflakeRun({}, { failOn: /^DROP USER/ });
     expect(run.code).toBe(1);
     expect(run.summary).toMatch(/### Cleanup script in Snowflake: failed/);
+    // Without an artifact (upload-artifact: false) a re-run could not go on: none is offered,
+    // and the file is named for what it is, gone once a hosted runner's job ends.
     expect(nextStep(run.summary)).toMatch(
-      /^The host is deregistered, but the cleanup script stopped in Snowflake: fix what the error below names, then re-run this job \(it goes on at statement 3\), or run the rest of the cleanup script from `.*immuta-cleanup-snowflake-prod\.sql` by hand in Snowflake, from statement 3 on \(statements 1 to 2 ran\), as a privileged user\.$/
+      /^The host is deregistered, but the cleanup script stopped in Snowflake at statement 3: fix what the error below names, then run the rest of the script by hand in Snowflake as a privileged user, from statement 3 on \(statements 1 to 2 ran\); it is shown below and in this step's `script` output \(the file `.*immuta-cleanup-snowflake-prod\.sql` is gone once a hosted runner's job ends\)\. Without an artifact \(upload-artifact: false\) a re-run cannot go on\.$/
     );
   });
 
@@ -107,7 +109,7 @@ describe('the summary’s next step', () => {
     });
     expect(run.code).toBe(1);
     expect(nextStep(run.summary)).toMatch(
-      /cleanup script stopped in Databricks: .* by hand in Databricks, from statement 2 on \(statement 1 ran\), as a privileged user\.$/
+      /cleanup script stopped in Databricks at statement 2: .* by hand in Databricks as a privileged user, from statement 2 on \(statement 1 ran\); it is shown below/
     );
   });
 
@@ -136,7 +138,7 @@ describe('the summary’s next step', () => {
     expect(run.code).toBe(0);
     expect(run.outputs['script-status']).toBe('skipped');
     expect(nextStep(run.summary)).toMatch(
-      /^Nothing was deleted\. If an earlier run deleted the host, run the cleanup script that run kept/
+      /^Nothing was deleted, and nothing says this workflow run deleted the host: if the key is misspelt, correct it\. If an earlier run deleted the host, run the cleanup script that run kept/
     );
     expect(snowflake!.requests).toEqual([]);
   });

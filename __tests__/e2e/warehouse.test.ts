@@ -173,7 +173,7 @@ describe('run-script: snowflake', () => {
     const run = await snowflakeRun({}, { failOn: /^DROP USER/ });
     expect(run.code).toBe(1);
     expect(run.errors.at(-1)).toMatch(
-      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\) failed: JavaScript execution error: .* SQL compilation error: Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(100132\) .*Host 'snowflake-prod' is already deregistered in Immuta; the script is kept \(the file .*immuta-cleanup-snowflake-prod\.sql\), ready to run by hand, from statement 3 on \(a re-run of this job goes on there\)\./
+      /^Running the cleanup script in Snowflake failed: Statement 3 of 6 \(DROP USER IF EXISTS IMMUTA_SYSTEM_ACCOUNT\) failed: JavaScript execution error: .* SQL compilation error: Role 'IMMUTA_SNOWFLAKE_ROLE' does not exist.* \(100132\) .*Host 'snowflake-prod' is already deregistered in Immuta; its cleanup script is kept in the file .*immuta-cleanup-snowflake-prod\.sql \(on this runner only\)\. Run the rest by hand from statement 3 on: without an artifact \(upload-artifact: false\) a re-run cannot go on\./
     );
     expect(run.outputs).toMatchObject({
       status: 'failed',

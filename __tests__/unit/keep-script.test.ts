@@ -164,20 +164,61 @@ describe('keepScript', () => {
   );
 
   it.each([
-    ['a different script', { 'cleanup.sql': 'y' }, /holds a different script/],
-    ['another file', { 'other.sql': 'x' }, /holds the file 'other.sql', not this host's/],
-    ['more files', { 'cleanup.sql': 'x', 'b.sql': 'x' }, /holds 2 script files/]
+    ['a different script, with no report', { 'cleanup.sql': 'y' }],
+    ['another file', { 'other.sql': 'x' }],
+    ['more files', { 'cleanup.sql': 'x', 'b.sql': 'x' }],
+    // The script an earlier attempt of this job got: that attempt did not delete the host (it is
+    // still there), but its script is never lost.
+    [
+      'the script an earlier attempt of this job got, which Immuta has changed since',
+      {
+        'cleanup.sql': 'y',
+        'cleanup.report.json': report('1', createHash('sha256').update('y').digest('hex'))
+      }
+    ]
   ])(
-    'leaves alone an artifact of the same name holding %s, and fails',
-    async (_what, files, why) => {
+    'leaves alone an artifact of the same name holding %s: keeps its own beside it',
+    async (_what, files) => {
       const { client, calls } = fakeArtifacts({ 'immuta-cleanup-script-k': files });
-      await expect(keepScript('x', config(), client, run)).rejects.toThrow(why);
-      await expect(keepScript('x', config(), client, run)).rejects.toThrow(
-        /already exists in this workflow run .* Give this step an artifact-name of its own .*Nothing was deleted/
-      );
-      expect(calls.filter((c) => /^(delete|upload)/.test(c))).toEqual([]);
+      const kept = await keepScript('x', config(), client, run, [await ownReport()]);
+      expect(calls.filter((c) => /^(delete|upload)/.test(c))).toEqual([
+        'upload immuta-cleanup-script-k-deregister cleanup.sql,cleanup.report.json 3'
+      ]);
+      expect(kept.artifactName).toBe('immuta-cleanup-script-k-deregister');
     }
   );
+
+  it('fails, deleting nothing, when every name the step could use is taken', async () => {
+    const taken = { 'cleanup.sql': 'y' };
+    const { client, calls } = fakeArtifacts({
+      'immuta-cleanup-script-k': taken,
+      'immuta-cleanup-script-k-deregister': taken,
+      'immuta-cleanup-script-k-deregister-attempt-2': taken
+    });
+    await expect(keepScript('x', config(), client, run)).rejects.toThrow(
+      /already exists in this workflow run and it and the other names this step could use belong to other jobs of this run or hold a plan.* Give this step an artifact-name of its own .*Nothing was deleted/
+    );
+    expect(calls.filter((c) => /^(delete|upload)/.test(c))).toEqual([]);
+  });
+
+  it('takes its next name when a neighbour created the name at the same moment', async () => {
+    const { client, calls } = fakeArtifacts();
+    const upload = client.upload;
+    client.upload = async (name, ...rest) => {
+      if (name === 'immuta-cleanup-script-k') {
+        calls.push(`upload ${name} refused`);
+        throw new Error(
+          'Failed to CreateArtifact: Received non-retryable error: (409) already exists'
+        );
+      }
+      return upload(name, ...rest);
+    };
+    const kept = await keepScript('x', config(), client, run);
+    expect(kept.artifactName).toBe('immuta-cleanup-script-k-deregister');
+    expect(infos.join('\n')).toMatch(
+      /Artifact 'immuta-cleanup-script-k' was created by another job of this run at the same moment/
+    );
+  });
 
   it('fails with the way out when the upload fails, keeping the file', async () => {
     const { client } = fakeArtifacts({}, new Error('Failed to CreateArtifact: boom'));

@@ -69,12 +69,16 @@ describe('readReport', () => {
       tenant: TENANT,
       job: 'plan',
       attempt: '1',
+      dryRun: true,
       hosts: [
         {
           connectionKey: 'snow',
+          integrationId: undefined,
           technology: 'Snowflake',
+          hostname: undefined,
           scriptFile: undefined,
-          scriptSha256: undefined
+          scriptSha256: undefined,
+          status: 'not-started'
         }
       ]
     });
@@ -84,10 +88,12 @@ describe('readReport', () => {
     expect(readReport('not json')).toBeUndefined();
     expect(readReport('{"kind":"immuta-deregister-host/report"}')).toBeUndefined();
     expect(readReport('{"kind":"immuta-deregister-host/report","hosts":[{}]}')).toBeUndefined();
+    // A report that does not say it is no dry run proves no delete.
     expect(readReport('{"kind":"immuta-deregister-host/report","hosts":[]}')).toEqual({
       tenant: undefined,
       job: undefined,
       attempt: undefined,
+      dryRun: true,
       hosts: []
     });
   });

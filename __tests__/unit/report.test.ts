@@ -18,6 +18,11 @@ const outcome: Outcome = {
     artifactId: 99,
     artifactUrl: 'https://github.com/acme/repo/actions/runs/1/artifacts/99'
   },
+  artifact: {
+    artifactId: 99,
+    artifactUrl: 'https://github.com/acme/repo/actions/runs/1/artifacts/99',
+    artifactName: 'immuta-cleanup-script-snowflake-prod'
+  },
   objectState: undefined,
   absentBecause: undefined
 };
@@ -29,7 +34,9 @@ describe('summaryMarkdown', () => {
     expect(md).toContain('## Immuta: Deregistered host `snowflake-prod` and its 42 child objects.');
     expect(md).toContain('| Integration | 1 |');
     expect(md).toContain('| Deleted | yes, with 42 child objects |');
-    expect(md).toContain('[99](https://github.com/acme/repo/actions/runs/1/artifacts/99)');
+    expect(md).toContain(
+      '| Artifact | `immuta-cleanup-script-snowflake-prod` (ID [99](https://github.com/acme/repo/actions/runs/1/artifacts/99)) |'
+    );
     expect(md).toContain('<details><summary>Cleanup script (1 line)</summary>');
     expect(md).toContain('```sql\nDROP DATABASE IF EXISTS IMMUTA;\n```');
     expect(md).toMatch(/in Snowflake as a user with ACCOUNTADMIN/);
@@ -116,11 +123,14 @@ describe('nextStep after run-script', () => {
   it.each([
     [
       ['failed', 'not-run'],
-      /run the cleanup script from `.*` by hand in Snowflake \(none of its statements ran\)/
+      /from statement 1 on \(none ran\), from artifact `immuta-cleanup-script-snowflake-prod`\.$/
     ],
     [['ran', 'failed', 'not-run'], /from statement 2 on \(statement 1 ran\)/],
     [['ran', 'ran', 'ran', 'failed'], /from statement 4 on \(statements 1 to 3 ran\)/],
-    [['ran', 'cancelled', 'not-run'], /re-run this job \(it goes on at statement 2\)/]
+    [
+      ['ran', 'cancelled', 'not-run'],
+      /then use \*\*Re-run failed jobs\*\*: the re-run finds the host gone, takes the script from artifact `immuta-cleanup-script-snowflake-prod` and goes on at statement 2\./
+    ]
   ] as const)('after a failed run %j, says where to pick up', (outcomes, said) => {
     const text = nextStep({ ...outcome, scriptRun: run('failed', [...outcomes]) });
     expect(text).toMatch(/^The host is deregistered, but the cleanup script stopped in Snowflake/);
@@ -129,7 +139,23 @@ describe('nextStep after run-script', () => {
   it('after a statement in doubt, says a re-run asks Snowflake, or where to check by hand', () => {
     const text = nextStep({ ...outcome, scriptRun: run('failed', ['ran', 'in-doubt', 'not-run']) });
     expect(text).toMatch(
-      /statement 2 of the cleanup script may or may not have run in Snowflake .*Re-run this job: it asks Snowflake how that statement ended and goes on from there\. Or check in Snowflake whether it ran, then run the rest .* from statement 2 or 3 on/
+      /at statement 2, which may or may not have run \(see the error below\): use \*\*Re-run failed jobs\*\*: .* asks Snowflake how statement 2 ended, then goes on from there\. Or run the rest .* from statement 2 or 3 on \(check in Snowflake whether statement 2 ran\)/
+    );
+  });
+  it('without an artifact, offers no re-run and points at what outlives the job', () => {
+    const text = nextStep({
+      ...outcome,
+      artifact: undefined,
+      scriptRun: run('failed', ['ran', 'failed'])
+    });
+    expect(text).not.toMatch(/Re-run failed jobs/);
+    expect(text).toMatch(
+      /from statement 2 on \(statement 1 ran\); it is shown below and in this step's `script` output \(the file `\/tmp\/immuta-cleanup-snowflake-prod\.sql` is gone once a hosted runner's job ends\)\. Without an artifact \(upload-artifact: false\) a re-run cannot go on\.$/
+    );
+  });
+  it('has nothing left to do when an earlier attempt ran the script', () => {
+    expect(nextStep({ ...outcome, scriptRun: run('already-ran', ['ran-before']) })).toMatch(
+      /^Nothing left to do: .*an earlier attempt of this workflow run ran its cleanup script in Snowflake/
     );
   });
   it('in a dry run, says the step would run the script itself', () => {

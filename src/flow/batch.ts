@@ -8,8 +8,16 @@ import * as path from 'node:path';
 import type { Config } from '../action/inputs.js';
 import type { ImmutaClient } from '../immuta/client.js';
 import { cleanupScript, HOST_GONE, integrationFor } from './deregister.js';
-import type { ArtifactBundle } from './keep-script.js';
+import type { ArtifactBundle, KeptArtifact } from './keep-script.js';
 import { checkKept, writeFileAtomically } from './keep-script.js';
+import {
+  anotherHost,
+  deletedBy,
+  deletedSince,
+  notProven,
+  type EarlierAttempts,
+  type EarlierRecord
+} from './earlier-attempts.js';
 import { runFiles, type RunFiles } from '../action/naming.js';
 import { changesSince, planOf, serializePlan, sha256, type Plan } from './plan.js';
 import { mapLimit } from './pool.js';
@@ -35,13 +43,11 @@ export interface BatchDependencies {
   readonly identity?: RunIdentity;
   /** The run's review history, for the final report; undefined when it is not read. */
   readonly approvals?: () => Promise<ApprovalRecord | undefined>;
+  /** GITHUB_RUN_ATTEMPT: from 2 on, an earlier attempt of this run may have deleted hosts. */
+  readonly attempt?: number;
+  /** What earlier attempts of this job kept in the run's artifacts, read once when first asked. */
+  readonly earlier?: () => Promise<EarlierAttempts>;
   readonly log: { info(message: string): void; warning(message: string): void };
-}
-
-export interface KeptArtifact {
-  readonly artifactId: number;
-  readonly artifactUrl: string | undefined;
-  readonly artifactName?: string;
 }
 
 export interface BatchOutcome {
@@ -58,12 +64,16 @@ export interface BatchOutcome {
   /** How the world differs from the plan, when it does. */
   readonly changes: readonly string[];
   readonly dryRun: boolean;
+  /** Whether it applied a plan. */
+  readonly plan: boolean;
 }
 
 interface Found {
   record: HostRecord;
   /** Immuta's record of the host, when it has one. */
   present: boolean;
+  /** For a host gone: the record of the earlier attempt of this run that deleted it. */
+  deletedBy?: EarlierRecord;
 }
 
 /** One batch run: what every phase needs. */
@@ -124,7 +134,8 @@ async function finish(run: BatchRun, ending: Ending): Promise<BatchOutcome> {
     artifact: ending.artifact,
     refused: ending.refused,
     changes: ending.changes ?? [],
-    dryRun: config.dryRun
+    dryRun: config.dryRun,
+    plan: config.plan !== undefined
   };
 }
 
@@ -162,23 +173,44 @@ function foreignPlan({ config }: BatchRun): Stop | undefined {
   };
 }
 
-/** Phase 1: every host looked up; a failed lookup, or a missing host under error, stops all. */
+/**
+ * Phase 1: every host looked up; a failed lookup, or a missing host under error, stops all. On a
+ * re-run the batch goes by the rules one host does: a host gone whose record an earlier attempt
+ * of this job kept before deleting it counts as deleted since then, whatever if-missing says; a
+ * host there that is not the one such a record names (registered again since) stops all.
+ */
 async function lookUpAll(run: BatchRun): Promise<Found[] | Stop> {
   const { config, deps } = run;
   const { immuta, log } = deps;
-  const found = await mapLimit(config.connectionKeys, config.maxParallel, (key) =>
+  const looked = await mapLimit(config.connectionKeys, config.maxParallel, (key) =>
     lookUp(config, immuta, key, log)
   );
-  const lookupFailed = found.filter((f) => f.record.status === 'failed');
-  const missing = found.filter((f) => !f.present && f.record.status !== 'failed');
-  if (lookupFailed.length > 0 || (missing.length > 0 && config.ifMissing === 'error')) {
-    const why =
-      lookupFailed.length > 0
-        ? `Looking up ${names(lookupFailed)} failed`
-        : config.plan
-          ? `Host${missing.length === 1 ? '' : 's'} ${names(missing)} of the plan ${missing.length === 1 ? 'is' : 'are'} gone from Immuta (an earlier apply may have deleted ${missing.length === 1 ? 'it' : 'them'}; if-missing: error). Re-run with if-missing: warn (or ignore) to count ${missing.length === 1 ? 'it' : 'them'} as already absent and apply the rest of the plan`
-          : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${missing.length === 1 ? 'it' : 'them'}, or correct ${missing.length === 1 ? 'the key if it is' : 'any key that is'} misspelt)`;
-    return { records: found.map((f) => f.record), refused: why };
+  const records = () => looked.map((f) => f.record);
+  const lookupFailed = looked.filter((f) => f.record.status === 'failed');
+  if (lookupFailed.length > 0) {
+    return { records: records(), refused: `Looking up ${names(lookupFailed)} failed` };
+  }
+  const attempt = deps.attempt ?? 1;
+  const earlier = attempt > 1 && deps.earlier ? await deps.earlier() : undefined;
+  for (const f of looked.filter((f) => f.present && earlier)) {
+    const why = anotherHost(f.record.connectionKey, f.record, earlier!.of(f.record.connectionKey));
+    if (why !== undefined) return { records: records(), refused: why };
+  }
+  const found = looked.map((f) => {
+    const by = f.present ? undefined : deletedBy(earlier?.of(f.record.connectionKey));
+    return by === undefined ? f : deletedEarlier(f, by);
+  });
+  const missing = found.filter((f) => !f.present && f.deletedBy === undefined);
+  if (missing.length > 0 && config.ifMissing === 'error') {
+    const it = missing.length === 1;
+    const note = earlier ? notProven(earlier.of(missing[0]!.record.connectionKey), attempt) : '';
+    const why = config.plan
+      ? `Host${it ? '' : 's'} ${names(missing)} of the plan ${it ? 'is' : 'are'} gone from Immuta (an earlier apply may have deleted ${it ? 'it' : 'them'}; if-missing: error). Re-run with if-missing: warn (or ignore) to count ${it ? 'it' : 'them'} as already absent and apply the rest of the plan`
+      : `Immuta has no host ${names(missing)} (if-missing: error; set if-missing: warn or ignore to go on without ${it ? 'it' : 'them'}, or correct ${it ? 'the key if it is' : 'any key that is'} misspelt)`;
+    return { records: found.map((f) => f.record), refused: note ? `${why}. ${note}` : why };
+  }
+  for (const f of found) {
+    if (f.deletedBy) log.info(`${deletedSince(f.record.connectionKey, f.deletedBy)}.`);
   }
   for (const m of missing) {
     const message = config.plan
@@ -190,12 +222,32 @@ async function lookUpAll(run: BatchRun): Promise<Found[] | Stop> {
   return found;
 }
 
+/** A host an earlier attempt deleted: its record as that attempt kept it, already absent now. */
+function deletedEarlier(found: Found, earlier: EarlierRecord): Found {
+  return {
+    present: false,
+    deletedBy: earlier,
+    record: {
+      ...found.record,
+      integrationId: earlier.integrationId,
+      technology: earlier.technology,
+      hostname: earlier.hostname,
+      status: 'already-absent',
+      deletedByAttempt: earlier.attempt
+    }
+  };
+}
+
 /** Phase 2: every script, written to disk as it arrives; any that cannot be had stops all. */
 async function getScripts(run: BatchRun, found: readonly Found[]): Promise<Found[] | Stop> {
   const { config, deps, files } = run;
   await fs.mkdir(files.folder, { recursive: true });
   const scripted = await mapLimit(found, config.maxParallel, (f) =>
-    f.present ? getScript(config, deps.immuta, files.scriptFor, f, deps.log) : Promise.resolve(f)
+    f.present
+      ? getScript(config, deps.immuta, files.scriptFor, f, deps.log)
+      : f.deletedBy?.script
+        ? restoreScript(files.scriptFor, f, f.deletedBy.script)
+        : Promise.resolve(f)
   );
   const scriptFailed = scripted.filter((f) => f.record.status === 'failed');
   if (scriptFailed.length > 0) {
@@ -385,6 +437,28 @@ async function getScript(
       present: false
     };
   }
+}
+
+/**
+ * The script an earlier attempt kept of a host it deleted, back in this run's folder beside the
+ * others, so that the folder, the summary and the report hold every host's script.
+ */
+async function restoreScript(
+  scriptFor: (key: string) => string,
+  found: Found,
+  script: NonNullable<EarlierRecord['script']>
+): Promise<Found> {
+  const file = scriptFor(found.record.connectionKey);
+  await writeFileAtomically(
+    file,
+    script.text,
+    `the cleanup script of '${found.record.connectionKey}'`
+  );
+  await checkKept(new Map([[file, script.sha256]]));
+  return {
+    ...found,
+    record: { ...found.record, scriptFile: path.basename(file), scriptSha256: script.sha256 }
+  };
 }
 
 async function deleteOne(

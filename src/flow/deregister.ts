@@ -2,8 +2,16 @@ import type { Config } from '../action/inputs.js';
 import type { ImmutaClient } from '../immuta/client.js';
 import { ImmutaError } from '../immuta/errors.js';
 import { hasNoScript, type ConnectionInfo } from '../immuta/responses.js';
-import type { KeptScript } from './keep-script.js';
-import type { RecoveredScript } from './earlier-attempts.js';
+import type { KeptArtifact, KeptScript } from './keep-script.js';
+import {
+  anotherHost,
+  deletedBy,
+  deletedSince,
+  notProven,
+  type EarlierAttempts,
+  type EarlierLookup,
+  type EarlierRecord
+} from './earlier-attempts.js';
 import { lineCount, type Outcome } from './outcome.js';
 import { sha256 } from './plan.js';
 import { scriptStatements } from '../warehouse/statements.js';
@@ -11,33 +19,38 @@ import { notRun, PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
 import type { Platform } from '../warehouse/settings.js';
 import type { Step3 } from '../step3/step.js';
 
+/** Where a host's script and record are kept: the file (with a script) and the artifact. */
+export interface Kept {
+  readonly kept: KeptScript | undefined;
+  readonly artifact: KeptArtifact | undefined;
+}
+
+/** What is known of a host before its script: Immuta's record of it, or an earlier attempt's. */
+type Known = Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>;
+
 export interface FlowDependencies {
   readonly immuta: ImmutaClient;
-  /** Every requested way of keeping the script; throws when one fails. */
   /**
    * Keeps the script every way asked for (and writes the report, and a dry run's plan, beside
-   * it); told what is known of the host. Called for a host with no script too, with undefined.
+   * it; the report goes into the artifact even for a host with no script); told what is known
+   * of the host. Called for a host with no script too, with undefined.
    */
-  readonly keepScript: (
-    script: string | undefined,
-    known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>
-  ) => Promise<KeptScript | undefined>;
+  readonly keepScript: (script: string | undefined, known: Known) => Promise<Kept>;
   /** Told what Immuta says of the host as soon as it is known, so the outputs exist even if a later step fails. */
-  readonly onHost: (known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>) => void;
+  readonly onHost: (known: Known) => void;
   /** Called the moment the host is known deleted, so a later failure still reports it. */
   readonly onDeleted: () => void;
   /** Step 3 on the platform run-script names (its checks and its executor); absent with none. */
   readonly step3?: Step3;
+  /** GITHUB_RUN_ATTEMPT: from 2 on, an earlier attempt of this run may have deleted the host. */
+  readonly attempt: number;
+  /** What earlier attempts of this job kept in the run's artifacts, read once when first asked. */
+  readonly earlier: () => Promise<EarlierAttempts>;
   /**
-   * The script an earlier attempt of this run kept as an artifact, for a re-run that finds the
-   * host gone; `refused` when the artifact cannot be proven to hold this host's script.
+   * Keeps again, as this step's file and outputs, what the earlier attempt that deleted the host
+   * kept: its script (restored to script-path) and its artifact.
    */
-  readonly recoverScript?: () => Promise<RecoveredScript | { refused: string } | undefined>;
-  /**
-   * Where an earlier attempt of this run kept this host's script (its record proving it is
-   * this host's), or undefined; absent on a first attempt.
-   */
-  readonly keptByEarlierAttempt?: () => Promise<string | undefined>;
+  readonly restore: (earlier: EarlierRecord) => Promise<Kept>;
   /** Cuts the run's secrets out of text from a server (a script) before it is logged. */
   readonly redact?: (text: string) => string;
   readonly log: { info(message: string): void; warning(message: string): void };
@@ -57,11 +70,17 @@ export class MissingHostError extends Error {
  * was kept every way asked for, and the script runs only after the host is gone.
  */
 export async function deregister(config: Config, deps: FlowDependencies): Promise<Outcome> {
-  const outcome = await deregisterHost(config, deps);
-  return { ...outcome, scriptRun: await cleanUp(config, deps, outcome) };
+  const { outcome, lookup } = await deregisterHost(config, deps);
+  return { ...outcome, scriptRun: await cleanUp(config, deps, outcome, lookup) };
 }
 
-async function deregisterHost(config: Config, deps: FlowDependencies): Promise<Outcome> {
+/** The host's outcome, and what earlier attempts kept of it when it was found gone. */
+interface Settled {
+  readonly outcome: Outcome;
+  readonly lookup?: EarlierLookup | undefined;
+}
+
+async function deregisterHost(config: Config, deps: FlowDependencies): Promise<Settled> {
   const { immuta, log } = deps;
   const key = config.connectionKey;
 
@@ -71,55 +90,60 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
   const host = await immuta.getConnection(key);
   const timings: Record<string, number> = { lookupMs: Date.now() - started };
   if (host === undefined) {
-    return absent(
-      await missingPolicy(config, deps),
+    return gone(
+      config,
+      deps,
       `Looking up the host found nothing: GET ${immuta.pathOf('connection', key)} answered 404 Not Found, so Immuta has no host '${key}' (immuta-url answers as Immuta does, so the URL is not the cause). If the key is misspelt, correct it: it must be the connection key exactly as Immuta shows it`
     );
   }
   if (config.warehouse) matchPlatform(config.warehouse.platform, host.technology, key);
   const integrationId = integrationFor(config, host, log);
+  const known = { integrationId, technology: host.technology, hostname: host.hostname };
+  await sameHostAsKept(key, known, deps);
   // The warehouse is tried before anything is generated or deleted (a dry run too).
   if (deps.step3) await deps.step3.check();
-  const known = { integrationId, technology: host.technology, hostname: host.hostname };
   deps.onHost(known);
 
   // Step 1: the cleanup script, kept every way asked for before anything is deleted.
   started = Date.now();
   const script = await cleanupScript(immuta, key, integrationId, host.technology, log);
   if (script === HOST_GONE) {
-    return absent(
-      await missingPolicy(config, deps),
+    return gone(
+      config,
+      deps,
       `Getting the cleanup script found nothing: the script endpoint and GET ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' is gone from Immuta`,
       known
     );
   }
-  const kept = await deps.keepScript(script, known);
+  const { kept, artifact } = await deps.keepScript(script, known);
   // Whether step 3 can run this script, one statement a request in its session, is known
   // before anything is deleted (a dry run too).
   if (deps.step3 && script !== undefined) await deps.step3.checkScript(script);
   timings.scriptMs = Date.now() - started;
-  const done = { ...known, ...NOTHING_YET, connectionKey: key, script, kept, timings };
+  const done = { ...known, ...NOTHING_YET, connectionKey: key, script, kept, artifact, timings };
 
   // Step 2: delete the host; a dry run only describes it.
   if (config.dryRun) {
     const object = await immuta.getObject(key);
     return {
-      ...done,
-      status: 'dry-run',
-      objectState: object?.state ?? (object ? undefined : 'absent')
+      outcome: {
+        ...done,
+        status: 'dry-run',
+        objectState: object?.state ?? (object ? undefined : 'absent')
+      }
     };
   }
   started = Date.now();
-  const deletion = await deleteHost(immuta, key, kept);
+  const deletion = await deleteHost(immuta, key, kept, artifact);
   timings.deleteMs = Date.now() - started;
   if (deletion === undefined) {
-    return absent(
-      config,
-      `Deleting the host found nothing: DELETE ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' was gone before the delete`,
-      known,
-      script,
-      kept
-    );
+    return {
+      outcome: absent(
+        config,
+        `Deleting the host found nothing: DELETE ${immuta.pathOf('object', key)} answered 404 Not Found, so host '${key}' was gone before the delete`,
+        { ...done, timings }
+      )
+    };
   }
   if (deletion.unreadableAnswer !== undefined) {
     log.warning(
@@ -135,7 +159,65 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
     // Step 3 follows: say here that step 2 is done, so the log reads in Immuta's order.
     log.info(`Deleted host '${key}' in Immuta.`);
   }
-  return { ...done, status: 'deregistered', deleted: true, childCount: deletion.childCount };
+  return {
+    outcome: { ...done, status: 'deregistered', deleted: true, childCount: deletion.childCount }
+  };
+}
+
+/**
+ * On a re-run, the host Immuta names under the key must be the host an earlier attempt of this
+ * job kept (when one did): one registered again since, under the same key, is never deleted and
+ * its namesake's script never run.
+ */
+async function sameHostAsKept(key: string, now: Known, deps: FlowDependencies): Promise<void> {
+  if (deps.attempt <= 1) return;
+  const why = anotherHost(key, now, (await deps.earlier()).of(key));
+  if (why !== undefined) throw new Error(`${why}. Nothing was generated or deleted.`);
+}
+
+/**
+ * The host is gone. On a re-run, the record an earlier attempt of this job kept just before its
+ * delete proves that attempt deleted it: it counts as deleted since then, whatever if-missing
+ * says (a re-run cannot change the inputs, and the key is no typo), and what that attempt kept
+ * is this step's again. Otherwise if-missing decides, told what earlier attempts left.
+ */
+async function gone(
+  config: Config,
+  deps: FlowDependencies,
+  because: string,
+  known: Known = UNKNOWN
+): Promise<Settled> {
+  const key = config.connectionKey;
+  // Read for step 3 on a first attempt too: it says why a neighbour's script is not run.
+  const lookup = deps.attempt > 1 || deps.step3 ? (await deps.earlier()).of(key) : undefined;
+  const earlier = deletedBy(lookup);
+  if (earlier === undefined) {
+    const note = deps.attempt > 1 ? notProven(lookup, deps.attempt) : '';
+    return { outcome: absent(config, because, { ...known, note }), lookup };
+  }
+  const recorded = {
+    integrationId: earlier.integrationId,
+    technology: earlier.technology,
+    hostname: earlier.hostname
+  };
+  const absentBecause = deletedSince(key, earlier);
+  deps.log.info(`${absentBecause}.`);
+  deps.onHost(recorded);
+  const { kept, artifact } = await deps.restore(earlier);
+  return {
+    outcome: {
+      ...recorded,
+      ...NOTHING_YET,
+      status: 'already-absent',
+      connectionKey: key,
+      script: earlier.script?.text,
+      kept,
+      artifact,
+      deletedByAttempt: earlier.attempt,
+      absentBecause
+    },
+    lookup
+  };
 }
 
 /**
@@ -147,7 +229,8 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<O
 async function cleanUp(
   config: Config,
   deps: FlowDependencies,
-  outcome: Outcome
+  outcome: Outcome,
+  lookup: EarlierLookup | undefined
 ): Promise<ScriptRun | undefined> {
   const step3 = deps.step3;
   if (step3 === undefined) return undefined;
@@ -159,7 +242,7 @@ async function cleanUp(
     return dryRunList(deps, platform, statementsOf(outcome.script, platform), 0, 'Dry run: these');
   }
   if (outcome.status === 'already-absent') {
-    return cleanUpAfterEarlierAttempt(config, deps, step3);
+    return cleanUpAfterEarlierAttempt(config, deps, step3, lookup);
   }
   if (outcome.script === undefined) {
     return skipped(platform, [], 'Immuta gave no cleanup script for this host.');
@@ -167,7 +250,7 @@ async function cleanUp(
   const script = {
     script: outcome.script,
     sha256: sha256(outcome.script),
-    artifact: outcome.kept?.artifactName
+    artifact: outcome.artifact?.artifactName
   };
   return step3.run(script, { kind: 'fresh' });
 }
@@ -181,37 +264,46 @@ async function cleanUp(
 async function cleanUpAfterEarlierAttempt(
   config: Config,
   deps: FlowDependencies,
-  step3: Step3
+  step3: Step3,
+  lookup: EarlierLookup | undefined
 ): Promise<ScriptRun> {
   const platform = step3.platform;
   const name = PLATFORM_NAMES[platform];
-  let recovered: Awaited<ReturnType<NonNullable<FlowDependencies['recoverScript']>>>;
-  try {
-    recovered = await deps.recoverScript?.();
-  } catch (error) {
+  if (lookup?.kind === 'unreadable') {
     throw new Error(
-      `Looking for the cleanup script an earlier attempt of this run kept failed: ${(error as Error).message}. Nothing ran in ${name}, so that nothing runs twice or is left undone unseen; re-run the job when GitHub's artifact service answers.`,
-      { cause: error }
+      `Looking for the cleanup script an earlier attempt of this run kept failed: ${lookup.why}. Nothing ran in ${name}, so that nothing runs twice or is left undone unseen; re-run the job when GitHub's artifact service answers.`
     );
   }
-  if (recovered === undefined) {
-    const note = `The host is already gone, and no artifact of this workflow run holds its cleanup script, so nothing ran in ${name}. If the script has not run yet, run it by hand from the file or artifact the earlier run kept.`;
+  if (lookup?.kind === 'conflict') {
+    throw new Error(
+      `The host is gone, and which cleanup script an earlier attempt of this run kept cannot be told: ${lookup.why}. Nothing ran in ${name}: run the script this job kept by hand, from the artifact its earlier attempt's log names, if that was not done yet.`
+    );
+  }
+  const earlier = deletedBy(lookup);
+  if (earlier === undefined) {
+    const note =
+      lookup?.kind === 'refused'
+        ? `The host is already gone; nothing ran in ${name}, because ${lookup.why}.`
+        : `The host is already gone, and no artifact of this workflow run holds its cleanup script, so nothing ran in ${name}. If the script has not run yet, run it by hand from the file or artifact the earlier run kept.`;
     deps.log.warning(note);
     return skipped(platform, [], note);
   }
-  if ('refused' in recovered) {
-    const note = `The host is already gone; nothing ran in ${name}, because ${recovered.refused}.`;
-    deps.log.warning(note);
-    return skipped(platform, [], note);
-  }
-  const { script, from, technology } = recovered;
+  const { from, technology } = earlier;
   if (technology !== undefined && !technology.toLowerCase().includes(platform)) {
     throw new Error(
       `run-script is ${platform}, but the script in ${from} was kept for a ${technology} host. Nothing ran. Set run-script to the host's platform, or to none.`
     );
   }
-  const statements = await step3.checkScript(script);
-  const kept = { script, sha256: recovered.sha256, artifact: recovered.artifactName, from };
+  if (earlier.script === undefined) {
+    return skipped(platform, [], `Immuta made no cleanup script for this host (${from}).`);
+  }
+  const statements = await step3.checkScript(earlier.script.text);
+  const kept = {
+    script: earlier.script.text,
+    sha256: earlier.script.sha256,
+    artifact: earlier.artifact.name,
+    from
+  };
   const next = await step3.resumption(kept);
   if (next.kind === 'done') {
     const run = await step3.run(kept, next);
@@ -287,13 +379,18 @@ function matchPlatform(platform: Platform, technology: string | undefined, key: 
 }
 
 /** Step 2, and where the script is when it fails: the reader must not have to go looking. */
-async function deleteHost(immuta: ImmutaClient, key: string, kept: KeptScript | undefined) {
+async function deleteHost(
+  immuta: ImmutaClient,
+  key: string,
+  kept: KeptScript | undefined,
+  artifact: KeptArtifact | undefined
+) {
   try {
     return await immuta.deleteObject(key);
   } catch (error) {
     if (kept === undefined || !(error instanceof Error)) throw error;
     const where = [`the file ${kept.path}`];
-    if (kept.artifactId !== undefined) where.push(`artifact ID ${kept.artifactId}`);
+    if (artifact !== undefined) where.push(`artifact ID ${artifact.artifactId}`);
     throw new Error(`${error.message} The cleanup script is kept: ${where.join(', ')}.`, {
       cause: error
     });
@@ -369,45 +466,38 @@ export function integrationFor(
   return given;
 }
 
-/**
- * if-missing as it applies to this run: a host that an earlier attempt of this same workflow run
- * kept the script of (proven by the record beside it) was deleted by that attempt, or after it,
- * so "Re-run failed jobs" after step 3 failed goes on to step 3 whatever if-missing says: a
- * re-run cannot change the inputs, and the key is not a typo.
- */
-async function missingPolicy(config: Config, deps: FlowDependencies): Promise<Config> {
-  if (config.ifMissing !== 'error' || deps.keptByEarlierAttempt === undefined) return config;
-  const from = await deps.keptByEarlierAttempt();
-  if (from === undefined) return config;
-  deps.log.info(
-    `Host '${config.connectionKey}' is gone, and an earlier attempt of this workflow run kept its cleanup script (${from}): it counts as deleted since that attempt, whatever if-missing says.`
-  );
-  return { ...config, ifMissing: 'warn' };
-}
+const UNKNOWN: Known = {
+  integrationId: undefined,
+  technology: undefined,
+  hostname: undefined
+};
 
+/**
+ * A host that is gone and no earlier attempt of this run proves it deleted: if-missing decides.
+ * `note` says what earlier attempts left, on a re-run.
+ */
 function absent(
   config: Config,
   because: string,
-  known: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'> = {
-    integrationId: undefined,
-    technology: undefined,
-    hostname: undefined
-  },
-  script?: string,
-  kept?: KeptScript
+  found: Known &
+    Partial<Pick<Outcome, 'script' | 'kept' | 'artifact' | 'timings'>> & {
+      note?: string;
+    }
 ): Outcome {
+  const { note, ...known } = found;
+  const reason = note ? `${because}. ${note}` : because;
   if (config.ifMissing === 'error') {
     throw new MissingHostError(
-      `${because}. If it was already deregistered, set if-missing: warn or if-missing: ignore to let the step succeed.`
+      `${reason}. If it was already deregistered, set if-missing: warn or if-missing: ignore to let the step succeed${note ? ' (a re-run keeps the inputs of its workflow run: in a new run)' : ''}.`
     );
   }
   return {
-    ...known,
     ...NOTHING_YET,
+    script: undefined,
+    kept: undefined,
+    ...known,
     status: 'already-absent',
     connectionKey: config.connectionKey,
-    script,
-    kept,
-    absentBecause: because
+    absentBecause: reason
   };
 }

@@ -56,6 +56,27 @@ export function withEarlyLookup(client: ArtifactClient, artifactName: string): A
   };
 }
 
+/**
+ * The client, each artifact downloaded at most once: an artifact never changes, and a re-run
+ * reads an earlier attempt's to tell whose host it kept before it compares it with its own.
+ */
+export function downloadingOnce(client: ArtifactClient): ArtifactClient {
+  const downloads = new Map<number, Promise<Map<string, Buffer>>>();
+  return {
+    ...client,
+    files: (artifact) => {
+      let files = downloads.get(artifact.id);
+      if (files === undefined) {
+        files = client.files(artifact);
+        downloads.set(artifact.id, files);
+        // A download that failed is tried again when asked again.
+        files.catch(() => downloads.delete(artifact.id));
+      }
+      return files;
+    }
+  };
+}
+
 /** The artifact's link on the run page, or undefined when the run is not known. */
 export function artifactUrlFor(run: RunContext, artifactId: number): string | undefined {
   if (!run.repository || !run.runId) return undefined;
@@ -103,20 +124,7 @@ export async function keepScript(
   run: RunContext,
   extras: readonly string[] = []
 ): Promise<KeptScript> {
-  await writeFileAtomically(config.scriptPath, script, 'the cleanup script');
-  await checkKept(new Map([[config.scriptPath, sha256(script)]]));
-  runner.setOutput('script-path', config.scriptPath);
-  log.info(`Saved the cleanup script to ${config.scriptPath}.`);
-
-  const inOutput = fitsInOutput(script);
-  if (inOutput) {
-    runner.setOutput('script', script);
-  } else {
-    log.warning(
-      `The cleanup script is ${Buffer.byteLength(script, 'utf8')} bytes, over GitHub's 1 MB limit for a step output, so the 'script' output is empty. Read it from the file at 'script-path' or from the artifact.`
-    );
-  }
-
+  const { inOutput } = await keepFile(script, config.scriptPath);
   if (!config.uploadArtifact) {
     return { path: config.scriptPath, inOutput, artifactId: undefined, artifactUrl: undefined };
   }
@@ -134,6 +142,31 @@ export async function keepScript(
   return { path: config.scriptPath, inOutput, ...kept };
 }
 
+/**
+ * The script in its file, read back and checked, and in the outputs `script-path` and `script`
+ * (empty, with a warning, when it is over the output limit). `whose` says whose script it is in
+ * the log, when not this step's: the one an earlier attempt kept, say.
+ */
+export async function keepFile(
+  script: string,
+  file: string,
+  whose = 'the cleanup script'
+): Promise<{ inOutput: boolean }> {
+  await writeFileAtomically(file, script, whose);
+  await checkKept(new Map([[file, sha256(script)]]));
+  runner.setOutput('script-path', file);
+  log.info(`Saved ${whose} to ${file}.`);
+  const inOutput = fitsInOutput(script);
+  if (inOutput) {
+    runner.setOutput('script', script);
+  } else {
+    log.warning(
+      `The cleanup script is ${Buffer.byteLength(script, 'utf8')} bytes, over GitHub's 1 MB limit for a step output, so the 'script' output is empty. Read it from the file at 'script-path' or from the artifact.`
+    );
+  }
+  return { inOutput };
+}
+
 /** What goes into an artifact: files under one root, and the scripts among them, by name. */
 export interface ArtifactBundle {
   readonly files: readonly string[];
@@ -149,31 +182,47 @@ export interface ArtifactBundle {
   readonly batch?: boolean;
 }
 
+/** An artifact holding scripts and their report, as the outputs and the summary name it. */
+export interface KeptArtifact {
+  readonly artifactId: number;
+  readonly artifactUrl: string | undefined;
+  readonly artifactName: string;
+}
+
 /** Uploads the bundle as the artifact and sets the artifact outputs; throws when it cannot. */
 export async function keepInArtifact(
   bundle: ArtifactBundle,
   config: ArtifactConfig,
   artifacts: ArtifactClient | undefined,
   run: RunContext
-): Promise<{ artifactId: number; artifactUrl: string | undefined; artifactName: string }> {
+): Promise<KeptArtifact> {
   const unavailable = artifactUnavailable(run);
   if (unavailable !== undefined) throw uploadFailed(config, bundle, unavailable);
   if (artifacts === undefined) {
     throw uploadFailed(config, bundle, 'no artifact client was started for this run');
   }
   const kept = await upload(artifacts, config, bundle, run);
-  const artifactId = kept.id;
-  const artifactUrl = artifactUrlFor(run, artifactId);
-  runner.setOutput('artifact-id', String(artifactId));
-  runner.setOutput('artifact-url', artifactUrl ?? '');
-  runner.setOutput('artifact-name', kept.name);
+  const artifact = artifactOf(run, kept);
   // An artifact an earlier attempt left, kept as it is, was not uploaded by this one.
   if (!kept.reused) {
-    log.info(
-      `Uploaded the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${kept.name}' (ID ${artifactId}).`
-    );
+    log.info(`Uploaded ${keptWhat(bundle)} as artifact '${kept.name}' (ID ${kept.id}).`);
   }
-  return { artifactId, artifactUrl, artifactName: kept.name };
+  return artifact;
+}
+
+/** The artifact as the outputs name it, which are set: `artifact-id`, `-url` and `-name`. */
+export function artifactOf(run: RunContext, stored: { id: number; name: string }): KeptArtifact {
+  const artifactUrl = artifactUrlFor(run, stored.id);
+  runner.setOutput('artifact-id', String(stored.id));
+  runner.setOutput('artifact-url', artifactUrl ?? '');
+  runner.setOutput('artifact-name', stored.name);
+  return { artifactId: stored.id, artifactUrl, artifactName: stored.name };
+}
+
+/** What a bundle keeps, in words: its script or scripts, or a host's report alone. */
+function keptWhat(bundle: ArtifactBundle): string {
+  const n = bundle.scripts.size;
+  return n === 0 ? 'the report' : n === 1 ? 'the cleanup script' : 'the cleanup scripts';
 }
 
 /** Why a kept script file cannot be trusted: its bytes are not what Immuta sent. */
@@ -253,21 +302,24 @@ async function upload(
   );
   const names = ownArtifactNames(config.artifactName, run.job, run.attempt);
   let name = config.artifactName;
+  const leaveFor = (next: string | undefined) =>
+    next === undefined
+      ? ''
+      : ` This step keeps ${keptWhat(bundle).replace(/^the /, 'its ')} as artifact '${next}'.`;
   try {
-    for (name of names) {
+    for (const [i, candidate] of names.entries()) {
+      name = candidate;
       // A re-run of a job whose first attempt failed at the delete finds its own artifact. It is
-      // replaced only when it holds exactly these scripts and nothing says it is another job's
-      // or holds a plan: an artifact of the same name can be another job's, and deleting it
-      // could lose a script whose host is already gone, or the plan an apply job downloads.
+      // replaced only when it holds exactly these scripts and its report proves it this job's:
+      // an artifact of the same name can be another job's, and deleting it could lose a script
+      // whose host is already gone, or the plan an apply job downloads. Any other is left as it
+      // is, and this step keeps its own under its next name.
       const existing = await artifacts.find(name);
       if (existing !== undefined) {
         const held = await compareWith(artifacts, existing, bundle, run, config.immutaUrl);
-        if (typeof held === 'object' && 'differs' in held) {
-          throw new ArtifactCollision(name, held.differs);
-        }
         if (typeof held === 'object') {
           log.info(
-            `Artifact '${name}' (ID ${existing.id}) ${held.keep}; it is left as it is.${name === names.at(-1) ? '' : ` This step keeps ${bundle.scripts.size === 1 ? 'its script' : 'its scripts'} as artifact '${names[names.indexOf(name) + 1]}'.`}`
+            `Artifact '${name}' (ID ${existing.id}) ${held.keep}; it is left as it is.${leaveFor(names[i + 1])}`
           );
           continue;
         }
@@ -284,13 +336,24 @@ async function upload(
           `Replaced artifact '${name}' (ID ${existing.id}), left by an earlier attempt with these same scripts.`
         );
       }
-      const uploaded = await artifacts.upload(
-        name,
-        bundle.files,
-        bundle.root,
-        config.retentionDays
-      );
-      return { id: uploaded.id, name, reused: false };
+      try {
+        const uploaded = await artifacts.upload(
+          name,
+          bundle.files,
+          bundle.root,
+          config.retentionDays
+        );
+        return { id: uploaded.id, name, reused: false };
+      } catch (error) {
+        // The service refuses a second CreateArtifact of a name, finalized or not: a matrix leg
+        // racing for it (both found none), or an earlier attempt cut off during its upload.
+        if (!/\(409\)|already exists/i.test(errorText(error)) || i === names.length - 1) {
+          throw error;
+        }
+        log.info(
+          `Artifact '${name}' was created by another job of this run at the same moment (or by an earlier attempt cut off during its upload); it is left as it is.${leaveFor(names[i + 1])}`
+        );
+      }
     }
     throw new ArtifactCollision(
       name,
@@ -298,15 +361,13 @@ async function upload(
     );
   } catch (error) {
     if (error instanceof ArtifactCollision) throw uploadFailed(config, bundle, error.message);
-    // The service refuses a second CreateArtifact of a name, finalized or not: two jobs racing
-    // for it, or an earlier attempt whose upload was cut off after it created the artifact.
     if (/\(409\)|already exists/i.test(errorText(error))) {
       throw uploadFailed(
         config,
         bundle,
         new ArtifactCollision(
           name,
-          'another job of this run created it at the same moment, or an earlier attempt was cut off before finishing its upload'
+          'another job of this run created it at the same moment, as it did the other names this step could use'
         ).message
       );
     }
@@ -323,13 +384,14 @@ class ArtifactCollision extends Error {
 }
 
 /**
- * Whether the artifact holds exactly these scripts ('same'), these and more ('more': a batch
- * whose earlier attempt deleted some hosts), byte for byte; else why it does not. A report or
- * plan beside the scripts may differ. Even then the artifact is this step's only when the report
- * inside it proves it (the artifact service does not say which job uploaded an artifact): this
- * tenant, this job, an earlier attempt, and for every script in it the host's connection key and
- * the script's SHA-256. One not proven this step's is never deleted or taken as its own (`keep`),
- * nor one that holds a plan (an apply job or its re-run downloads it).
+ * Whether the artifact is this step's own from an earlier attempt, holding exactly these scripts
+ * ('same') or these and more ('more': a batch whose earlier attempt deleted some hosts), byte
+ * for byte; else why it is left as it is (`keep`). It is this step's only when the report inside
+ * it proves it (the artifact service does not say which job uploaded an artifact): this tenant,
+ * this job, an earlier attempt, these hosts, and for every script in it the host's connection key
+ * and the script's SHA-256. One not proven so is never deleted or taken as its own, nor one that
+ * holds a plan (an apply job or its re-run downloads it), nor one holding a script of this host
+ * other than the one Immuta gave now (the script an earlier attempt got).
  */
 async function compareWith(
   artifacts: ArtifactClient,
@@ -337,31 +399,13 @@ async function compareWith(
   bundle: ArtifactBundle,
   run: RunContext,
   tenant: string
-): Promise<'same' | 'more' | { differs: string } | { keep: string }> {
+): Promise<'same' | 'more' | { keep: string }> {
   const { scripts } = bundle;
   const batch = bundle.batch === true;
   if (existing.size > MAX_COMPARED_ARTIFACT_BYTES) {
-    return { differs: 'is far larger than these cleanup scripts' };
+    return { keep: 'is far larger than these cleanup scripts, so it is not compared' };
   }
   const all = await artifacts.files(existing);
-  const held = new Map([...all].filter(([name]) => name.endsWith('.sql')));
-  const expected = [...scripts.keys()];
-  if (!expected.every((name) => held.has(name))) {
-    const names = [...held.keys()];
-    const what = names.length === 1 ? `the file '${names[0]}'` : `${names.length} script files`;
-    const ours =
-      expected.length === 1
-        ? `this host's '${expected[0]}' alone`
-        : `these ${expected.length} scripts`;
-    return { differs: `holds ${what}, not ${ours}` };
-  }
-  if (!expected.every((name) => held.get(name)!.equals(scripts.get(name)!))) {
-    return { differs: 'holds a different script' };
-  }
-  // One host's artifact must hold its script alone: another's, beside it, is not this step's.
-  if (held.size > expected.length && !batch) {
-    return { differs: `holds ${held.size} script files, not this host's '${expected[0]}' alone` };
-  }
   const owner = [...all]
     .filter(([name]) => isReport(name))
     .map(([, bytes]) => readReport(bytes.toString('utf8')))
@@ -395,6 +439,21 @@ async function compareWith(
     };
   }
   const ours = await ownReport(bundle);
+  const theirs = new Set(owner.hosts.map((h) => h.connectionKey));
+  const stranger = ours?.hosts.find((h) => !theirs.has(h.connectionKey));
+  if (stranger !== undefined) {
+    return {
+      keep: `holds no record of host '${stranger.connectionKey}', so it is another matrix leg's of this job (with the same artifact name)`
+    };
+  }
+  const held = new Map([...all].filter(([name]) => name.endsWith('.sql')));
+  const same = [...scripts].every(([name, bytes]) => held.get(name)?.equals(bytes) === true);
+  // One host's artifact must hold its script alone: another's, beside it, is not this step's.
+  if (!same || (held.size > scripts.size && !batch)) {
+    return {
+      keep: `holds ${held.size === 1 ? 'a script' : `${held.size} scripts`} that an earlier attempt of this job got from Immuta, not ${scripts.size === 1 ? 'the one' : 'those'} Immuta gave now`
+    };
+  }
   const unproven = [...held].find(([file, bytes]) => {
     const recorded = owner.hosts.find((h) => h.scriptFile === file);
     const mine = ours?.hosts.find((h) => h.scriptFile === file);
@@ -410,7 +469,7 @@ async function compareWith(
       keep: `holds '${unproven[0]}', which its report does not name with this host's connection key and SHA-256, so it is not proven this job's and is never deleted`
     };
   }
-  return held.size === expected.length ? 'same' : 'more';
+  return held.size === scripts.size ? 'same' : 'more';
 }
 
 const isReport = (name: string) => /(^|[./])report\.json$/.test(name);
@@ -423,7 +482,8 @@ async function ownReport(bundle: ArtifactBundle): Promise<ReportRead | undefined
 }
 
 function uploadFailed(config: ArtifactConfig, bundle: ArtifactBundle, why: string): Error {
+  const what = keptWhat(bundle);
   return new Error(
-    `Uploading the cleanup script${bundle.scripts.size === 1 ? '' : 's'} as artifact '${config.artifactName}' failed: ${why}. Nothing was deleted; ${bundle.saved}. If the files${bundle.scripts.size === 1 ? " and the 'script' output" : ''} are enough, set upload-artifact: false.`
+    `Uploading ${what} as artifact '${config.artifactName}' failed: ${why}. Nothing was deleted; ${bundle.saved}. If the files${bundle.scripts.size === 1 ? " and the 'script' output" : ''} are enough, set upload-artifact: false.`
   );
 }

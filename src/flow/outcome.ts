@@ -1,5 +1,5 @@
 /** What a run did, in the words the flow and the report share. */
-import type { KeptScript } from './keep-script.js';
+import type { KeptArtifact, KeptScript } from './keep-script.js';
 import type { ScriptRun } from '../warehouse/types.js';
 
 export type Status = 'deregistered' | 'dry-run' | 'already-absent';
@@ -14,7 +14,15 @@ export interface Outcome {
   /** Children deleted with the host; undefined when unknown or nothing was deleted. */
   readonly childCount: number | undefined;
   readonly script: string | undefined;
+  /** The script's file (and its outputs), when there is a script. */
   readonly kept: KeptScript | undefined;
+  /**
+   * The artifact holding the host's record (and its script, when it has one): this attempt's,
+   * or, for a host an earlier attempt deleted, that attempt's.
+   */
+  readonly artifact?: KeptArtifact | undefined;
+  /** For a host already gone: the earlier attempt of this workflow run that deleted it. */
+  readonly deletedByAttempt?: number | undefined;
   /** The host's state as Immuta describes it, on a dry run. */
   readonly objectState: string | undefined;
   /** Why the host counts as absent, when it does. */

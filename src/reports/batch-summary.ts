@@ -9,6 +9,7 @@ import type { BatchOutcome } from '../flow/batch.js';
 import type { HostRecord, HostStatus } from './record.js';
 import { excerpt, htmlText, markdownCode, markdownText } from '../action/escape.js';
 import { scriptBlock, type Redactor } from './summary.js';
+import { batchCounts } from './outputs.js';
 
 /** GitHub refuses a job summary over 1 MiB; this leaves room for the rest of the job's steps. */
 export const SUMMARY_BUDGET = 900 * 1024;
@@ -22,10 +23,17 @@ const STATUS_WORDS: Record<HostStatus, string> = {
   'not-started': 'not started'
 };
 
+/** A host's status in words: one an earlier attempt deleted says so. */
+function statusWords(r: HostRecord): string {
+  return r.deletedByAttempt === undefined
+    ? STATUS_WORDS[r.status]
+    : `deleted by attempt ${r.deletedByAttempt}`;
+}
+
 function tally(records: readonly HostRecord[]): string {
-  const counts = new Map<HostStatus, number>();
-  for (const r of records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-  return [...counts].map(([status, n]) => `${n} ${STATUS_WORDS[status]}`).join(', ');
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(statusWords(r), (counts.get(statusWords(r)) ?? 0) + 1);
+  return [...counts].map(([words, n]) => `${n} ${words}`).join(', ');
 }
 
 export function headline(outcome: BatchOutcome): string {
@@ -37,6 +45,55 @@ export function headline(outcome: BatchOutcome): string {
 /** The plan a dry run wrote and its SHA-256, which a reviewer approves and plan-sha256 holds. */
 export function planLine(planPath: string, planSha256: string): string {
   return `Plan: ${markdownCode(path.basename(planPath))}, SHA-256 ${markdownCode(planSha256)} (the plan-sha256 output; give it to the apply as plan-sha256 so that only this file is applied).`;
+}
+
+/** The host, with its technology and hostname as Immuta recorded them. */
+function hostCell(r: HostRecord): string {
+  const details = [r.technology, r.hostname].filter((d) => d !== undefined);
+  return `${markdownCode(excerpt(r.connectionKey, 200))}${details.length ? ` (${markdownText(excerpt(details.join(', '), 200))})` : ''}`;
+}
+
+/**
+ * What a reviewer needs to know of a host beyond its status: the error, and for a host already
+ * gone whether an earlier attempt of this run deleted it or nothing says so (a misspelt key?).
+ */
+function note(r: HostRecord, outcome: BatchOutcome): string {
+  if (r.error) return excerpt(r.error, 300);
+  if (r.status !== 'already-absent') return '';
+  if (r.deletedByAttempt !== undefined) {
+    return `Attempt ${r.deletedByAttempt} of this workflow run deleted it${r.scriptFile ? ` and kept its script${outcome.artifact ? ' in the artifact' : ''}` : ''}.`;
+  }
+  return outcome.plan
+    ? 'Gone from Immuta before this apply: an earlier apply, or someone by hand, deleted it.'
+    : 'Immuta has no host with this key, and nothing says this run deleted it: if the key is misspelt, correct it.';
+}
+
+/** What the user does next, from what became of the hosts. */
+function batchNextStep(outcome: BatchOutcome): string {
+  if (outcome.refused !== undefined) {
+    return 'Nothing was deleted: fix what the heading says, then run again.';
+  }
+  const { failed } = batchCounts(outcome.records);
+  const where = outcome.artifact
+    ? `from artifact ${markdownCode(outcome.artifact.artifactName)}`
+    : `from the folder ${markdownCode(outcome.folder)} (gone once a hosted runner's job ends) or this summary`;
+  const withScripts = outcome.records.filter(
+    (r) => r.scriptFile && (r.deleted || r.deletedByAttempt !== undefined)
+  );
+  const scripts =
+    withScripts.length === 0
+      ? 'No deleted host has a cleanup script to run.'
+      : `Run the cleanup script of ${withScripts.length === 1 ? `the deleted host (${markdownCode(withScripts[0]!.connectionKey)})` : `each of the ${withScripts.length} deleted hosts`} in its platform as a privileged user (Snowflake: a user with ACCOUNTADMIN; Databricks: a metastore admin), ${where}, if that was not done yet.`;
+  if (outcome.dryRun) {
+    return outcome.planPath
+      ? 'Dry run: nothing was deleted. To delete these hosts, apply the plan: the plan file as `plan`, and its SHA-256 above as `plan-sha256`. Then run each cleanup script.'
+      : 'Dry run: nothing was deleted. Run again with `dry-run: false` to delete these hosts; then run each cleanup script.';
+  }
+  if (failed === 0) return scripts;
+  const rerun = outcome.artifact
+    ? 'use **Re-run failed jobs**: the hosts this attempt deleted count as deleted (the artifact holds their record), and the rest are deleted then'
+    : 'run again: with upload-artifact: false a re-run cannot tell the hosts this attempt deleted from missing ones, so under if-missing: error it fails on them';
+  return `${failed} host${failed === 1 ? ' was' : 's were'} not deleted: fix what the notes name, then ${rerun}. ${scripts}`;
 }
 
 /** The summary, built to the budget: whatever does not fit is named, never cut mid-row. */
@@ -64,12 +121,15 @@ export async function batchSummary(
     for (const change of outcome.changes) add(`- ${markdownText(change)}`);
     add('');
   }
+  add('### Next step');
+  add('');
+  add(batchNextStep(outcome));
+  add('');
   add('| host | integration | status | child objects | note |');
   add('|---|---|---|---|---|');
   let rows = 0;
   for (const r of outcome.records) {
-    const note = r.error ? markdownText(excerpt(r.error, 300)) : '';
-    const row = `| ${markdownCode(excerpt(r.connectionKey, 200))} | ${r.integrationId ?? ''} | ${STATUS_WORDS[r.status]} | ${r.childCount ?? ''} | ${note} |`;
+    const row = `| ${hostCell(r)} | ${r.integrationId ?? ''} | ${statusWords(r)} | ${r.childCount ?? ''} | ${markdownText(note(r, outcome))} |`;
     if (!add(row)) break;
     rows++;
   }

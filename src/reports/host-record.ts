@@ -16,7 +16,7 @@ type Known = Pick<
   Outcome,
   'connectionKey' | 'integrationId' | 'technology' | 'hostname' | 'script' | 'deleted'
 > &
-  Partial<Pick<Outcome, 'status' | 'childCount' | 'timings' | 'scriptRun'>>;
+  Partial<Pick<Outcome, 'status' | 'childCount' | 'timings' | 'scriptRun' | 'deletedByAttempt'>>;
 
 /** The host's record; `status` overrides the outcome's (kept, before the delete). */
 export function hostRecord(outcome: Known, status?: HostStatus): HostRecord {
@@ -32,7 +32,8 @@ export function hostRecord(outcome: Known, status?: HostStatus): HostRecord {
     scriptFile: undefined,
     scriptSha256: outcome.script === undefined ? undefined : sha256(outcome.script),
     timings: outcome.timings ?? {},
-    error: outcome.scriptRun?.status === 'failed' ? outcome.scriptRun.error : undefined
+    error: outcome.scriptRun?.status === 'failed' ? outcome.scriptRun.error : undefined,
+    deletedByAttempt: outcome.deletedByAttempt
   };
 }
 

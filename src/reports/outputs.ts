@@ -9,17 +9,53 @@ import type { BatchOutcome } from '../flow/batch.js';
 import { fitsInOutput } from '../flow/keep-script.js';
 import type { Outcome } from '../flow/outcome.js';
 import type { ScriptRun } from '../warehouse/types.js';
+import type { HostRecord } from './record.js';
 
-/** One host's outputs: deleted, child-count, status and the script's. */
+/** One host's status output: failed when its script failed, whatever became of the host. */
+export function hostStatus(outcome: Pick<Outcome, 'status' | 'scriptRun'>): string {
+  return outcome.scriptRun?.status === 'failed' ? 'failed' : outcome.status;
+}
+
+/** One host's outputs: deleted, child-count, status, the counts and the script's. */
 export function setHostOutputs(outcome: Outcome): void {
   runner.setOutput('deleted', String(outcome.deleted));
   runner.setOutput(
     'child-count',
     outcome.childCount === undefined ? '' : String(outcome.childCount)
   );
-  const run = outcome.scriptRun;
-  runner.setOutput('status', run?.status === 'failed' ? 'failed' : outcome.status);
-  setScriptOutputs(run);
+  const status = hostStatus(outcome);
+  runner.setOutput('status', status);
+  setCounts({
+    deleted: outcome.deleted ? 1 : 0,
+    absent: outcome.status === 'already-absent' ? 1 : 0,
+    failed: status === 'failed' ? 1 : 0
+  });
+  setScriptOutputs(outcome.scriptRun);
+}
+
+/** How many hosts this step deleted, found already gone, and left because of an error. */
+interface Counts {
+  readonly deleted: number;
+  readonly absent: number;
+  readonly failed: number;
+}
+
+/** The counts, when known: a step that failed before it could count leaves them unset (''). */
+function setCounts(counts: Counts | undefined): void {
+  if (counts === undefined) return;
+  runner.setOutput('deleted-count', String(counts.deleted));
+  runner.setOutput('absent-count', String(counts.absent));
+  runner.setOutput('failed-count', String(counts.failed));
+}
+
+/** A batch's counts, from its records: a host not started was left by an error too. */
+export function batchCounts(records: readonly HostRecord[]): Counts {
+  const count = (test: (r: HostRecord) => boolean) => records.filter(test).length;
+  return {
+    deleted: count((r) => r.deleted),
+    absent: count((r) => r.status === 'already-absent'),
+    failed: count((r) => !r.deleted && (r.status === 'failed' || r.status === 'not-started'))
+  };
 }
 
 /** Sets and reports the step's outputs; the script outputs say skipped without a run. */
@@ -32,10 +68,12 @@ export function setScriptOutputs(run: ScriptRun | undefined): void {
  * A failed step still says what it did: `status` is failed and `deleted` says whether this run
  * deleted the host before the failure, so `if: failure()` steps can read both.
  */
-export function setFailureOutputs(deleted: boolean): void {
+export function setFailureOutputs(deleted: boolean, oneHost: boolean): void {
   runner.setOutput('status', 'failed');
   runner.setOutput('deleted', String(deleted));
   runner.setOutput('child-count', '');
+  // Only one host's run that failed knows its counts; a batch's settles into its own outcome.
+  setCounts(oneHost ? { deleted: deleted ? 1 : 0, absent: 0, failed: 1 } : undefined);
   setScriptOutputs(undefined);
 }
 
@@ -44,19 +82,21 @@ export function setNoHostOutputs(): void {
   runner.setOutput('status', 'no-hosts');
   runner.setOutput('deleted', 'false');
   runner.setOutput('child-count', '');
+  setCounts({ deleted: 0, absent: 0, failed: 0 });
   setScriptOutputs(undefined);
 }
 
-/** The batch's overall status: every host's when they agree, else partial or failed. */
+/**
+ * The batch's outcome, to branch on: failed when any host was left by an error and none was
+ * deleted, partial when some were deleted and some left (the step fails either way);
+ * already-absent when every host was gone before the step; dry-run for a dry run; deregistered
+ * when every host is gone and this step deleted the rest.
+ */
 export function batchStatus(outcome: BatchOutcome): string {
-  if (outcome.refused !== undefined) return 'failed';
-  const statuses = new Set(outcome.records.map((r) => r.status));
-  if (statuses.size === 1) {
-    const [only] = statuses;
-    if (only === 'deregistered' || only === 'dry-run' || only === 'already-absent') return only;
-    if (only === 'failed' || only === 'not-started') return 'failed';
-  }
-  return outcome.records.some((r) => r.deleted) || !statuses.has('failed') ? 'partial' : 'failed';
+  const { deleted, failed } = batchCounts(outcome.records);
+  if (outcome.refused !== undefined || failed > 0) return deleted > 0 ? 'partial' : 'failed';
+  if (outcome.records.every((r) => r.status === 'already-absent')) return 'already-absent';
+  return outcome.dryRun ? 'dry-run' : 'deregistered';
 }
 
 /** A batch's outputs: the hosts' status and totals, and the one host's own when there is one. */
@@ -64,7 +104,8 @@ export async function setBatchOutputs(outcome: BatchOutcome): Promise<void> {
   const { records } = outcome;
   const single = records.length === 1 ? records[0] : undefined;
   runner.setOutput('status', batchStatus(outcome));
-  runner.setOutput('deleted', String(records.every((r) => r.deleted)));
+  runner.setOutput('deleted', String(records.some((r) => r.deleted)));
+  setCounts(batchCounts(records));
   const counts = records.filter((r) => r.deleted).map((r) => r.childCount);
   runner.setOutput(
     'child-count',

@@ -31,6 +31,11 @@ export interface HostRecord {
   readonly scriptSha256: string | undefined;
   readonly timings: { lookupMs?: number; scriptMs?: number; deleteMs?: number };
   readonly error: string | undefined;
+  /**
+   * For a host already gone: the earlier attempt of this workflow run that deleted it, as the
+   * record it kept before the delete proves; undefined when nothing proves one did.
+   */
+  readonly deletedByAttempt?: number | undefined;
 }
 
 export interface RunReport {
@@ -95,7 +100,8 @@ export function emptyRecord(connectionKey: string): HostRecord {
     scriptFile: undefined,
     scriptSha256: undefined,
     timings: {},
-    error: undefined
+    error: undefined,
+    deletedByAttempt: undefined
   };
 }
 
@@ -105,11 +111,25 @@ export interface ReportRead {
   readonly tenant: string | undefined;
   readonly job: string | undefined;
   readonly attempt: string | undefined;
-  readonly hosts: readonly Pick<
+  /** Whether a dry run wrote it: a dry run deletes nothing. */
+  readonly dryRun: boolean;
+  readonly hosts: readonly (Pick<
     HostRecord,
-    'connectionKey' | 'technology' | 'scriptFile' | 'scriptSha256'
-  >[];
+    'connectionKey' | 'integrationId' | 'technology' | 'hostname' | 'scriptFile' | 'scriptSha256'
+  > & {
+    /** Undefined when the report gives none this action writes. */
+    readonly status: HostStatus | undefined;
+  })[];
 }
+
+const HOST_STATUSES: readonly HostStatus[] = [
+  'deregistered',
+  'dry-run',
+  'already-absent',
+  'failed',
+  'kept',
+  'not-started'
+];
 
 /** A report read back, trusting nothing; undefined unless it is a report of this action. */
 export function readReport(text: string): ReportRead | undefined {
@@ -126,11 +146,17 @@ export function readReport(text: string): ReportRead | undefined {
   const text_ = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const hosts = r.hosts.map((h: unknown) => {
     const host = (typeof h === 'object' && h !== null ? h : {}) as Record<string, unknown>;
+    const status = HOST_STATUSES.find((s) => s === host.status);
     return {
       connectionKey: text_(host.connectionKey),
+      integrationId: Number.isSafeInteger(host.integrationId)
+        ? (host.integrationId as number)
+        : undefined,
       technology: text_(host.technology),
+      hostname: text_(host.hostname),
       scriptFile: text_(host.scriptFile),
-      scriptSha256: text_(host.scriptSha256)
+      scriptSha256: text_(host.scriptSha256),
+      status
     };
   });
   if (!hosts.every((h) => h.connectionKey !== undefined)) return undefined;
@@ -138,6 +164,7 @@ export function readReport(text: string): ReportRead | undefined {
     tenant: text_(r.tenant),
     job: text_(r.job),
     attempt: text_(r.attempt),
+    dryRun: r.dryRun !== false,
     hosts: hosts as ReportRead['hosts']
   };
 }

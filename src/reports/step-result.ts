@@ -29,7 +29,8 @@ export async function report(
 ): Promise<void> {
   setHostOutputs(outcome);
 
-  if (outcome.status === 'already-absent' && outcome.absentBecause) {
+  // A host an earlier attempt deleted is no missing host: the flow said so when it found it.
+  if (outcome.absentBecause && outcome.deletedByAttempt === undefined) {
     if (ifMissing === 'warn') log.warning(`${outcome.absentBecause}.`);
     else log.info(`${outcome.absentBecause}.`);
   }
@@ -38,27 +39,39 @@ export async function report(
   if (outcome.scriptRun?.status === 'failed') log.error(scriptFailure(outcome));
 }
 
-/** A failed script run: where it stopped, and that the host is gone but the script is kept. */
+/**
+ * A failed script run: where it stopped, that the host is gone, and where the script is kept:
+ * the artifact, which a re-run goes on from and which outlives the job, before the file.
+ */
 export function scriptFailure(outcome: Outcome): string {
   const run = outcome.scriptRun!;
-  const where = [
-    outcome.kept ? `the file ${outcome.kept.path}` : undefined,
-    outcome.kept?.artifactId !== undefined ? `artifact ID ${outcome.kept.artifactId}` : undefined
-  ].filter(Boolean);
+  const name = PLATFORM_NAMES[run.platform];
+  const { artifact, kept } = outcome;
   const stopped = stoppedAt(run);
   const doubt = stopped !== undefined && run.statements[stopped]!.outcome === 'in-doubt';
+  const file = kept ? `the file ${kept.path} (on this runner only)` : undefined;
+  const where = artifact
+    ? `artifact '${artifact.artifactName}' (ID ${artifact.artifactId})${file ? ` and ${file}` : ''}`
+    : (file ?? "the step's 'script' output");
   const from =
     stopped === undefined
       ? ''
       : doubt
-        ? `, from statement ${stopped + 1} or ${stopped + 2} on (whether statement ${stopped + 1} ran is in doubt: a re-run of this job asks ${PLATFORM_NAMES[run.platform]})`
-        : `, from statement ${stopped + 1} on (a re-run of this job goes on there)`;
-  return `Running the cleanup script in ${PLATFORM_NAMES[run.platform]} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; the script is kept (${where.join('; ') || 'see the summary'}), ready to run by hand${from}.${run.note ? ` ${run.note}` : ''}`;
+        ? ` from statement ${stopped + 1} or ${stopped + 2} on (whether statement ${stopped + 1} ran is in doubt)`
+        : ` from statement ${stopped + 1} on`;
+  const next = artifact
+    ? `Re-run failed jobs goes on${stopped === undefined ? '' : ` at statement ${stopped + 1}`}${doubt ? ` once ${name} says how it ended` : ''}; or run the rest by hand${from}.`
+    : `Run the rest by hand${from}: without an artifact (upload-artifact: false) a re-run cannot go on.`;
+  return `Running the cleanup script in ${name} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; its cleanup script is kept in ${where}. ${next}${run.note ? ` ${run.note}` : ''}`;
 }
 
 /** A step that failed before its outcome was settled: the outputs, the message, the summary. */
-export async function reportFailure(message: string, deleted: boolean): Promise<void> {
-  setFailureOutputs(deleted);
+export async function reportFailure(
+  message: string,
+  deleted: boolean,
+  oneHost: boolean
+): Promise<void> {
+  setFailureOutputs(deleted, oneHost);
   log.error(message);
   await writeSummary(failureMarkdown(message, deleted));
 }

@@ -10,6 +10,8 @@ import { errorText } from '../action/error-text.js';
 import { excerpt, markdownCode, markdownText } from '../action/escape.js';
 import { log } from '../action/log.js';
 import type { Secrets } from '../action/secrets.js';
+import type { KeptArtifact } from '../flow/keep-script.js';
+import { hostStatus } from './outputs.js';
 import { PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
 
 /** How much of the script the summary shows; the whole script is in the file and artifact. */
@@ -44,19 +46,38 @@ export function failureMarkdown(message: string, deleted: boolean): string {
   ].join('\n');
 }
 
-/** One sentence on what happened; `quote` renders the connection key for where it is shown. */
+/**
+ * One sentence on what happened; `quote` renders the connection key for where it is shown. A
+ * script that did not finish is said with the host, never after a headline that reads as done.
+ */
 export function headline(outcome: Outcome, quote: (key: string) => string): string {
   const key = quote(outcome.connectionKey);
+  const run = outcome.scriptRun;
+  const unfinished =
+    run?.status === 'failed' ? `its cleanup script did not finish in ${stopPlace(run)}` : undefined;
   switch (outcome.status) {
     case 'deregistered':
+      if (unfinished !== undefined) return `Deregistered host ${key}, but ${unfinished}.`;
       return outcome.childCount === undefined
         ? `Deregistered host ${key}; Immuta did not say how many child objects went with it.`
         : `Deregistered host ${key} and its ${outcome.childCount} child object${outcome.childCount === 1 ? '' : 's'}.`;
     case 'dry-run':
       return `Dry run: host ${key} was not deleted.`;
     case 'already-absent':
-      return `Host ${key} was already gone from Immuta; nothing was deleted.`;
+      if (outcome.deletedByAttempt !== undefined) {
+        return `Host ${key} was deleted by attempt ${outcome.deletedByAttempt} of this workflow run${unfinished ? `, but ${unfinished}` : '; nothing was deleted now'}.`;
+      }
+      return `Host ${key} was already gone from Immuta; nothing was deleted${unfinished ? `, and ${unfinished}` : ''}.`;
   }
+}
+
+/** Where a script run stopped: Snowflake (at statement 3 of 6). */
+function stopPlace(run: ScriptRun): string {
+  const at = stoppedAt(run);
+  const name = PLATFORM_NAMES[run.platform];
+  return at === undefined
+    ? name
+    : `${name} (it stopped at statement ${at + 1} of ${run.statements.length})`;
 }
 
 /** The job summary, as Markdown. Pure, so every shape of outcome is tested without a runner. */
@@ -72,23 +93,14 @@ export function summaryMarkdown(
       'Integration',
       outcome.integrationId === undefined ? 'unknown' : String(outcome.integrationId)
     ],
-    ['Status', `\`${outcome.status}\``],
+    ['Status', `\`${hostStatus(outcome)}\``],
     ['Deleted', deletedCell(outcome)]
   ];
   if (outcome.objectState !== undefined) {
     rows.push(['State in Immuta', markdownText(outcome.objectState)]);
   }
-  if (outcome.kept) {
-    rows.push(['Script file', markdownCode(outcome.kept.path)]);
-    if (outcome.kept.artifactId !== undefined) {
-      rows.push([
-        'Artifact',
-        outcome.kept.artifactUrl
-          ? `[${outcome.kept.artifactId}](${outcome.kept.artifactUrl})`
-          : String(outcome.kept.artifactId)
-      ]);
-    }
-  }
+  if (outcome.kept) rows.push(['Script file', markdownCode(outcome.kept.path)]);
+  if (outcome.artifact) rows.push(['Artifact', artifactCell(outcome.artifact)]);
 
   const parts = [
     `## Immuta: ${headline(outcome, markdownCode)}`,
@@ -115,12 +127,21 @@ export function summaryMarkdown(
  * left when the script ran, the rest of it when it failed, the whole of it by hand otherwise.
  */
 export function nextStep(
-  outcome: Pick<Outcome, 'status' | 'technology' | 'script' | 'kept' | 'scriptRun'>
+  outcome: Pick<
+    Outcome,
+    'status' | 'technology' | 'script' | 'kept' | 'artifact' | 'scriptRun' | 'deletedByAttempt'
+  >
 ): string {
   const run = outcome.scriptRun;
   if (run !== undefined && run.status !== 'skipped') return afterScriptRun(outcome, run);
+  if (outcome.deletedByAttempt !== undefined && outcome.script !== undefined) {
+    const run = byHand(outcome);
+    return `Attempt ${outcome.deletedByAttempt} of this workflow run deleted the host. If its cleanup script has not run yet, ${run[0]!.toLowerCase()}${run.slice(1)}`;
+  }
   if (outcome.status === 'already-absent' && outcome.script === undefined) {
-    return 'Nothing was deleted. If an earlier run deleted the host, run the cleanup script that run kept (its artifact or file), if that was not done yet.';
+    return outcome.deletedByAttempt !== undefined
+      ? `Nothing left to do: attempt ${outcome.deletedByAttempt} of this workflow run deleted the host, which has no cleanup script.`
+      : 'Nothing was deleted, and nothing says this workflow run deleted the host: if the key is misspelt, correct it. If an earlier run deleted the host, run the cleanup script that run kept (its artifact or file), if that was not done yet.';
   }
   if (outcome.script === undefined) {
     return hasNoScript(outcome.technology)
@@ -138,35 +159,58 @@ export function nextStep(
 }
 
 /** The next step once the action ran the script (or tried to). */
-function afterScriptRun(outcome: Pick<Outcome, 'kept'>, run: ScriptRun): string {
+function afterScriptRun(outcome: Pick<Outcome, 'kept' | 'artifact'>, run: ScriptRun): string {
   const name = PLATFORM_NAMES[run.platform];
   if (run.status === 'ran') {
     return `Nothing left to do: the host is deregistered and the cleanup script ran in ${name}.`;
   }
-  const where = outcome.kept ? ` from ${markdownCode(outcome.kept.path)}` : ' from the artifact';
-  const stopped = stoppedAt(run);
-  if (stopped === undefined) {
-    return `The host is deregistered, but the cleanup script did not finish in ${name}: see the error below.`;
+  if (run.status === 'already-ran') {
+    return `Nothing left to do: the host is deregistered, and an earlier attempt of this workflow run ran its cleanup script in ${name} (below).`;
   }
-  const ran = stopped === 1 ? 'statement 1 ran' : `statements 1 to ${stopped} ran`;
-  const doubt = run.statements[stopped]!.outcome === 'in-doubt';
-  const rest =
-    stopped === 0
-      ? `run the cleanup script${where} by hand in ${name} (none of its statements ran)`
-      : `run the rest of the cleanup script${where} by hand in ${name}, from statement ${stopped + 1} on (${ran})`;
-  return doubt
-    ? `The host is deregistered, but statement ${stopped + 1} of the cleanup script may or may not have run in ${name} (see the error below). Re-run this job: it asks ${name} how that statement ended and goes on from there. Or check in ${name} whether it ran, then ${rest.replace(`from statement ${stopped + 1} on`, `from statement ${stopped + 1} or ${stopped + 2} on`)}, as a privileged user.`
-    : `The host is deregistered, but the cleanup script stopped in ${name}: fix what the error below names, then re-run this job (it goes on at statement ${stopped + 1}), or ${rest}, as a privileged user.`;
+  const { artifact } = outcome;
+  const stopped = stoppedAt(run);
+  const doubt = stopped !== undefined && run.statements[stopped]!.outcome === 'in-doubt';
+  const fix = doubt ? '' : 'fix what the error below names, then ';
+  const ran =
+    stopped === undefined
+      ? ''
+      : `, ${doubt ? `from statement ${stopped + 1} or ${stopped + 2} on (check in ${name} whether statement ${stopped + 1} ran)` : `from statement ${stopped + 1} on`} (${stopped === 0 ? 'none ran' : stopped === 1 ? 'statement 1 ran' : `statements 1 to ${stopped} ran`})`;
+  const opening =
+    stopped === undefined
+      ? `The host is deregistered, but the cleanup script did not finish in ${name}`
+      : `The host is deregistered, but the cleanup script stopped in ${name} at statement ${stopped + 1}${doubt ? ', which may or may not have run (see the error below)' : ''}`;
+  if (artifact === undefined) {
+    // Nothing a re-run could go on from: the script's record and text went with the runner.
+    const where = `shown below and in this step's \`script\` output${outcome.kept ? ` (the file ${markdownCode(outcome.kept.path)} is gone once a hosted runner's job ends)` : ''}`;
+    return `${opening}: ${fix}run the rest of the script by hand in ${name} as a privileged user${ran}; it is ${where}. Without an artifact (upload-artifact: false) a re-run cannot go on.`;
+  }
+  // The artifact outlives the job and a re-run reads it; a hosted runner's files do not.
+  const goesOn = doubt
+    ? `asks ${name} how statement ${stopped! + 1} ended, then goes on from there`
+    : stopped === undefined
+      ? 'goes on where it stopped'
+      : `goes on at statement ${stopped + 1}`;
+  return `${opening}: ${fix}use **Re-run failed jobs**: the re-run finds the host gone, takes the script from artifact ${markdownCode(artifact.artifactName)} and ${goesOn}. Or run the rest of the script by hand in ${name} as a privileged user${ran}, from artifact ${markdownCode(artifact.artifactName)}.`;
 }
 
 /** Immuta's third step by hand, for the host's platform. */
-function byHand(outcome: Pick<Outcome, 'technology' | 'kept'>): string {
-  const where = outcome.kept ? ` (saved at ${markdownCode(outcome.kept.path)})` : '';
+function byHand(outcome: Pick<Outcome, 'technology' | 'kept' | 'artifact'>): string {
+  const saved = [
+    outcome.kept ? `saved at ${markdownCode(outcome.kept.path)}` : undefined,
+    outcome.artifact ? `in artifact ${markdownCode(outcome.artifact.artifactName)}` : undefined
+  ].filter((w) => w !== undefined);
+  const where = saved.length > 0 ? ` (${saved.join(' and ')})` : '';
   return /databricks/i.test(outcome.technology ?? '')
     ? `Run the cleanup script${where} in Databricks as a metastore admin, in a SQL warehouse or notebook, to remove what Immuta created there.`
     : /snowflake/i.test(outcome.technology ?? '')
       ? `Run the cleanup script${where} in Snowflake as a user with ACCOUNTADMIN, for example in a later step with \`snow sql -x -f "$SCRIPT_PATH" --enable-templating NONE\`, SCRIPT_PATH being this step's script-path output, to remove what Immuta created there.`
       : `Run the cleanup script${where} in the data platform as a privileged user, to remove what Immuta created there.`;
+}
+
+/** The artifact, linked to the run's page when the run is known. */
+function artifactCell({ artifactId, artifactUrl, artifactName }: KeptArtifact): string {
+  const id = artifactUrl ? `[${artifactId}](${artifactUrl})` : String(artifactId);
+  return `${markdownCode(artifactName)} (ID ${id})`;
 }
 
 function hostCell(outcome: Outcome): string {
@@ -175,6 +219,9 @@ function hostCell(outcome: Outcome): string {
 }
 
 function deletedCell(outcome: Outcome): string {
+  if (outcome.deletedByAttempt !== undefined) {
+    return `not now: attempt ${outcome.deletedByAttempt} of this workflow run deleted it`;
+  }
   if (!outcome.deleted) return 'no';
   return outcome.childCount === undefined
     ? 'yes (child count unknown)'
@@ -245,10 +292,7 @@ export function scriptRunMarkdown(
     const why = showScript
       ? markdownText(run.error ?? 'No reason was given.')
       : `${failedAt !== undefined ? `Statement ${failedAt + 1} of ${run.statements.length} did not run to its end.` : 'The script stopped.'} What it was and the platform's message are in the step's log (summary-script is false).`;
-    lines.push(
-      `${why} The host is already deregistered in Immuta: re-run this job to go on, or run the rest of the script by hand as a privileged user.`,
-      ''
-    );
+    lines.push(`${why} The host is already deregistered in Immuta: see the next step above.`, '');
   }
   const shown = run.statements.slice(0, SUMMARY_STATEMENTS);
   if (shown.length > 0) {
