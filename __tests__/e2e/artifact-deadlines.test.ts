@@ -158,11 +158,22 @@ describe('a re-run, its earlier artifact to compare and replace: nothing deleted
     ]
   ] as const)('%s', async (_, faults) => {
     const { immuta, service, id, run } = await rerunWith(faults);
-    await expectNoDelete(
-      run,
-      immuta,
-      new RegExp(`failed: downloading artifact ${id} \\('${NAME}'\\) ${OPERATION}`)
+    // A re-run reads what the earlier attempt kept before it asks Immuta for anything more (to
+    // tell that the host is the one that attempt kept): it stops there, having generated nothing.
+    expect(run.code).toBe(1);
+    expect(run.signal).toBeNull();
+    expect(run.wallMs).toBeLessThan(PROMPT_MS);
+    const error = run.errors.at(-1)!;
+    expect(error).toMatch(
+      new RegExp(
+        `What earlier attempts of this workflow run kept could not be read \\(downloading artifact ${id} \\('${NAME}'\\) ${OPERATION}`
+      )
     );
+    expect(error).toMatch(/If it is only slow, raise timeout-seconds or max-attempts/);
+    expect(error).toMatch(/Nothing was generated or deleted\.$/);
+    expect(run.log).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/);
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(immuta.requests.filter((r) => r.method !== 'GET')).toEqual([]);
     expect(methods(service)).not.toContain('DeleteArtifact');
     expect(methods(service)).not.toContain('CreateArtifact');
   });
