@@ -238,6 +238,9 @@ describe('what is read back must be what was kept', () => {
         `^What earlier attempts of this workflow run kept could not be read \\(artifact ${id} does not match the digest the results service lists for it \\(${listed}\\); its download is sha256:${sha256(archive)}\\).* Nothing was generated or deleted\\.$`
       )
     );
+    // Tampering is not an outage: the advice is not to wait for the service and re-run.
+    expect(run.errors.at(-1)).toContain('which no re-run repairs');
+    expect(run.errors.at(-1)).not.toContain('re-run the job when');
     expect(immuta!.sent('POST')).toHaveLength(0);
     expect(immuta!.sent('DELETE')).toHaveLength(0);
     expect(methods()).not.toContain('DeleteArtifact');

@@ -413,6 +413,7 @@ describe('a kept script read back must be what was kept', () => {
         `Looking for the cleanup script an earlier attempt of this run kept failed: artifact ${id} does not match the digest the results service lists for it (${listed})`
       )
     );
+    expect(run.errors.join('\n')).toContain('which no re-run repairs');
     expect(w.requests).toEqual([]);
   }, 60_000);
 

@@ -561,6 +561,8 @@ describe('a re-run that cannot read what earlier attempts left never goes green'
     expect(second.errors.at(-1)).toMatch(
       /Reading what earlier attempts of this run did in Snowflake failed: downloading artifact 'immuta-step3-.*Nothing ran, so that nothing runs twice/
     );
+    // An outage is waited out; a re-run is the remedy.
+    expect(second.errors.at(-1)).toContain("re-run the job when GitHub's artifact service answers");
     expect(sf.scripts).toHaveLength(sent);
   }, 120_000);
 });
@@ -764,6 +766,9 @@ describe('tried as an attacker and an unlucky user would', () => {
     expect(second.errors.at(-1)).toMatch(
       /says it is the record of another tenant, not what its name says/
     );
+    // A forged record is not an outage: no re-run repairs it.
+    expect(second.errors.at(-1)).toContain('which no re-run repairs');
+    expect(second.errors.at(-1)).not.toContain('re-run the job when');
     expect(sf.scripts).toHaveLength(sent);
   }, 120_000);
 });

@@ -12,6 +12,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Secrets } from '../action/secrets.js';
+import { DamagedArtifact } from './damaged.js';
 import { checkFileNames } from './names.js';
 
 /** An artifact of this run, as @actions/artifact lists it. */
@@ -166,7 +167,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     async files(artifact) {
       const what = `artifact ${artifact.id}`;
       if (artifact.size > MAX_READ_BYTES) {
-        throw new Error(`${what} is larger than ${MAX_READ_BYTES} bytes`);
+        throw new DamagedArtifact(`${what} is larger than ${MAX_READ_BYTES} bytes`);
       }
       const { client, toolkit } = await connect();
       const folder = await fs.mkdtemp(
@@ -186,15 +187,15 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         );
         const [name, ...more] = await fs.readdir(folder);
         if (name === undefined || more.length > 0) {
-          throw new Error(`the download of ${what} left ${more.length + 1} files, not one`);
+          throw new DamagedArtifact(`the download of ${what} left ${more.length + 1} files, not one`);
         }
         const file = path.join(folder, name);
         if ((await fs.stat(file)).size > MAX_READ_BYTES) {
-          throw new Error(`${what} is larger than ${MAX_READ_BYTES} bytes`);
+          throw new DamagedArtifact(`${what} is larger than ${MAX_READ_BYTES} bytes`);
         }
         if (digestMismatch) {
           const bytes = await fs.readFile(file);
-          throw new Error(
+          throw new DamagedArtifact(
             `${what} does not match the digest the results service lists for it (${artifact.digest}); its download is sha256:${createHash('sha256').update(bytes).digest('hex')}`
           );
         }
@@ -205,11 +206,15 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
             { name, data: await fs.readFile(file) }
           ];
         } catch (error) {
-          throw new Error(`${what} could not be unpacked: ${(error as Error).message}`, {
+          throw new DamagedArtifact(`${what} could not be unpacked: ${(error as Error).message}`, {
             cause: error
           });
         }
-        checkFileNames(read.map((f) => f.name));
+        try {
+          checkFileNames(read.map((f) => f.name));
+        } catch (error) {
+          throw new DamagedArtifact((error as Error).message, { cause: error });
+        }
         return new Map(read.map((f) => [f.name, f.data]));
       } finally {
         // A download given up on may still hold its file open (Windows refuses to remove it):

@@ -18,6 +18,7 @@ import { scriptStatements } from '../warehouse/statements.js';
 import { notRun, PLATFORM_NAMES, type ScriptRun } from '../warehouse/types.js';
 import type { Platform } from '../warehouse/settings.js';
 import type { Step3 } from '../step3/step.js';
+import { nextStepWhenUnreadable } from '../artifacts/damaged.js';
 
 /** Where a host's script and record are kept: the file (with a script) and the artifact. */
 export interface Kept {
@@ -271,7 +272,7 @@ async function cleanUpAfterEarlierAttempt(
   const name = PLATFORM_NAMES[platform];
   if (lookup?.kind === 'unreadable') {
     throw new Error(
-      `Looking for the cleanup script an earlier attempt of this run kept failed: ${lookup.why}. Nothing ran in ${name}, so that nothing runs twice or is left undone unseen; re-run the job when GitHub's artifact service answers.`
+      `Looking for the cleanup script an earlier attempt of this run kept failed: ${lookup.why}. Nothing ran in ${name}, so that nothing runs twice or is left undone unseen; ${nextStepWhenUnreadable(lookup.damaged)}.`
     );
   }
   if (lookup?.kind === 'conflict') {

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ArtifactClient, StoredArtifact } from '../artifacts/client.js';
+import { DamagedArtifact, nextStepWhenUnreadable } from '../artifacts/damaged.js';
 import { errorText } from '../action/error-text.js';
 import { readReport, type ReportRead } from '../reports/record.js';
 
@@ -49,7 +50,7 @@ export type EarlierLookup =
   /** No artifact under any name this job keeps its record under. */
   | { readonly kind: 'none' }
   /** The artifacts could not be read: nothing can be told, either way. */
-  | { readonly kind: 'unreadable'; readonly why: string }
+  | { readonly kind: 'unreadable'; readonly why: string; readonly damaged: boolean }
   /** Two records of one attempt differ: one was planted, and neither is trusted either way. */
   | { readonly kind: 'conflict'; readonly why: string }
   /** This step keeps no record an attempt after it can read (upload-artifact: false, say). */
@@ -83,7 +84,11 @@ export async function readEarlierAttempts(
       if (artifact !== undefined) found.push(await keptIn(client, artifact));
     }
   } catch (error) {
-    return noRecords({ kind: 'unreadable', why: errorText(error) });
+    return noRecords({
+      kind: 'unreadable',
+      why: errorText(error),
+      damaged: error instanceof DamagedArtifact
+    });
   }
   return { of: (key) => lookUp(found, key, run) };
 }
@@ -222,7 +227,7 @@ interface Identity {
  */
 export function anotherHost(key: string, now: Identity, lookup: EarlierLookup): string | undefined {
   if (lookup.kind === 'unreadable') {
-    return `What earlier attempts of this workflow run kept could not be read (${lookup.why}), so this step cannot tell whether host '${key}' is the host an earlier attempt deleted; re-run the job when GitHub's artifact service answers`;
+    return `What earlier attempts of this workflow run kept could not be read (${lookup.why}), so this step cannot tell whether host '${key}' is the host an earlier attempt deleted; ${nextStepWhenUnreadable(lookup.damaged)}`;
   }
   if (lookup.kind === 'conflict') {
     return `This step cannot tell whether host '${key}' is the host an earlier attempt of this workflow run deleted: ${lookup.why}`;
@@ -266,7 +271,7 @@ export function notProven(lookup: EarlierLookup | undefined, attempt: number): s
     case 'refused':
       return `${rerun}, and no artifact of this run holds a record of an earlier attempt of this job deleting it: ${lookup.why}`;
     case 'unreadable':
-      return `${rerun}, and what earlier attempts kept could not be read (${lookup.why}), so nothing proves whether one of them deleted it; re-run the job when GitHub's artifact service answers`;
+      return `${rerun}, and what earlier attempts kept could not be read (${lookup.why}), so nothing proves whether one of them deleted it; ${nextStepWhenUnreadable(lookup.damaged)}`;
     case 'conflict':
       return `${rerun}, and nothing proves whether an earlier attempt deleted it: ${lookup.why}`;
     case 'unrecorded':

@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArtifactClient } from '../artifacts/client.js';
+import { DamagedArtifact } from '../artifacts/damaged.js';
 import { errorText } from '../action/error-text.js';
 import type { Recorder } from './executor.js';
 import {
@@ -23,8 +24,18 @@ import {
 /** A record is a few kilobytes; anything far larger is not one. */
 const MAX_RECORD_ARTIFACT_BYTES = 1024 * 1024;
 
-/** A record of this script run that cannot be read or believed: nothing runs on a guess. */
-export class UnreadableRecords extends Error {}
+/**
+ * A record of this script run that cannot be read or believed: nothing runs on a guess.
+ * `damaged` when it was read and is not what was kept, which a re-run does not repair.
+ */
+export class UnreadableRecords extends Error {
+  constructor(
+    message: string,
+    readonly damaged: boolean
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The newest record an earlier attempt (before `attempt`) wrote for this identity, or undefined
@@ -41,7 +52,7 @@ export async function newestRecord(
   try {
     listed = await client.list();
   } catch (error) {
-    throw new UnreadableRecords(`listing the run's artifacts failed: ${errorText(error)}`);
+    throw new UnreadableRecords(`listing the run's artifacts failed: ${errorText(error)}`, false);
   }
   const ours = listed
     .map((artifact) => ({ artifact, place: recordPlace(artifact.name, prefix) }))
@@ -52,18 +63,24 @@ export async function newestRecord(
   const { artifact, place } = newest;
   const from = `artifact '${artifact.name}' (ID ${artifact.id})`;
   if (artifact.size > MAX_RECORD_ARTIFACT_BYTES) {
-    throw new UnreadableRecords(`${from} is far larger than a record of step 3`);
+    throw new UnreadableRecords(`${from} is far larger than a record of step 3`, true);
   }
   let files: Map<string, Buffer>;
   try {
     files = await client.files(artifact);
   } catch (error) {
-    throw new UnreadableRecords(`downloading ${from} failed: ${errorText(error)}`);
+    throw new UnreadableRecords(
+      `downloading ${from} failed: ${errorText(error)}`,
+      error instanceof DamagedArtifact
+    );
   }
   const texts = [...files.values()];
   const record = texts.length === 1 ? parseRecord(texts[0]!.toString('utf8')) : undefined;
   if (record === undefined) {
-    throw new UnreadableRecords(`${from} does not hold one record of step 3 (${RECORD_KIND})`);
+    throw new UnreadableRecords(
+      `${from} does not hold one record of step 3 (${RECORD_KIND})`,
+      true
+    );
   }
   const differs = (
     [
@@ -82,7 +99,8 @@ export async function newestRecord(
     record.sequence !== place!.sequence
   ) {
     throw new UnreadableRecords(
-      `${from} says it is the record of ${differs ? `another ${differs}` : `attempt ${record.attempt}, record ${record.sequence}`}, not what its name says`
+      `${from} says it is the record of ${differs ? `another ${differs}` : `attempt ${record.attempt}, record ${record.sequence}`}, not what its name says`,
+      true
     );
   }
   return record;

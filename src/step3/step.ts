@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ArtifactClient } from '../artifacts/client.js';
+import { nextStepWhenUnreadable } from '../artifacts/damaged.js';
 import { excerpt } from '../action/escape.js';
 import type { Platform, WarehouseConfig } from '../warehouse/settings.js';
 import { scriptStatements, unrunnable, type ScriptStatement } from '../warehouse/statements.js';
@@ -136,7 +137,7 @@ export function stepThree(options: Step3Options): Step3 {
           throw error;
         }
         throw new Error(
-          `Reading what earlier attempts of this run did in ${name} failed: ${error.message}. Nothing ran, so that nothing runs twice; re-run the job when GitHub's artifact service answers.`,
+          `Reading what earlier attempts of this run did in ${name} failed: ${error.message}. Nothing ran, so that nothing runs twice; ${nextStepWhenUnreadable(error instanceof UntrustedRecord || error.damaged)}.`,
           { cause: error }
         );
       }
