@@ -54,6 +54,8 @@ async function measure(immuta, contender) {
   immuta.state.hosts = defaultState().hosts;
   immuta.state.integrations = defaultState().integrations;
   if (script) immuta.state.integrations[2].script = script;
+  // Immuta's record of the host names the workspace step 3 signs in to (the loopback stand-in).
+  if (contender.workspace) immuta.placeHost('databricks-uc', contender.workspace);
   const step = {
     'immuta-url': immuta.url,
     'api-key': immuta.apiKey,
@@ -286,7 +288,8 @@ let loadingGithub;
         'databricks-token': 'dapi0123456789abcdef',
         'databricks-warehouse-id': 'abc123def456'
       },
-      script: databricksScript
+      script: databricksScript,
+      workspace: databricks.url
     };
     const plainDatabricks = { ...action, inputs: { 'connection-key': 'databricks-uc' } };
     const [d, dn] = await compare(immuta, [withDatabricks, plainDatabricks]);

@@ -47,7 +47,7 @@ describe('summary-script: false', () => {
     });
     expect(run.code).toBe(0);
     expect(run.summary).toContain(
-      '| `snowflake-prod` (Snowflake, acme.snowflakecomputing.com) | 1 | deregistered | 42 |  |'
+      '| `snowflake-prod` (Snowflake, acme-prod.snowflakecomputing.com) | 1 | deregistered | 42 |  |'
     );
     expect(run.summary).not.toMatch(/DROP|<details>/);
   });

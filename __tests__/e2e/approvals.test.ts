@@ -110,7 +110,7 @@ describe('who approved', () => {
 
   it('outside a workflow run (no GITHUB_API_URL) @actions/github is not even loaded', async () => {
     const tenant = await immuta();
-    const run = await runAction({ inputs: stepInputs(tenant) });
+    const run = await runAction({ inputs: stepInputs(tenant), env: { GITHUB_API_URL: undefined } });
     expect(run.code).toBe(0);
     expect((await reportOf(run)).approvals).toBeNull();
     expect(run.stdout).not.toMatch(/Loaded @actions\/github/);

@@ -288,6 +288,7 @@ describe('a dry run never runs the script on Databricks either', () => {
       env: { ...artifacts.env(), GITHUB_RUN_ATTEMPT: '1', GITHUB_JOB: 'deregister' }
     });
     expect(first.outputs.deleted).toBe('true');
+    tenant.placeHost('databricks-uc', databricks.url);
     const dry = await runAction({
       inputs: stepInputs(tenant, {
         'connection-key': 'databricks-uc',
@@ -350,6 +351,7 @@ describe('bad warehouse input stops the step before any request', () => {
         warehouseId: 'abc123'
       });
       closers.push(() => databricks.close());
+      tenant.placeHost('databricks-uc', databricks.url);
       const run = await runAction({
         inputs: stepInputs(tenant, {
           'connection-key': 'databricks-uc',

@@ -68,7 +68,7 @@ describe('a batch', () => {
         connectionKey: 'snowflake-prod',
         integrationId: 1,
         technology: 'Snowflake',
-        hostname: 'acme.snowflakecomputing.com',
+        hostname: 'acme-prod.snowflakecomputing.com',
         status: 'deregistered',
         deleted: true,
         childCount: 42,
@@ -262,7 +262,7 @@ describe('a batch', () => {
     expect(run.summary).toMatch(
       /more scripts are not shown here, to keep the summary under GitHub's limit/
     );
-    expect(run.summary).toContain('| `host-499` (Snowflake, acme.snowflakecomputing.com) |');
+    expect(run.summary).toContain('| `host-499` (Snowflake, acme-prod.snowflakecomputing.com) |');
     expect((await reportOf(run)).hosts).toHaveLength(500);
     expect(immuta.sent('DELETE')).toHaveLength(500);
     expect(run.peakRssMiB).toBeLessThan(200);
@@ -404,7 +404,7 @@ describe('plan → approve → apply', () => {
       connectionKey: 'snowflake-prod',
       integrationId: 1,
       technology: 'Snowflake',
-      hostname: 'acme.snowflakecomputing.com',
+      hostname: 'acme-prod.snowflakecomputing.com',
       script: snowflakeScript(1),
       sha256: sha(snowflakeScript(1))
     });

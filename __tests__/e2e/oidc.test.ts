@@ -97,6 +97,7 @@ function databricksOidcStep(
   host: string,
   extra: Record<string, string | undefined> = {}
 ) {
+  immuta.placeHost('databricks-uc', host);
   return stepInputs(immuta, {
     'connection-key': 'databricks-uc',
     'run-script': 'databricks',

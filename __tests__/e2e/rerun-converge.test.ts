@@ -336,7 +336,7 @@ describe('what other jobs of the run left is never taken as this job’s', () =>
           connectionKey: 'snowflake-prod',
           integrationId: 1,
           technology: 'Snowflake',
-          hostname: 'acme.snowflakecomputing.com',
+          hostname: 'acme-prod.snowflakecomputing.com',
           status: 'kept',
           deleted: false,
           scriptFile: file,

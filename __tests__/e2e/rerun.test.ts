@@ -94,7 +94,7 @@ function keptArtifact(key: string, script: string, recorded: Record<string, unkn
         connectionKey: key,
         integrationId: 1,
         technology: 'Snowflake',
-        hostname: 'acme.snowflakecomputing.com',
+        hostname: 'acme-prod.snowflakecomputing.com',
         status: 'kept',
         deleted: false,
         childCount: null,

@@ -94,6 +94,7 @@ function snowflakeStep(immuta: ImmutaStandIn, sf: SnowflakeStandIn, extra = {}) 
 }
 
 function databricksStep(immuta: ImmutaStandIn, db: DatabricksStandIn, extra = {}) {
+  immuta.placeHost('databricks-uc', db.url);
   return stepInputs(immuta, {
     'connection-key': 'databricks-uc',
     'upload-artifact': 'true',
@@ -565,6 +566,45 @@ describe('a re-run that cannot read what earlier attempts left never goes green'
     expect(second.errors.at(-1)).toContain("re-run the job when GitHub's artifact service answers");
     expect(sf.scripts).toHaveLength(sent);
   }, 120_000);
+});
+
+describe('GitHub’s 500 artifacts a job', () => {
+  it.each([
+    ['snowflake', 498],
+    ['databricks', 249]
+  ] as const)(
+    'a %s script of %i statements, whose records would pass the limit, is refused before the delete, and a dry run says so',
+    async (platform, count) => {
+      const script = Array.from({ length: count }, (_, i) => `DROP ROLE IF EXISTS R${i};`).join(
+        '\n'
+      );
+      const immuta = await immutaWith((state) => {
+        state.integrations[1]!.script = script;
+        state.integrations[2]!.script = script;
+      });
+      const service = await artifactService();
+      const warehouse = platform === 'snowflake' ? await snowflake() : await databricks();
+      const inputs = (extra: Record<string, string>) =>
+        platform === 'snowflake'
+          ? snowflakeStep(immuta, warehouse as SnowflakeStandIn, extra)
+          : databricksStep(immuta, warehouse as DatabricksStandIn, extra);
+      for (const dryRun of ['true', 'false']) {
+        const run = await runAction({
+          inputs: inputs({ 'dry-run': dryRun }),
+          env: attempt(service, 1)
+        });
+        expect(run.code).toBe(1);
+        expect(run.errors.at(-1)).toMatch(
+          new RegExp(
+            `^run-script would keep up to 501 artifacts for this script of ${count} statements .*more than the 500 artifacts GitHub lets a job create.* Nothing was deleted\\. Run the script by hand instead \\(run-script: none\\)`
+          )
+        );
+      }
+      expect(immuta.sent('DELETE')).toHaveLength(0);
+      expect(warehouse.ran).toEqual([]);
+    },
+    120_000
+  );
 });
 
 describe('the smaller ways', () => {

@@ -98,6 +98,7 @@ describe('the summary’s next step', () => {
       warehouseId: 'abc123def456',
       failOn: /^DROP CATALOG/
     });
+    immuta.placeHost('databricks-uc', databricks.url);
     const run = await runAction({
       inputs: stepInputs(immuta, {
         'connection-key': 'databricks-uc',

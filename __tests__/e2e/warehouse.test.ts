@@ -385,6 +385,7 @@ async function databricksRun(
 
 /** The step's inputs for the Databricks stand-in's host: databricks-uc, the token, the warehouse. */
 function databricksInputs(url: string, extra: Record<string, string> = {}) {
+  immuta!.placeHost('databricks-uc', url);
   return stepInputs(immuta!, {
     'connection-key': 'databricks-uc',
     'run-script': 'databricks',
@@ -687,8 +688,9 @@ describe('a re-run after the script failed converges', () => {
       ''
     ].join('\n');
     const service = await startArtifactService({ azurite });
-    const databricksInputs = (url: string) =>
-      stepInputs(immuta!, {
+    const databricksInputs = (url: string) => {
+      immuta!.placeHost('databricks-uc', url);
+      return stepInputs(immuta!, {
         'connection-key': 'databricks-uc',
         'upload-artifact': 'true',
         'if-missing': 'warn',
@@ -697,6 +699,7 @@ describe('a re-run after the script failed converges', () => {
         'databricks-token': 'dapi-test-token-123',
         'databricks-warehouse-id': 'wh-1'
       });
+    };
     try {
       databricks = await startDatabricksStandIn({
         token: 'dapi-test-token-123',

@@ -238,7 +238,8 @@ export function review({
 /**
  * GitHub's REST API, as much as the review history needs. options (changeable): token (the one
  * it accepts, JOB_TOKEN by default), actionsRead (false: the token lacks `actions: read`),
- * reviews (run ID -> entries, `review()` makes one). Refusals are GitHub's documented ones:
+ * reviews (run ID -> entries, `review()` makes one), everyRun (the entries of a run not in
+ * reviews; undefined: such a run is not found). Refusals are GitHub's documented ones:
  * 401 Bad credentials, 403 Resource not accessible by integration, 404 Not Found, each
  * {message, documentation_url, status}. fault({status, body, reset, hang, endless, times}).
  */
@@ -262,12 +263,8 @@ export async function startGitHubApi(given = {}) {
       });
     }
     const m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/approvals$/.exec(url.pathname);
-    if (
-      req.method !== 'GET' ||
-      !m ||
-      `${m[1]}/${m[2]}` !== REPOSITORY ||
-      !(m[3] in options.reviews)
-    ) {
+    const reviews = m ? (options.reviews[m[3]] ?? options.everyRun) : undefined;
+    if (req.method !== 'GET' || !m || `${m[1]}/${m[2]}` !== REPOSITORY || reviews === undefined) {
       return send(res, 404, { message: 'Not Found', documentation_url: docs, status: '404' });
     }
     if (!options.actionsRead) {
@@ -277,7 +274,7 @@ export async function startGitHubApi(given = {}) {
         status: '403'
       });
     }
-    return send(res, 200, options.reviews[m[3]]);
+    return send(res, 200, reviews);
   });
   return {
     ...server,

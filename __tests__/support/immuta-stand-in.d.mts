@@ -75,6 +75,7 @@ export interface ImmutaStandIn {
   apiKey: string;
   token: string;
   state: State;
+  placeHost(key: string, url: string): void;
   requests: (RecordedRequest & { at: number })[];
   sent(method: string, path?: string | RegExp): RecordedRequest[];
   fault(spec: Fault): void;

@@ -33,7 +33,7 @@ export function defaultState() {
       'snowflake-prod': {
         nativeIntegrationId: 1,
         technology: 'Snowflake',
-        hostname: 'acme.snowflakecomputing.com',
+        hostname: 'acme-prod.snowflakecomputing.com',
         childCount: 42
       },
       'databricks-uc': {
@@ -248,6 +248,13 @@ export async function startImmutaStandIn(options = {}) {
     token,
     state,
     requests,
+    /**
+     * Immuta's record of host `key` names the workspace at `url`: a test's warehouse stand-in
+     * is on loopback, and step 3 runs a host's script only in the workspace Immuta names.
+     */
+    placeHost(key, url) {
+      state.hosts[key].hostname = new URL(url).hostname;
+    },
     /** Requests made with this method (and path, when given, below the prefix). */
     sent(method, path) {
       return requests.filter(

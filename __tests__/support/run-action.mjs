@@ -15,6 +15,9 @@ const PEAK_RSS = path.join(ROOT, '__tests__', 'support', 'peak-rss.mjs');
 /** Variables a runner sets that the action reads; nothing from the test's own environment leaks in. */
 const PASSED_THROUGH = ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR', 'LANG'];
 
+/** The variable global-setup.mjs names the shared GitHub API stand-in's URL in. */
+export const SHARED_GITHUB_API = 'IMMUTA_TEST_GITHUB_API';
+
 /**
  * The job's GITHUB_TOKEN in a test run: what the runner evaluates `${{ github.token }}` to. Its
  * value is a stand-in's (the GitHub API stand-in accepts it), shaped as an installation token.
@@ -59,9 +62,9 @@ export function inputVariable(name) {
  * given as undefined is not passed at all (to test the action's own fallback, as outside a
  * runner), and a name that action.yml does not declare is passed as given (a misspelt input).
  * env: extra variables (RUNNER_DEBUG, HTTPS_PROXY, ACTIONS_RUNTIME_TOKEN, ...). A runner always
- * sets GITHUB_API_URL; this harness sets it only when a test passes a GitHub API stand-in's
- * (github-stand-ins.mjs), so that every other run, as outside a workflow run, reads no review
- * history and sends nothing to api.github.com.
+ * sets GITHUB_API_URL: this harness sets it to the shared GitHub API stand-in of the test run
+ * (global-setup.mjs; an empty review history), unless a test passes its own stand-in's
+ * (github-stand-ins.mjs) or GITHUB_API_URL: undefined, as outside a workflow run.
  * runnerTemp: use this folder as RUNNER_TEMP (a test that prepares files there first).
  * measureMemory: preload a hook that records the process's peak resident memory.
  * onStart: told the child process as soon as it is spawned (to send it a signal, as the runner
@@ -106,6 +109,7 @@ export async function runAction({
     // The runner sets these for every step: a test of a re-run passes GITHUB_RUN_ATTEMPT: '2'.
     GITHUB_RUN_ATTEMPT: '1',
     GITHUB_JOB: 'deregister',
+    ...(process.env[SHARED_GITHUB_API] ? { GITHUB_API_URL: process.env[SHARED_GITHUB_API] } : {}),
     ...(measureMemory
       ? { NODE_OPTIONS: `--import=${pathToFileURL(PEAK_RSS)}`, PEAK_RSS_FILE: rssFile }
       : {}),
@@ -117,6 +121,9 @@ export async function runAction({
   for (const [name, value] of Object.entries({ ...defaults, ...inputs })) {
     if (value !== undefined) childEnv[inputVariable(name)] = String(value);
   }
+
+  for (const [name, value] of Object.entries(childEnv))
+    if (value === undefined) delete childEnv[name];
 
   const started = performance.now();
   const child = spawn(process.execPath, [entry], { env: childEnv, cwd: workspace });

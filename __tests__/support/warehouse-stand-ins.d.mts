@@ -74,6 +74,7 @@ export interface SnowflakeOptions {
   neverEnds?: boolean | RegExp;
   noWarehouseTimes?: number;
   absoluteStatusUrl?: boolean;
+  identity?: { locator: string | null; organization: string | null; accountName: string | null };
 }
 
 export interface SnowflakeRan {

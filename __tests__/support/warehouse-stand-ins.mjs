@@ -82,7 +82,9 @@ function snowflakeName(name) {
  * statement it matches fails), failTimes (that many times, then it runs), failMessage and
  * failCode (its own error); neverEnds (true, or a RegExp: such a statement runs until
  * cancelled); noWarehouseTimes (that many multi-statement requests fail as when the session has
- * no warehouse); absoluteStatusUrl (statementStatusUrl as an absolute URL).
+ * no warehouse); absoluteStatusUrl (statementStatusUrl as an absolute URL); identity ({locator,
+ * organization, accountName}: what CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME() and
+ * CURRENT_ACCOUNT_NAME() answer; the account of Immuta's stand-in's host by default).
  * fault({method, path (RegExp), times, status, body (a string goes out as a page; a function
  * is given the statement handle in the path), headers, resetAfterHandling (the request is
  * carried out, then the connection drops), check}).
@@ -109,6 +111,8 @@ export async function startSnowflakeStandIn(given) {
     defaultWarehouse: 'COMPUTE_WH',
     warehouses: ['COMPUTE_WH', 'CLEANUP_WH'],
     failTimes: Infinity,
+    // The account the stand-in is: Immuta's stand-in registers it as acme-prod.snowflakecomputing.com.
+    identity: { locator: 'XY12345', organization: 'ACME', accountName: 'PROD' },
     ...given
   };
   const requests = [];
@@ -433,6 +437,14 @@ export async function startSnowflakeStandIn(given) {
         // Session settings: nothing this stand-in tracks.
       } else if (/^SELECT\s+CURRENT_ROLE\(\),\s*CURRENT_WAREHOUSE\(\)$/i.test(text)) {
         results.push([[session.role, session.warehouse]]);
+        continue;
+      } else if (
+        /^SELECT\s+CURRENT_ROLE\(\),\s*CURRENT_WAREHOUSE\(\),\s*CURRENT_ACCOUNT\(\),\s*CURRENT_ORGANIZATION_NAME\(\),\s*CURRENT_ACCOUNT_NAME\(\)$/i.test(
+          text
+        )
+      ) {
+        const { locator, organization, accountName } = options.identity;
+        results.push([[session.role, session.warehouse, locator, organization, accountName]]);
         continue;
       } else if (!run.check && options.failOn?.test(text)) {
         const failed = failures.get(text) ?? 0;

@@ -9,7 +9,7 @@ const outcome: Outcome = {
   deleted: true,
   integrationId: 1,
   technology: 'Snowflake',
-  hostname: 'acme.snowflakecomputing.com',
+  hostname: 'acme-prod.snowflakecomputing.com',
   childCount: 42,
   script: 'DROP DATABASE IF EXISTS IMMUTA;\n',
   kept: {
@@ -30,7 +30,7 @@ const outcome: Outcome = {
 describe('summaryMarkdown', () => {
   it('shows host, integration, status, count, artifact link and the script', () => {
     const md = summaryMarkdown(outcome);
-    expect(md).toContain('| Host | `snowflake-prod` (Snowflake, acme.snowflakecomputing.com) |');
+    expect(md).toContain('| Host | `snowflake-prod` (Snowflake, acme-prod.snowflakecomputing.com) |');
     expect(md).toContain('## Immuta: Deregistered host `snowflake-prod` and its 42 child objects.');
     expect(md).toContain('| Integration | 1 |');
     expect(md).toContain('| Deleted | yes, with 42 child objects |');

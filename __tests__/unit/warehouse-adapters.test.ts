@@ -39,6 +39,11 @@ afterEach(async () => {
   transport = snowflake = databricks = undefined;
 });
 
+/** Immuta's record of the Snowflake stand-in's account, by its organization and account name. */
+const HOST = 'acme-prod.snowflakecomputing.com';
+const WHO_AND_WHERE =
+  'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()';
+
 /** Request IDs as a run computes them: one per statement and generation. */
 const requestId = (index: number, generation: number) =>
   `00000000-0000-4000-8000-${String(index).padStart(6, '0')}${String(generation).padStart(6, '0')}`;
@@ -254,9 +259,9 @@ describe('Snowflake: the checks before anything is generated or deleted', () => 
       {},
       { 'snowflake-role': 'sysadmin', 'snowflake-warehouse': 'CLEANUP_WH' }
     );
-    await adapter.check();
+    await adapter.check(HOST);
     expect(JSON.parse(snowflake!.requests[0]!.body)).toMatchObject({
-      statement: 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()',
+      statement: WHO_AND_WHERE,
       role: 'sysadmin',
       warehouse: 'CLEANUP_WH'
     });
@@ -264,7 +269,7 @@ describe('Snowflake: the checks before anything is generated or deleted', () => 
 
   it('a user without a warehouse is told to set one', async () => {
     const adapter = await snowflakeAdapter({ defaultWarehouse: null });
-    await expect(adapter.check()).rejects.toThrow(
+    await expect(adapter.check(HOST)).rejects.toThrow(
       /Snowflake has no warehouse in use .*Set snowflake-warehouse/
     );
   });
@@ -282,7 +287,7 @@ describe('Snowflake: the checks before anything is generated or deleted', () => 
         data: [['PUBLIC', 'COMPUTE_WH']]
       }
     });
-    await expect(adapter.check()).rejects.toThrow(
+    await expect(adapter.check(HOST)).rejects.toThrow(
       /^Snowflake runs the session as role PUBLIC, not snowflake-role CLEANUP\. Check that the user is granted that role\.$/
     );
   });
@@ -296,14 +301,35 @@ describe('Snowflake: the checks before anything is generated or deleted', () => 
     expect(snowflake!.ran).toEqual([]);
   });
 
+  it('signs in to the host’s own account only: Snowflake’s own answer decides, by locator or by name', async () => {
+    const adapter = await snowflakeAdapter();
+    await adapter.check('xy12345.us-east-1.privatelink.snowflakecomputing.com');
+    await adapter.check('ACME-PROD.snowflakecomputing.com');
+    await expect(adapter.check('acme-dev.snowflakecomputing.com')).rejects.toThrow(
+      /^Snowflake says this session is in account XY12345, also named ACME-PROD, which is not the account of the host Immuta names, acme-dev\.snowflakecomputing\.com: a host's cleanup script never runs in another account\. Check snowflake-account and snowflake-host/
+    );
+    await expect(adapter.check(undefined)).rejects.toThrow(
+      /and Immuta's record of the host names no hostname to compare it with/
+    );
+    expect(snowflake!.ran).toEqual([]);
+  });
+
   it('a host with no SQL API says to check snowflake-account', async () => {
     const adapter = await snowflakeAdapter();
     snowflake!.fault({ check: true, method: 'POST', status: 404, body: '<html>Not Found</html>' });
-    await expect(adapter.check()).rejects.toThrow(/answered 404\..*check snowflake-account/);
+    await expect(adapter.check(HOST)).rejects.toThrow(/answered 404\..*check snowflake-account/);
   });
 });
 
 describe('Databricks: one statement a request, with its catalog and schema', () => {
+  it('refuses another workspace than the one Immuta names, before any request', async () => {
+    const adapter = await databricksAdapter();
+    await expect(adapter.check('dbc-1234.cloud.databricks.com')).rejects.toThrow(
+      /^databricks-host is http:\/\/127\.0\.0\.1:\d+, but Immuta's record of the host names the workspace dbc-1234\.cloud\.databricks\.com: a host's cleanup script never runs in another workspace\. Set databricks-host to the host's own workspace URL/
+    );
+    expect(databricks!.requests).toEqual([]);
+  });
+
   const script = scriptStatements(
     'USE CATALOG immuta;\nUSE SCHEMA sys;\nDROP TABLE t;\nUSE CATALOG main;\nDROP SCHEMA x;',
     'databricks'
@@ -353,12 +379,12 @@ describe('Databricks: one statement a request, with its catalog and schema', () 
 
   it('checks the warehouse answers with the catalog it runs in, and each catalog the script uses', async () => {
     const adapter = await databricksAdapter({ catalogs: ['main'] });
-    await adapter.check();
+    await adapter.check(new URL(databricks!.url).hostname);
     await expect(adapter.checkScript(script)).rejects.toThrow(/Catalog 'immuta' was not found/);
     transport!.close();
     await databricks!.close();
     const stranger = await databricksAdapter({ warehouseId: 'other' });
-    await expect(stranger.check()).rejects.toThrow(
+    await expect(stranger.check(new URL(databricks!.url).hostname)).rejects.toThrow(
       /answered 404\. Databricks said: No warehouse wh1.*Check databricks-host and databricks-warehouse-id\./
     );
   });

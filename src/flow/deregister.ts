@@ -102,7 +102,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<S
   const known = { integrationId, technology: host.technology, hostname: host.hostname };
   await sameHostAsKept(key, known, deps);
   // The warehouse is tried before anything is generated or deleted (a dry run too).
-  if (deps.step3) await deps.step3.check();
+  if (deps.step3) await deps.step3.check(host.hostname);
   deps.onHost(known);
 
   // Step 1: the cleanup script, kept every way asked for before anything is deleted.
@@ -298,6 +298,8 @@ async function cleanUpAfterEarlierAttempt(
   if (earlier.script === undefined) {
     return skipped(platform, [], `Immuta made no cleanup script for this host (${from}).`);
   }
+  // The host is gone from Immuta: the account it was in is the one its kept report names.
+  await step3.check(earlier.hostname, 'rerun');
   const statements = await step3.checkScript(earlier.script.text);
   const kept = {
     script: earlier.script.text,

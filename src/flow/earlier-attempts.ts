@@ -213,7 +213,7 @@ export function deletedBy(lookup: EarlierLookup | undefined): EarlierRecord | un
   return lookup?.kind === 'kept' ? lookup.record : undefined;
 }
 
-/** What a host is, for messages: integration 1 (Snowflake, acme.snowflakecomputing.com). */
+/** What a host is, for messages: integration 1 (Snowflake, acme-prod.snowflakecomputing.com). */
 interface Identity {
   readonly integrationId: number | undefined;
   readonly technology: string | undefined;

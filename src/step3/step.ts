@@ -54,14 +54,30 @@ export interface ScriptToRun {
 
 export interface Step3 {
   readonly platform: Platform;
-  /** Signs in and proves the session (before anything is generated); throws saying what failed. */
-  check(): Promise<void>;
+  /**
+   * Signs in and proves the session, in the account or workspace of `hostname` (Immuta's record
+   * of the host), before anything is generated, or on a re-run before anything runs; throws
+   * saying what failed.
+   */
+  check(hostname: string | undefined, when?: 'first' | 'rerun'): Promise<void>;
   /** Proves the script can run one statement a request, in its session (before the delete). */
   checkScript(script: string): Promise<ScriptStatement[]>;
   /** What earlier attempts did with this script; throws when that cannot be read. */
   resumption(script: ScriptToRun): Promise<Resumption>;
   /** Runs the script from where `resumption` says (fresh for a host this attempt deleted). */
   run(script: ScriptToRun, from: Resumption): Promise<ScriptRun>;
+}
+
+/** GitHub's limit on the artifacts one job creates (actions/upload-artifact's README). */
+const ARTIFACTS_PER_JOB = 500;
+
+/**
+ * The most artifacts a step with step 3 creates for a script of `n` statements: the script's,
+ * one record before the first statement, one after each (and on Databricks one when each is
+ * taken), and one more when the run stops.
+ */
+function mostArtifacts(n: number, platform: Platform): number {
+  return 1 + 1 + (platform === 'databricks' ? 2 * n : n) + 1;
 }
 
 export function stepThree(options: Step3Options): Step3 {
@@ -85,13 +101,13 @@ export function stepThree(options: Step3Options): Step3 {
   return {
     platform,
 
-    async check() {
+    async check(hostname, when = 'first') {
       try {
-        await adapter.check();
+        await adapter.check(hostname);
       } catch (error) {
         if (!(error instanceof WarehouseError)) throw error;
         throw new Error(
-          `The pre-flight check in ${name} failed, so nothing was generated or deleted in Immuta: ${error.message}`,
+          `The pre-flight check in ${name} failed, so ${when === 'first' ? 'nothing was generated or deleted in Immuta' : `nothing ran in ${name}`}: ${error.message}`,
           { cause: error }
         );
       }
@@ -109,6 +125,14 @@ export function stepThree(options: Step3Options): Step3 {
         throw new Error(
           `run-script cannot run this cleanup script one statement at a time, as it runs every script: statement ${bad.index + 1} (${excerpt(options.redact(statements[bad.index]!.text), 120)}) ${bad.why}. Nothing was deleted. Run the script by hand instead (run-script: none), after the delete.`
         );
+      }
+      if (options.artifacts !== undefined) {
+        const most = mostArtifacts(statements.length, platform);
+        if (most > ARTIFACTS_PER_JOB) {
+          throw new Error(
+            `run-script would keep up to ${most} artifacts for this script of ${statements.length} statements (the script, then a record of step 3 before the first statement and after each${platform === 'databricks' ? ', and one when Databricks takes each' : ''}), more than the ${ARTIFACTS_PER_JOB} artifacts GitHub lets a job create, so its records would stop part-way. Nothing was deleted. Run the script by hand instead (run-script: none), after the delete.`
+          );
+        }
       }
       try {
         await adapter.checkScript(statements);

@@ -25,6 +25,7 @@ import {
   type ApiRequest
 } from './api.js';
 import { failedStatementIn } from './snowflake-message.js';
+import { isSnowflakeAccount } from './same-warehouse.js';
 import {
   WarehouseError,
   type Controls,
@@ -40,6 +41,9 @@ const HANDLE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const CANCELLED = '000604';
 /** A session check's own statement: what the session is, as Snowflake sees it. */
 const WHO_AM_I = 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()';
+/** The pre-flight's: the session, and which account it is in. */
+const WHO_AND_WHERE =
+  'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()';
 
 /** The statements one request sends, in order, the script's own last. */
 interface Sent {
@@ -63,17 +67,30 @@ export class SnowflakeAdapter implements WarehouseAdapter {
     this.api = new WarehouseApi(settings.host, 'Snowflake', caller, (t) => secrets.redact(t));
   }
 
-  /** The session the script gets: a warehouse in use, and the role asked for. */
-  async check(): Promise<void> {
-    const [role, warehouse] = await this.whoAmI([WHO_AM_I]);
+  /**
+   * The session the script gets: a warehouse in use, the role asked for, and the account of the
+   * host Immuta names (`hostname`), as the account itself says.
+   */
+  async check(hostname: string | undefined): Promise<void> {
+    const [role = null, warehouse = null, locator = null, organization = null, accountName = null] =
+      await this.whoAmI([WHO_AND_WHERE]);
     this.provenSession(role, warehouse, 'with');
+    const identity = { locator, organization, accountName };
+    if (hostname !== undefined && isSnowflakeAccount(hostname, identity)) return;
+    const signedIn = [
+      locator && `account ${excerpt(locator, 40)}`,
+      organization && accountName && `${excerpt(`${organization}-${accountName}`, 80)}`
+    ].filter(Boolean);
+    throw new WarehouseError(
+      `Snowflake says this session is in ${signedIn.length ? signedIn.join(', also named ') : 'an account it does not name'}, ${hostname === undefined ? "and Immuta's record of the host names no hostname to compare it with" : `which is not the account of the host Immuta names, ${excerpt(hostname, 120)}`}: a host's cleanup script never runs in another account. Check snowflake-account and snowflake-host: they must reach the host's own account (its URL's account name or locator), or run the script there by hand (run-script: none).`
+    );
   }
 
   /** The script's session statements all run, and leave a warehouse in use. */
   async checkScript(statements: readonly ScriptStatement[]): Promise<void> {
     const session = statements.filter((s) => s.session).map((s) => s.text);
     if (session.length === 0) return;
-    const [role, warehouse] = await this.whoAmI([...session, WHO_AM_I]);
+    const [role = null, warehouse = null] = await this.whoAmI([...session, WHO_AM_I]);
     this.provenSession(role, warehouse, 'after the script’s session statements, with');
   }
 
@@ -104,7 +121,7 @@ export class SnowflakeAdapter implements WarehouseAdapter {
    * Runs the statements as one request, waited for, and reads the role and warehouse the last
    * one (WHO_AM_I) returns; throws a WarehouseError that says what failed.
    */
-  private async whoAmI(texts: readonly string[]): Promise<[string | null, string | null]> {
+  private async whoAmI(texts: readonly string[]): Promise<(string | null)[]> {
     const request = await this.statementRequest(
       texts,
       randomId(),
@@ -432,10 +449,11 @@ function isError(json: Record<string, unknown>): boolean {
 }
 
 /** The first row's two columns, as a ResultSet gives them (strings, or null). */
-function rowOf(json: Record<string, unknown>): [string | null, string | null] {
-  const row = Array.isArray(json.data) && Array.isArray(json.data[0]) ? json.data[0] : [];
-  const cell = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-  return [cell(row[0]), cell(row[1])];
+/** The first row's cells, each a non-empty string or null. */
+function rowOf(json: Record<string, unknown>): (string | null)[] {
+  const row: unknown[] =
+    Array.isArray(json.data) && Array.isArray(json.data[0]) ? json.data[0] : [];
+  return row.map((v) => (typeof v === 'string' && v !== '' ? v : null));
 }
 
 /** snowflake-role as CURRENT_ROLE() names it: unquoted names upper-cased, quoted ones as written. */

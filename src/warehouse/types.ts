@@ -54,8 +54,11 @@ export interface Controls {
 /** One platform, as step 3 needs it. Every method throws only WarehouseError for its failures. */
 export interface WarehouseAdapter {
   readonly platform: Platform;
-  /** Signs in and proves the session the script gets (before anything is generated). */
-  check(): Promise<void>;
+  /**
+   * Signs in and proves the session the script gets (before anything is generated), in the
+   * account or workspace of `hostname`, Immuta's record of the host.
+   */
+  check(hostname: string | undefined): Promise<void>;
   /** Proves the session each statement will be sent with (before anything is deleted). */
   checkScript(statements: readonly ScriptStatement[]): Promise<void>;
   /** One statement, from its request to its end (or settles one an earlier attempt sent). */
