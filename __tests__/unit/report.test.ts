@@ -30,7 +30,9 @@ const outcome: Outcome = {
 describe('summaryMarkdown', () => {
   it('shows host, integration, status, count, artifact link and the script', () => {
     const md = summaryMarkdown(outcome);
-    expect(md).toContain('| Host | `snowflake-prod` (Snowflake, acme-prod.snowflakecomputing.com) |');
+    expect(md).toContain(
+      '| Host | `snowflake-prod` (Snowflake, acme-prod.snowflakecomputing.com) |'
+    );
     expect(md).toContain('## Immuta: Deregistered host `snowflake-prod` and its 42 child objects.');
     expect(md).toContain('| Integration | 1 |');
     expect(md).toContain('| Deleted | yes, with 42 child objects |');

@@ -187,7 +187,9 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
         );
         const [name, ...more] = await fs.readdir(folder);
         if (name === undefined || more.length > 0) {
-          throw new DamagedArtifact(`the download of ${what} left ${more.length + 1} files, not one`);
+          throw new DamagedArtifact(
+            `the download of ${what} left ${more.length + 1} files, not one`
+          );
         }
         const file = path.join(folder, name);
         if ((await fs.stat(file)).size > MAX_READ_BYTES) {
