@@ -584,7 +584,11 @@ describe('the job summary shows server fields and the key as text', () => {
       '## Immuta: Dry run: host `prod</summary><img src=x onerror=alert(1)>\\|# x` was not deleted.'
     );
     const headings = run.summary.split('\n').filter((l) => l.startsWith('#'));
-    expect(headings).toEqual([expect.stringMatching(/^## Immuta: Dry run/), '### Next step']);
+    expect(headings).toEqual([
+      expect.stringMatching(/^## Immuta: Dry run/),
+      '### Next step',
+      '### Who approved: the review history of workflow run 4242'
+    ]);
   });
 });
 

@@ -218,7 +218,7 @@ describe('a re-run after the host was registered again under the same key', () =
       expect(run.code).toBe(1);
       expect(run.errors).toEqual([
         expect.stringMatching(
-          /^Host 'snowflake-prod' is not the host attempt 1 of this workflow run kept the cleanup script of \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\): that was integration 1 \(Snowflake, acme\.snowflakecomputing\.com\), and Immuta now has integration 7 \(Snowflake, acme-new\.snowflakecomputing\.com\) under this key, so it was registered again after that attempt deleted the host\..*Nothing was generated or deleted\.$/
+          /^Host 'snowflake-prod' is not the host attempt 1 of this workflow run kept the cleanup script of \(artifact 'immuta-cleanup-script-snowflake-prod' \(ID \d+\)\): that was integration 1 \(Snowflake, acme-prod\.snowflakecomputing\.com\), and Immuta now has integration 7 \(Snowflake, acme-new\.snowflakecomputing\.com\) under this key, so it was registered again after that attempt deleted the host\..*Nothing was generated or deleted\.$/
         )
       ]);
       expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
@@ -296,7 +296,9 @@ describe('what other jobs of the run left is never taken as this job’s', () =>
         })
       ).code
     ).toBe(0);
-    const b = await snowflake({ failOn: /^DROP USER/ });
+    // Leg b's host is in another account, which its own secret reaches.
+    const dev = { locator: 'DEV', organization: 'ACME', accountName: 'DEV' };
+    const b = await snowflake({ failOn: /^DROP USER/, identity: dev });
     const failed = await runAction({
       inputs: leg('snowflake-dev', b),
       env: attemptOf(service, 1, 'deregister', 'b')
@@ -305,7 +307,7 @@ describe('what other jobs of the run left is never taken as this job’s', () =>
     expect(failed.outputs['statements-run']).toBe('2');
 
     // "Re-run failed jobs": leg b alone, in attempt 2.
-    const again = await snowflake();
+    const again = await snowflake({ identity: dev });
     const run = await runAction({
       inputs: leg('snowflake-dev', again),
       env: attemptOf(service, 2, 'deregister', 'b')

@@ -148,7 +148,8 @@ describe('run-script: snowflake', () => {
       .map((r) => JSON.parse(r.body));
     // The pre-flight check runs in the session the script gets, and proves it.
     expect(check).toMatchObject({
-      statement: 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()',
+      statement:
+        'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()',
       role: 'ACCOUNTADMIN',
       warehouse: 'CLEANUP_WH',
       parameters: { MULTI_STATEMENT_COUNT: '1' }
@@ -299,7 +300,7 @@ describe('run-script: snowflake', () => {
       'USE ROLE ACCOUNTADMIN;\nSELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()'
     );
     expect(run.log).toContain(
-      "Pre-flight check: signed in to Snowflake; the script's session has a warehouse in use and the role asked for."
+      "Pre-flight check: signed in to Snowflake account XY12345, also named ACME-PROD, the host's; the script's session runs as role PUBLIC with warehouse COMPUTE_WH."
     );
     expect(run.log).toContain(
       'Dry run: these 6 statements would run in Snowflake, one a request, none ran:'
@@ -485,6 +486,11 @@ describe('bad warehouse input sends no request anywhere', () => {
       'snowflake-account',
       { ...snowflakeBase, 'snowflake-account': '' },
       /is required with run-script: snowflake/
+    ],
+    [
+      'snowflake-user',
+      { ...snowflakeBase, 'snowflake-user': '' },
+      /is required with run-script: snowflake, unless snowflake-auth is oidc \(keyless/
     ],
     [
       'snowflake-account',

@@ -250,10 +250,12 @@ export async function startImmutaStandIn(options = {}) {
     requests,
     /**
      * Immuta's record of host `key` names the workspace at `url`: a test's warehouse stand-in
-     * is on loopback, and step 3 runs a host's script only in the workspace Immuta names.
+     * is on loopback, and step 3 runs a host's script only in the workspace Immuta names. A
+     * host no longer there is left as it is.
      */
     placeHost(key, url) {
-      state.hosts[key].hostname = new URL(url).hostname;
+      // A host an earlier attempt deleted keeps its place in the record that attempt kept.
+      if (state.hosts[key]) state.hosts[key].hostname = new URL(url).hostname;
     },
     /** Requests made with this method (and path, when given, below the prefix). */
     sent(method, path) {

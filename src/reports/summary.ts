@@ -22,11 +22,16 @@ export type Redactor = Pick<Secrets, 'redactHead'>;
 
 const NO_SECRETS: Redactor = { redactHead: (head) => head };
 
+/** Set once a block could not be written: later blocks would fail alike, and say so again. */
+let summaryLost = false;
+
 /** Appends to the job summary; one that cannot be written is a warning, never a failed step. */
 export async function writeSummary(markdown: string): Promise<void> {
+  if (summaryLost) return;
   try {
     await runner.appendSummary(markdown);
   } catch (error) {
+    summaryLost = true;
     // The outcome is settled and the outputs set: a summary that cannot be written must not
     // turn that into a failed step.
     log.warning(`The job summary could not be written: ${errorText(error)}`);

@@ -102,8 +102,9 @@ export function stepThree(options: Step3Options): Step3 {
     platform,
 
     async check(hostname, when = 'first') {
+      let proven: string;
       try {
-        await adapter.check(hostname);
+        proven = await adapter.check(hostname);
       } catch (error) {
         if (!(error instanceof WarehouseError)) throw error;
         throw new Error(
@@ -111,11 +112,7 @@ export function stepThree(options: Step3Options): Step3 {
           { cause: error }
         );
       }
-      options.log.info(
-        platform === 'snowflake'
-          ? "Pre-flight check: signed in to Snowflake; the script's session has a warehouse in use and the role asked for."
-          : 'Pre-flight check: signed in to Databricks; the SQL warehouse answers with the catalog it runs in.'
-      );
+      options.log.info(`Pre-flight check: ${proven}.`);
     },
 
     async checkScript(script) {

@@ -15,7 +15,7 @@ import type { Secrets } from '../action/secrets.js';
 import { USER_AGENT } from '../action/version.js';
 import { excerpt } from '../action/escape.js';
 import type { DatabricksSettings } from './settings.js';
-import { isDatabricksWorkspace } from './same-warehouse.js';
+import { bareHostname, isDatabricksWorkspace } from './same-warehouse.js';
 import {
   databricksSession,
   databricksSessions,
@@ -64,13 +64,14 @@ export class DatabricksAdapter implements WarehouseAdapter {
    * The workspace is the host's (told before any request), then signs in and proves the
    * warehouse answers, with the catalog it runs in.
    */
-  async check(hostname: string | undefined): Promise<void> {
+  async check(hostname: string | undefined): Promise<string> {
     if (hostname === undefined || !isDatabricksWorkspace(hostname, this.settings.host)) {
       throw new WarehouseError(
         `databricks-host is ${excerpt(this.settings.host, 120)}, ${hostname === undefined ? "and Immuta's record of the host names no workspace to compare it with" : `but Immuta's record of the host names the workspace ${excerpt(hostname, 120)}`}: a host's cleanup script never runs in another workspace. Set databricks-host to the host's own workspace URL, or run the script there by hand (run-script: none).`
       );
     }
-    await this.whereAmI({ catalog: undefined, schema: undefined });
+    const [catalog] = await this.whereAmI({ catalog: undefined, schema: undefined });
+    return `signed in to Databricks workspace ${excerpt(bareHostname(this.settings.host), 120)}, the host's; SQL warehouse ${excerpt(this.settings.warehouseId, 80)} answers, in catalog ${excerpt(catalog ?? 'none', 80)}`;
   }
 
   /** Each catalog and schema the script's statements are sent with is the one they run in. */

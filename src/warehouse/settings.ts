@@ -258,7 +258,13 @@ function readSnowflake(
       timeoutMs
     };
   }
-  const user = neededFor('snowflake', read, Inputs.SnowflakeUser);
+  const user = read(Inputs.SnowflakeUser);
+  if (user === '') {
+    throw new InputError(
+      Inputs.SnowflakeUser,
+      "is required with run-script: snowflake, unless snowflake-auth is oidc (keyless: Snowflake finds the user whose WORKLOAD_IDENTITY matches GitHub's ID token, and no user, key or token is given)."
+    );
+  }
   if (hasControlCharacter(user)) {
     throw new InputError(
       Inputs.SnowflakeUser,

@@ -71,16 +71,18 @@ export class SnowflakeAdapter implements WarehouseAdapter {
    * The session the script gets: a warehouse in use, the role asked for, and the account of the
    * host Immuta names (`hostname`), as the account itself says.
    */
-  async check(hostname: string | undefined): Promise<void> {
+  async check(hostname: string | undefined): Promise<string> {
     const [role = null, warehouse = null, locator = null, organization = null, accountName = null] =
       await this.whoAmI([WHO_AND_WHERE]);
     this.provenSession(role, warehouse, 'with');
     const identity = { locator, organization, accountName };
-    if (hostname !== undefined && isSnowflakeAccount(hostname, identity)) return;
     const signedIn = [
       locator && `account ${excerpt(locator, 40)}`,
       organization && accountName && `${excerpt(`${organization}-${accountName}`, 80)}`
     ].filter(Boolean);
+    if (hostname !== undefined && isSnowflakeAccount(hostname, identity)) {
+      return `signed in to Snowflake ${signedIn.join(', also named ')}, the host's; the script's session runs as role ${excerpt(role ?? 'none', 80)} with warehouse ${excerpt(warehouse!, 80)}`;
+    }
     throw new WarehouseError(
       `Snowflake says this session is in ${signedIn.length ? signedIn.join(', also named ') : 'an account it does not name'}, ${hostname === undefined ? "and Immuta's record of the host names no hostname to compare it with" : `which is not the account of the host Immuta names, ${excerpt(hostname, 120)}`}: a host's cleanup script never runs in another account. Check snowflake-account and snowflake-host: they must reach the host's own account (its URL's account name or locator), or run the script there by hand (run-script: none).`
     );

@@ -1,8 +1,8 @@
 /**
- * A cleanup script as the statements it holds, each with where it stands in the script.
- * Databricks runs one statement a request; Snowflake runs the script whole, and the split names
- * its statements, maps the position Snowflake reports for a failure to one of them, and builds
- * the rest of a script for a resumed run.
+ * A cleanup script as the statements it holds, each with where it stands in the script. Both
+ * platforms get one statement a request, so the split decides what each request carries; the
+ * offsets let the tests hold it to the script's own text (nothing reads a position out of a
+ * warehouse's error message).
  *
  * Comments are blanked first by a scanner of our own (spaces in their place, line breaks kept,
  * so every offset still points into the script): Databricks SQL nests bracketed comments

@@ -56,9 +56,9 @@ export interface WarehouseAdapter {
   readonly platform: Platform;
   /**
    * Signs in and proves the session the script gets (before anything is generated), in the
-   * account or workspace of `hostname`, Immuta's record of the host.
+   * account or workspace of `hostname`, Immuta's record of the host; says what it proved.
    */
-  check(hostname: string | undefined): Promise<void>;
+  check(hostname: string | undefined): Promise<string>;
   /** Proves the session each statement will be sent with (before anything is deleted). */
   checkScript(statements: readonly ScriptStatement[]): Promise<void>;
   /** One statement, from its request to its end (or settles one an earlier attempt sent). */
