@@ -1,4 +1,10 @@
-import { environmentWarnings, readConfig, type Config } from './action/inputs.js';
+import {
+  environmentWarnings,
+  InputError,
+  Inputs,
+  readConfig,
+  type Config
+} from './action/inputs.js';
 import { deregisterBatch, writePlan, writeReport } from './flow/batch.js';
 import { planLine } from './reports/batch-summary.js';
 import { report, reportBatch, reportFailure, reportNoHosts } from './reports/step-result.js';
@@ -9,6 +15,7 @@ import { runFacts, type RunFacts } from './action/run-facts.js';
 import * as path from 'node:path';
 import { hostRecord, singleReport } from './reports/host-record.js';
 import { createTransport, type Transport } from './http/transport.js';
+import { proxyCredentials } from './http/proxy-settings.js';
 import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
 import { deregister, type FlowDependencies, type Kept } from './flow/deregister.js';
@@ -100,8 +107,12 @@ export async function run(): Promise<void> {
   }
 }
 
-/** Every input read and checked, and the runner's files writable, before any request. */
+/**
+ * Every input read and checked, and the runner's files writable, before any request; the proxy
+ * credentials of the environment masked first, as the inputs' secrets are.
+ */
 function readInputs(state: StepState): Config {
+  for (const credential of proxyCredentials(process.env)) state.secrets.add(credential);
   const config = readConfig(
     runner,
     (s, use) => state.secrets.add(s, use),
@@ -120,6 +131,15 @@ function readInputs(state: StepState): Config {
     batch: config.connectionKeys.length > 1 || config.plan !== undefined
   });
   if (unfit !== undefined) throw new Error(unfit);
+  const noArtifacts = config.uploadArtifact
+    ? artifactUnavailable(runContext(state.facts))
+    : undefined;
+  if (noArtifacts !== undefined) {
+    throw new InputError(
+      Inputs.UploadArtifact,
+      `is true (its default), but no artifact can be kept on this runner: ${noArtifacts}. Nothing was sent. Set upload-artifact: false: the cleanup script is then kept in script-path and the step's outputs only (copy it somewhere lasting in a later step of this job), and a re-run cannot tell a host this run deleted from a missing one.`
+    );
+  }
   return config;
 }
 

@@ -265,6 +265,18 @@ describe('when the artifact cannot be kept, nothing is deleted and the file stay
     expect(service.calls.map((c) => c.method)).not.toContain('FinalizeArtifact');
   });
 
+  // Known from the runner's environment before anything else: the step stops at input checking,
+  // before it asks Immuta anything, as for any other mistake in its setup.
+  async function expectStopBeforeAnyRequest(run: ActionRun, why: RegExp) {
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toMatch(/^Input 'upload-artifact' is true/);
+    expect(run.errors[0]).toMatch(why);
+    expect(run.errors[0]).toMatch(/Nothing was sent\. Set upload-artifact: false/);
+    expect(immuta!.requests).toHaveLength(0);
+    expect(immuta!.state.hosts['snowflake-prod']).toBeDefined();
+  }
+
   it('GitHub Enterprise Server fails up front, telling the user to set upload-artifact: false', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ azurite });
@@ -272,7 +284,7 @@ describe('when the artifact cannot be kept, nothing is deleted and the file stay
       inputs: withArtifact(),
       env: { ...service.env(), GITHUB_SERVER_URL: 'https://github.acme-corp.internal' }
     });
-    await expectNoDelete(
+    await expectStopBeforeAnyRequest(
       run,
       /looks like GitHub Enterprise Server \(https:\/\/github\.acme-corp\.internal\), where artifacts v2\+ are not available/
     );
@@ -282,7 +294,7 @@ describe('when the artifact cannot be kept, nothing is deleted and the file stay
   it('outside a runner, with no runtime token', async () => {
     immuta = await startImmutaStandIn();
     const run = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }) });
-    await expectNoDelete(
+    await expectStopBeforeAnyRequest(
       run,
       /ACTIONS_RUNTIME_TOKEN is not set: artifact uploads work only inside a GitHub Actions runner/
     );

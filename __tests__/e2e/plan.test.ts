@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import {
   startImmutaStandIn,
   snowflakeScript,
@@ -209,6 +210,34 @@ describe('what a plan file may hold', () => {
       expect(immuta.requests).toHaveLength(sent);
     }
   );
+
+  // A device never ends and a FIFO blocks whoever opens it until something writes: neither may
+  // hang the step, which has no request to time out yet.
+  it.each([
+    ['a device', async () => '/dev/zero'],
+    [
+      'a FIFO',
+      async () => {
+        const dir = await fs.mkdtemp(path.join(scratchDir(), 'fifo-plan-'));
+        const fifo = path.join(dir, 'plan.json');
+        execFileSync('mkfifo', [fifo]);
+        return fifo;
+      }
+    ],
+    ['a folder', async () => fs.mkdtemp(path.join(scratchDir(), 'folder-plan-'))]
+  ])('plan naming %s is refused at once, naming the input', async (_what, make) => {
+    immuta = await startImmutaStandIn();
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'connection-key': '', plan: await make() }),
+      timeoutMs: 30_000
+    });
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      expect.stringMatching(/^Input 'plan' names (a folder|something other than a file)/)
+    ]);
+    expect(immuta.requests).toHaveLength(0);
+  });
 
   it('a plan with run-script is refused before any request, never skipped silently', async () => {
     immuta = await startImmutaStandIn();

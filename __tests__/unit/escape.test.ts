@@ -128,6 +128,30 @@ describe('Secrets', () => {
     }
   );
 
+  describe('the key URL-encoded, in each spelling an echo may give it', () => {
+    const key = 'immuta+key/ab=cd 1234';
+    const lower = (text: string) => text.replace(/%[0-9A-F]{2}/g, (s) => s.toLowerCase());
+    const form = new URLSearchParams({ s: key }).toString().slice(2);
+    it.each([
+      ['upper-case percent-encoding', encodeURIComponent(key)],
+      ['lower-case percent-encoding', lower(encodeURIComponent(key))],
+      ['form encoding with lower-case digits', lower(form)],
+      ['percent-encoding twice', encodeURIComponent(encodeURIComponent(key))],
+      [
+        'lower-case percent-encoding, encoded again',
+        encodeURIComponent(lower(encodeURIComponent(key)))
+      ],
+      ['form encoding, encoded again', encodeURIComponent(form)]
+    ])('%s is masked and cut out', (_what, spelt) => {
+      const masked: string[] = [];
+      const secrets = new Secrets((s) => masked.push(s));
+      secrets.add(key);
+      expect(spelt).not.toBe(key);
+      expect(masked).toContain(spelt);
+      expect(secrets.redact(`said: ${spelt}.`)).toBe('said: ***.');
+    });
+  });
+
   it('masks the key inside a Basic value whatever comes before it, and ends it', () => {
     const secrets = new Secrets(() => undefined);
     secrets.add(KEY);

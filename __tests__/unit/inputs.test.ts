@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseInputs, readConfig, InputError } from '../../src/action/inputs.js';
 import { coreSource, readerOf } from '../support/input-source.js';
@@ -8,6 +9,12 @@ const base = {
   'api-key': 'secret-key',
   'connection-key': 'snowflake-prod'
 };
+
+/** A real CA certificate: ca-certificate is held to what Node can read. */
+const CA = fs.readFileSync(
+  path.join(import.meta.dirname, '..', 'fixtures', 'tls', 'ca.pem'),
+  'utf8'
+);
 
 function parse(overrides: Record<string, string> = {}, env = { RUNNER_TEMP: '/runner/temp' }) {
   const values: Record<string, string> = { ...base, ...overrides };
@@ -71,7 +78,7 @@ describe('parseInputs', () => {
       'script-path': '/tmp/x/cleanup.sql',
       'timeout-seconds': '5',
       'max-attempts': '1',
-      'ca-certificate': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      'ca-certificate': CA,
       'allow-insecure-http': 'false'
     });
     expect(config).toMatchObject({
@@ -126,6 +133,29 @@ describe('parseInputs', () => {
     expect(error.message).toContain(`'${input}'`);
     expect(error.message).toMatch(detail);
     expect(error.message).not.toContain('secret-key');
+  });
+
+  it.each([
+    ['its line breaks written as \\n', CA.trim().replace(/\n/g, '\\n'), /two characters \\n/],
+    [
+      'a block whose body is no certificate',
+      '-----BEGIN CERTIFICATE-----\nMIIBnotacertificate\n-----END CERTIFICATE-----',
+      /no certificate Node can read in its PEM block/
+    ],
+    [
+      'a good block, then one cut short',
+      `${CA}${CA.slice(0, CA.length - 60)}\n-----END CERTIFICATE-----\n`,
+      /no certificate Node can read in PEM block 2 of 2/
+    ]
+  ])('refuses a ca-certificate with %s', (_what, value, detail) => {
+    const error = errorOf({ 'ca-certificate': value });
+    expect(error.input).toBe('ca-certificate');
+    expect(error.message).toMatch(detail);
+  });
+
+  it('takes a bundle of certificates, each readable', () => {
+    const bundle = `${CA}\n${CA}`.trim();
+    expect(parse({ 'ca-certificate': bundle }).caCertificate).toBe(bundle);
   });
 
   it('passes a retention past 90 days on: the artifact service lowers it to the repository maximum', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { proxySettings } from '../../src/http/proxy-settings.js';
+import { proxyCredentials, proxySettings } from '../../src/http/proxy-settings.js';
+import { Secrets } from '../../src/action/secrets.js';
 
 /** The settings as the variable each proxy came from and its href, for comparing. */
 function read(env: Record<string, string>) {
@@ -51,5 +52,51 @@ describe('proxySettings', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('hunter2');
     }
+  });
+});
+
+describe('proxyCredentials', () => {
+  it('names the password and user:password of every proxy variable, as given and decoded', () => {
+    expect(
+      proxyCredentials({
+        HTTPS_PROXY: 'http://ops:p%40ss-word@proxy.corp:3128',
+        http_proxy: 'proxy.corp:3128',
+        HTTP_PROXY: 'ops2:second-pw@10.0.0.5:3128'
+      }).sort()
+    ).toEqual(
+      [
+        'p%40ss-word',
+        'p@ss-word',
+        'ops:p@ss-word',
+        'ops:p%40ss-word',
+        'second-pw',
+        'ops2:second-pw'
+      ].sort()
+    );
+  });
+
+  it('names a user given alone, a token in the user place, and nothing for a proxy without credentials', () => {
+    expect(proxyCredentials({ https_proxy: 'http://tok-123456@proxy:1' })).toEqual(['tok-123456']);
+    expect(proxyCredentials({ HTTPS_PROXY: 'http://proxy.corp:3128', NO_PROXY: 'x' })).toEqual([]);
+  });
+
+  it('reads a value proxySettings refuses without throwing', () => {
+    expect(() =>
+      proxyCredentials({ HTTP_PROXY: 'http://ops:hunter2@[not-an-address' })
+    ).not.toThrow();
+    expect(proxyCredentials({ HTTPS_PROXY: 'socks5://ops:hunter2@127.0.0.1:1080' })).toContain(
+      'hunter2'
+    );
+  });
+
+  it('learnt as secrets, they cut the Basic value a proxy sends back out of its page', () => {
+    const secrets = new Secrets(() => undefined);
+    for (const c of proxyCredentials({ HTTP_PROXY: 'http://ops:pr0xy-pa55@proxy:3128' })) {
+      secrets.add(c);
+    }
+    const basic = Buffer.from('ops:pr0xy-pa55').toString('base64');
+    expect(secrets.redact(`Proxy-Authorization: Basic ${basic}`)).toBe(
+      'Proxy-Authorization: Basic ***'
+    );
   });
 });

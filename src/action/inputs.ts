@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import {
   artifactNameFor,
   batchArtifactNameFor,
@@ -334,15 +334,7 @@ function readPlan(file: string, expectedSha256: string): Plan | undefined {
       "must be the 64 hex digits of a SHA-256, as the dry run's plan-sha256 output gives it."
     );
   }
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (error) {
-    throw new InputError(
-      Inputs.Plan,
-      `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): ${file}. Give the path of the plan file the dry run wrote (its plan-path output), downloaded in this job.`
-    );
-  }
+  const bytes = readPlanFile(file);
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (expectedSha256 !== '' && actual !== expectedSha256.toLowerCase()) {
     throw new InputError(
@@ -369,14 +361,115 @@ function readPlan(file: string, expectedSha256: string): Plan | undefined {
   return plan;
 }
 
+/**
+ * Far past any plan: a dry run writes the scripts of its hosts (Immuta's are capped at 8 MiB
+ * each, and real ones hold kilobytes), and a plan is read whole into memory to be checked. Well
+ * under V8's longest string (about 512 MiB), which a larger file met with an error naming no input.
+ */
+export const MAX_PLAN_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The plan file's bytes, read only when it is a regular file of at most MAX_PLAN_BYTES: a
+ * device (/dev/zero) never ends, a FIFO blocks the open until something writes to it, and a
+ * large file (a log, a dump, the wrong download) would fill the memory before the check could
+ * name the input. Opened without blocking and checked again through the open file, in case the
+ * path changed in between; read to one byte past the cap at most, in case the file grew.
+ */
+function readPlanFile(file: string): Buffer {
+  const unreadable = (error: unknown) =>
+    new InputError(
+      Inputs.Plan,
+      `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): ${file}. Give the path of the plan file the dry run wrote (its plan-path output), downloaded in this job.`
+    );
+  let fd: number;
+  try {
+    // Checked before the open, which blocks on a FIFO until something writes to it.
+    notAPlan(file, fs.statSync(file));
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    throw error instanceof InputError ? error : unreadable(error);
+  }
+  try {
+    const { size } = notAPlan(file, fs.fstatSync(fd));
+    // One byte past the size, to see a file that grew; grown up to one byte past the cap.
+    let buffer = Buffer.allocUnsafe(Math.min(MAX_PLAN_BYTES, size) + 1);
+    let total = 0;
+    for (;;) {
+      if (total === buffer.length) {
+        if (total > MAX_PLAN_BYTES) throw tooLarge(file);
+        const grown = Buffer.allocUnsafe(Math.min(MAX_PLAN_BYTES + 1, total * 2));
+        buffer.copy(grown);
+        buffer = grown;
+      }
+      const n = fs.readSync(fd, buffer, total, buffer.length - total, null);
+      if (n === 0) return buffer.subarray(0, total);
+      total += n;
+    }
+  } catch (error) {
+    throw error instanceof InputError ? error : unreadable(error);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Refuses what cannot be a plan file, from its stat alone; the stat when it may be one. */
+function notAPlan(file: string, stat: fs.Stats): fs.Stats {
+  if (!stat.isFile()) {
+    const what = stat.isDirectory()
+      ? 'a folder'
+      : 'something other than a file (a device or a pipe?)';
+    throw new InputError(
+      Inputs.Plan,
+      `names ${what}: ${file}. Give the path of the plan file the dry run wrote (its plan-path output), downloaded in this job.`
+    );
+  }
+  if (stat.size > MAX_PLAN_BYTES) throw tooLarge(file, stat.size);
+  return stat;
+}
+
+/** A file of `size` bytes, or of more than the cap read so far. */
+function tooLarge(file: string, size?: number): InputError {
+  const mib = (n: number) => `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
+  return new InputError(
+    Inputs.Plan,
+    `names a file of ${size === undefined ? `more than ${mib(MAX_PLAN_BYTES)}` : mib(size)}, far larger than any plan (at most ${mib(MAX_PLAN_BYTES)}: a plan holds its hosts' cleanup scripts, and is read whole): ${file}. Give the path of the plan file the dry run wrote (its plan-path output), not a log or another download.`
+  );
+}
+
+/**
+ * ca-certificate, checked as Node will use it: Node's TLS skips a PEM block it cannot parse
+ * without a word, so a CA it could not read would surface only as an untrusted certificate,
+ * with the advice to pass the CA that was passed. Every block must hold a certificate.
+ */
 function pem(value: string): string | undefined {
   if (value === '') return undefined;
-  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value)) {
+  const blocks = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (blocks === null) {
     throw new InputError(
       Inputs.CaCertificate,
       "must hold one or more PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----). Pass the certificate's text, for example from a secret, not a file path."
     );
   }
+  // A PEM copied out of JSON or a vault's one-line view: its line breaks are the two characters
+  // \n. Refused rather than mended, since the same secret may feed other tools that read it as is.
+  if (blocks.some((block) => /\\[nr]/.test(block))) {
+    throw new InputError(
+      Inputs.CaCertificate,
+      'holds a certificate whose line breaks are written as the two characters \\n (as JSON and some vaults show a PEM), which Node cannot read. Store the PEM in the secret with real line breaks, as the .pem file has them (for example gh secret set NAME < ca.pem).'
+    );
+  }
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      const which =
+        blocks.length === 1 ? 'its PEM block' : `PEM block ${i + 1} of ${blocks.length}`;
+      throw new InputError(
+        Inputs.CaCertificate,
+        `holds no certificate Node can read in ${which} (cut short, indented or edited?). Pass the CA's certificate exactly as its .pem file holds it, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----, with its line breaks.`
+      );
+    }
+  });
   return value;
 }
 

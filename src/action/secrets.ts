@@ -76,7 +76,10 @@ function escapeRegExp(text: string): string {
 /**
  * The secret as given and in each encoding a request carries it in, or a server echoing a
  * request could: JSON-escaped (the token exchange's body), URL-encoded (both ways a space
- * goes), and base64 and base64url of each of those, padded and unpadded. Base64 is taken at the
+ * goes), and base64 and base64url of each of those, padded and unpadded. A URL-encoded form is
+ * also taken with lower-case hex digits (RFC 3986 §2.1 makes %2b the same as %2B) and encoded
+ * a second time (%252B, as a gateway that encodes an encoded value echoes it), in both cases;
+ * their base64 is not taken: no request carries them, only an echo. Base64 is taken at the
  * three byte alignments too, for a secret inside a longer encoded text (`id:secret` in a Basic
  * header, `{"apikey":"…"}` encoded whole): the characters that the secret's bytes alone decide,
  * and those to the end, for a secret that ends the text. The runner masks the same alignments
@@ -92,7 +95,14 @@ export function wireForms(secret: string): string[] {
   ];
   const forms = [...texts];
   for (const text of new Set(texts)) forms.push(...base64Forms(Buffer.from(text, 'utf8')));
+  for (const encoded of texts.slice(2)) forms.push(...percentSpellings(encoded));
   return [...new Set(forms)];
+}
+
+/** The other spellings of a URL-encoded text: see wireForms. */
+function percentSpellings(encoded: string): string[] {
+  const lower = (text: string) => text.replace(/%[0-9A-F]{2}/g, (s) => s.toLowerCase());
+  return [lower(encoded), encodeURIComponent(encoded), encodeURIComponent(lower(encoded))];
 }
 
 /** The base64 and base64url forms of `bytes` at each alignment: see wireForms. */

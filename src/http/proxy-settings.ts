@@ -57,6 +57,41 @@ function proxyIn(env: Env, name: string | undefined): Proxy | undefined {
   return { variable: name, url };
 }
 
+/**
+ * The credentials in every proxy variable, for masking before anything is sent or logged: the
+ * password, and `user:password`, whose base64 is the Basic value sent in Proxy-Authorization
+ * (the caller masks the wire forms of each), as given and with their %-escapes undone. A user name
+ * with no password is a token in the user's place, and masked. Every spelling of the four
+ * variables is read, whichever one a client uses, and none refuses: this must not throw before
+ * proxySettings can say what is wrong.
+ */
+export function proxyCredentials(env: Env): string[] {
+  const found = new Set<string>();
+  for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY']) {
+    const value = env[name] ? withScheme(env[name]) : '';
+    if (!URL.canParse(value)) continue;
+    const { username, password } = new URL(value);
+    const user = decoded(username);
+    if (password === '') {
+      if (user !== '') found.add(user).add(username);
+      continue;
+    }
+    // Decoded as undici sends it, and as given, as a client that does not decode sends it.
+    found.add(password).add(decoded(password));
+    found.add(`${user}:${decoded(password)}`).add(`${username}:${password}`);
+  }
+  return [...found].filter((credential) => credential !== '');
+}
+
+/** A URL component with its %-escapes undone, as undici undoes them; itself when it cannot be. */
+function decoded(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
+}
+
 /** A proxy given as host:port, as curl takes it, is an http:// one; undici would refuse it. */
 function withScheme(value: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
