@@ -37,7 +37,7 @@ function scripted(ends: StatementEnd[], platform: 'snowflake' | 'databricks' = '
   const asked: StatementRequest[] = [];
   const adapter: WarehouseAdapter = {
     platform,
-    check: async () => undefined,
+    check: async () => 'signed in',
     checkScript: async () => undefined,
     whereToCheck: () => 'the query history',
     execute: async (request, controls) => {
