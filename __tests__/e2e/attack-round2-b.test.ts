@@ -6,7 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { startImmutaStandIn, type ImmutaStandIn } from '../support/immuta-stand-in.mjs';
-import { runAction, scratchDir } from '../support/run-action.mjs';
+import { ROOT, runAction, scratchDir } from '../support/run-action.mjs';
 import { stepInputs, trail, visibleLog } from '../support/inputs.js';
 
 let closers: (() => Promise<unknown>)[] = [];
@@ -144,4 +144,69 @@ describe('a plan file that is not one', () => {
       await fs.rm(dir, { recursive: true, force: true });
     }
   }, 240_000);
+});
+
+describe('the API key echoed back URL-encoded, in any of its spellings', () => {
+  // A key holding + / = (printable ASCII, as the encoded-secrets tests allow) is masked in its
+  // upper-case percent-encoding. RFC 3986 §2.1 makes lower-case hex digits the same encoding,
+  // and a gateway that encodes an already encoded value doubles the %: a server or a proxy that
+  // echoes the key either way put it, readable, in the annotation, the summary and report.json.
+  const KEY = 'immuta+key/ab=cd-1234';
+  it.each([
+    [
+      'with lower-case hex digits',
+      encodeURIComponent(KEY).replace(/%[0-9A-F]{2}/g, (s) => s.toLowerCase())
+    ],
+    ['encoded twice', encodeURIComponent(encodeURIComponent(KEY))]
+  ])('%s, it is shown nowhere', async (_what, echoed) => {
+    const immuta = await startImmutaStandIn({ apiKey: KEY });
+    closers.push(() => immuta.close());
+    immuta.fault({
+      method: 'GET',
+      path: '/data/connection/snowflake-prod',
+      status: 400,
+      body: JSON.stringify({ message: `Bad Authorization header: ${echoed}` })
+    });
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expect(run.code).toBe(1);
+    const report = await fs.readFile(run.outputs['report-path']!, 'utf8');
+    expect(report).toContain('Bad Authorization header');
+    // run.errors are the annotations as the runner shows them (its %25 escapes undone).
+    for (const place of [run.errors.join('\n'), run.summary, report]) {
+      expect(place).toContain('Bad Authorization header');
+      expect(place).not.toContain(echoed);
+    }
+  });
+});
+
+describe('a ca-certificate that holds no usable certificate is bad input', () => {
+  // Node ignores a PEM block it cannot parse, so the connection went ahead without the CA and
+  // failed with "the tenant's certificate is not trusted ... pass that CA's PEM in
+  // ca-certificate", which is what the user had done. A secret pasted with its line breaks as
+  // the two characters \n (as JSON and many vaults show it) is the common way to get there.
+  it.each([
+    ['its line breaks written as \\n', (pem: string) => pem.replace(/\n/g, '\\n')],
+    [
+      'a PEM block whose body is not a certificate',
+      () => '-----BEGIN CERTIFICATE-----\nMIIBnotacertificate\n-----END CERTIFICATE-----\n'
+    ]
+  ])('with %s: the error names ca-certificate and nothing is sent', async (_what, spoil) => {
+    const tls = path.join(ROOT, '__tests__', 'fixtures', 'tls');
+    const immuta = await startImmutaStandIn({
+      tls: {
+        key: await fs.readFile(path.join(tls, 'server.key'), 'utf8'),
+        cert: await fs.readFile(path.join(tls, 'server.pem'), 'utf8')
+      }
+    });
+    closers.push(() => immuta.close());
+    const ca = await fs.readFile(path.join(tls, 'ca.pem'), 'utf8');
+    const run = await runAction({
+      inputs: stepInputs(immuta, { 'allow-insecure-http': 'false', 'ca-certificate': spoil(ca) })
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toMatch(/^Input 'ca-certificate'/);
+    expect(run.log).not.toMatch(/^\s+at /m);
+    expect(immuta.requests).toHaveLength(0);
+  });
 });
