@@ -210,3 +210,78 @@ describe('a ca-certificate that holds no usable certificate is bad input', () =>
     expect(immuta.requests).toHaveLength(0);
   });
 });
+
+describe('a delete whose outcome is unknown is never reported as not done', () => {
+  // Immuta acted, but its answer was lost (and no attempt was left), or came back as a page and
+  // the lookup that would settle it failed. The error says, rightly, that the host may have been
+  // deleted; the summary then closed with "This step did not delete the host.", which is untrue
+  // here (the host is gone), and a reader who trusts it never runs the cleanup script.
+  it.each([
+    [
+      'its answer lost, with no attempt left',
+      (immuta: ImmutaStandIn) =>
+        immuta.fault({
+          method: 'DELETE',
+          path: '/data/object/databricks-uc',
+          resetAfterHandling: true
+        })
+    ],
+    [
+      'a page for an answer, and a lookup that fails',
+      (immuta: ImmutaStandIn) => {
+        immuta.fault({
+          method: 'DELETE',
+          path: '/data/object/databricks-uc',
+          status: 200,
+          body: '<html>ok</html>',
+          headers: { 'content-type': 'text/html' },
+          afterHandling: true
+        });
+        immuta.fault({
+          method: 'GET',
+          path: '/data/object/databricks-uc',
+          status: 500,
+          body: '{"statusCode":500,"error":"Internal Server Error","message":"boom"}',
+          headers: { 'content-type': 'application/json' }
+        });
+      }
+    ]
+  ])(
+    'one host, %s: the summary does not say the step did not delete it',
+    async (_what, arrange) => {
+      const immuta = await tenant();
+      arrange(immuta);
+      const run = await runAction({
+        inputs: stepInputs(immuta, { 'connection-key': 'databricks-uc', 'max-attempts': '1' })
+      });
+      expect(run.code).toBe(1);
+      // Immuta did delete it.
+      expect(immuta.state.hosts['databricks-uc']).toBeUndefined();
+      expect(run.errors[0]).toMatch(/may (or may not )?have (been )?deleted/);
+      expect(run.summary).not.toContain('This step did not delete the host.');
+    }
+  );
+
+  it("a batch whose second delete's answer was lost does not call that host not deleted, and names its script", async () => {
+    const immuta = await tenant();
+    immuta.fault({
+      method: 'DELETE',
+      path: '/data/object/databricks-uc',
+      resetAfterHandling: true
+    });
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'connection-key': 'snowflake-prod\ndatabricks-uc',
+        'max-attempts': '1',
+        'max-parallel': '1'
+      })
+    });
+    expect(run.code).toBe(1);
+    expect(immuta.state.hosts['databricks-uc']).toBeUndefined();
+    const nextStep = run.summary.split('### Next step')[1]!.split('\n|')[0]!;
+    // "1 host was not deleted: fix what the notes name" is untrue: Immuta deleted it.
+    expect(nextStep).not.toMatch(/1 host was not deleted/);
+    // Its cleanup script may be needed now: the next step must not leave it out.
+    expect(nextStep).toContain('databricks-uc');
+  });
+});
