@@ -285,3 +285,19 @@ describe('a delete whose outcome is unknown is never reported as not done', () =
     expect(nextStep).toContain('databricks-uc');
   });
 });
+
+describe('upload-artifact where no artifact can be uploaded', () => {
+  // upload-artifact is true by default; on a runner without the artifact service (GitHub
+  // Enterprise Server, a local runner such as act) ACTIONS_RUNTIME_TOKEN is not set, which the
+  // step can see before anything else. It looked the host up and had Immuta generate its script
+  // first, and only then stopped: a mistake in the step's setup should cost no request.
+  it('stops before any request, saying to set upload-artifact: false', async () => {
+    const immuta = await tenant();
+    const run = await runAction({ inputs: stepInputs(immuta, { 'upload-artifact': 'true' }) });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toMatch(/ACTIONS_RUNTIME_TOKEN/);
+    expect(run.errors[0]).toMatch(/upload-artifact: false/);
+    expect(immuta.requests).toHaveLength(0);
+  });
+});
