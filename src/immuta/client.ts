@@ -24,6 +24,7 @@ import {
   parseToken,
   ResponseShapeError,
   type ConnectionInfo,
+  type DeleteAnswer,
   type ObjectInfo
 } from './responses.js';
 
@@ -80,7 +81,10 @@ export interface DeleteOutcome {
   /** Children deleted with the host; undefined when Immuta's answer did not say. */
   readonly childCount: number | undefined;
   readonly confirmedBy: DeleteConfirmation;
-  /** What came back in place of Immuta's answer, when something else did. */
+  /**
+   * Why the answer was not Immuta's answer for this host, as a clause ("it came back as …"),
+   * when it was not and a lookup settled it.
+   */
   readonly unreadableAnswer: string | undefined;
 }
 
@@ -241,21 +245,27 @@ export class ImmutaClient {
       return { childCount: undefined, confirmedBy: 'resend', unreadableAnswer: undefined };
     }
     if (answer.status < 200 || answer.status > 299) throw this.failure(call, answer);
-    const result = answer.truncated ? undefined : parseDeleteResult(answer);
-    if (result !== undefined) {
+    const read: DeleteAnswer = answer.truncated
+      ? { kind: 'unreadable' }
+      : parseDeleteResult(answer, connectionKey);
+    if (read.kind === 'deleted') {
       this.baseConfirmed = true;
-      return { childCount: result.childCount, confirmedBy: 'answer', unreadableAnswer: undefined };
+      return { childCount: read.childCount, confirmedBy: 'answer', unreadableAnswer: undefined };
     }
-    return this.settleUnreadableDelete(call, connectionKey, answer);
+    return this.settleUnreadableDelete(call, connectionKey, answer, read);
   }
 
-  /** A 2xx that is not Immuta's answer to a delete (a page, an error object): look the host up. */
+  /**
+   * A 2xx that is not Immuta's answer for this host's delete (a page, an error object, another
+   * host's answer, one naming no host): only a lookup tells whether the host went.
+   */
   private async settleUnreadableDelete(
     call: Call,
     connectionKey: string,
-    answer: HttpAnswer
+    answer: HttpAnswer,
+    read: Exclude<DeleteAnswer, { kind: 'deleted' }>
   ): Promise<DeleteOutcome> {
-    const seen = this.describeAnswer(answer);
+    const seen = `${this.whyNotThisDelete(read)}it came back as ${this.describeAnswer(answer)}`;
     const state = await this.hostState(connectionKey);
     if (state === 'gone') {
       return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: seen };
@@ -264,11 +274,24 @@ export class ImmutaClient {
       state === 'present'
         ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted.`
         : `The lookup that would tell failed too (${state.reason}), so the host may or may not have been deleted: check it in Immuta before running the step again.`;
+    const inTheWay =
+      read.kind === 'another-host'
+        ? "A cache or gateway in front of Immuta may have answered with another request's answer."
+        : NOT_IMMUTA;
     throw immutaError({
       ...this.describe(call),
       status: answer.status,
-      hint: `But the answer was not Immuta's answer to a delete: it came back as ${seen}. ${NOT_IMMUTA} ${settled}`
+      hint: `But the answer was not Immuta's answer to ${read.kind === 'unreadable' ? 'a' : "this host's"} delete: ${seen}. ${inTheWay} ${settled}`,
+      mayHaveDeleted: state !== 'present'
     });
+  }
+
+  /** Why a JSON answer that looks like a delete's is not this host's, as a clause; else ''. */
+  private whyNotThisDelete(read: Exclude<DeleteAnswer, { kind: 'deleted' }>): string {
+    if (read.kind === 'another-host') {
+      return `it names another host (${read.field} '${this.serverText(read.named, 120)}'), and `;
+    }
+    return read.kind === 'no-host' ? 'it names no host and counts no child objects, and ' : '';
   }
 
   /** Whether the host exists, by a lookup whose failure is reported rather than thrown. */
@@ -533,7 +556,8 @@ export class ImmutaClient {
       hint:
         (error.attempts > 1
           ? `Gave up after ${error.attempts} attempts. ${reach} or max-attempts.`
-          : `${reach}.`) + maybe
+          : `${reach}.`) + maybe,
+      mayHaveDeleted: maybe !== ''
     });
   }
 }
