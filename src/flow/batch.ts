@@ -487,7 +487,7 @@ async function deleteOne(
     }
     if (deletion.unreadableAnswer !== undefined) {
       log.warning(
-        `Immuta's answer to the delete of host '${record.connectionKey}' was not its usual answer: ${deletion.unreadableAnswer}; but a lookup shows the host is gone: it was deleted.`
+        `Immuta's answer to the delete of host '${record.connectionKey}' was not its usual answer (${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted.`
       );
     }
     log.info(`Deleted host '${record.connectionKey}'.`);

@@ -289,7 +289,7 @@ export class ImmutaClient {
   /** Why a JSON answer that looks like a delete's is not this host's, as a clause; else ''. */
   private whyNotThisDelete(read: Exclude<DeleteAnswer, { kind: 'deleted' }>): string {
     if (read.kind === 'another-host') {
-      return `it names another host (${read.field} '${this.serverText(read.named, 120)}'), and `;
+      return `its ${read.field} names another host, '${this.serverText(read.named, 120)}', and `;
     }
     return read.kind === 'no-host' ? 'it names no host and counts no child objects, and ' : '';
   }
