@@ -18,6 +18,7 @@ import { createTransport, type Transport } from './http/transport.js';
 import { proxyCredentials } from './http/proxy-settings.js';
 import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
+import { mayHaveDeleted } from './immuta/errors.js';
 import { deregister, type FlowDependencies, type Kept } from './flow/deregister.js';
 import { createArtifactClient, type ArtifactClient } from './artifacts/client.js';
 import { scriptFileProblem } from './artifacts/names.js';
@@ -465,12 +466,14 @@ function earlierAttempts(
 /** The step failed: the audit record of a one-host run says so too, then the outputs and summary. */
 async function reportStepFailure(error: unknown, state: StepState): Promise<void> {
   const message = state.secrets.redact(errorText(error));
+  const deleted = state.deleted || (mayHaveDeleted(error) ? 'unknown' : false);
   if (state.single) {
     const { config, reportPath } = state.single;
     const record = {
       ...emptyRecord(config.connectionKey),
       status: 'failed' as const,
       deleted: state.deleted,
+      mayHaveDeleted: deleted === 'unknown',
       error: message
     };
     await writeReport(
@@ -487,7 +490,7 @@ async function reportStepFailure(error: unknown, state: StepState): Promise<void
       .then(() => runner.setOutput('report-path', reportPath))
       .catch(() => undefined);
   }
-  await reportFailure(message, state.deleted, state.single !== undefined);
+  await reportFailure(message, deleted, state.single !== undefined);
   await reportApprovals(state);
 }
 

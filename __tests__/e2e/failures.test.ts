@@ -52,6 +52,9 @@ describe('when Immuta refuses', () => {
       /^Deleting the host failed: DELETE \/data\/object\/snowflake-prod answered 403 Forbidden\./
     );
     expect(run.errors[0]).toMatch(/INFRASTRUCTURE_ADMIN permission, or DATA_OWNER on this host/);
+    // A refusal is Immuta's own word, unlike a gateway's 5xx: no lookup, and not deleted.
+    expect(immuta.sent('GET', OBJECT)).toHaveLength(0);
+    expect(run.summary).toContain('This step did not delete the host.');
     expect(await fs.readFile(run.outputs['script-path'], 'utf8')).toBe(snowflakeScript(1));
     expect(run.outputs.script).toBe(snowflakeScript(1));
   });
@@ -267,5 +270,147 @@ describe('retries', () => {
       'DELETE /data/object/snowflake-prod'
     ]);
     expect(run.outputs['child-count']).toBe('42');
+  });
+});
+
+describe("a gateway's 502, 503 or 504 as the DELETE's last answer", () => {
+  // A gateway or load balancer may pass the DELETE on to Immuta before it answers 502 or 504 (a
+  // proxy's 503 too): with no attempt left, that answer says nothing of the host, and only a
+  // lookup does. Every attempt here answers the 5xx; the stand-in carries out the one marked.
+  const gateway = (status: number, actsOn: 'first' | 'last' | 'none') => {
+    const act = {
+      method: 'DELETE',
+      path: OBJECT,
+      status,
+      body: `upstream error ${status}`,
+      afterHandling: true
+    };
+    const refuse = { method: 'DELETE', path: OBJECT, status, body: `upstream error ${status}` };
+    if (actsOn === 'first') immuta.fault(act);
+    immuta.fault({ ...refuse, times: actsOn === 'none' ? 3 : 2 });
+    if (actsOn === 'last') immuta.fault(act);
+  };
+  const reportOf = async (run: { outputs: Record<string, string> }) =>
+    JSON.parse(await fs.readFile(run.outputs['report-path']!, 'utf8'));
+
+  it('Immuta deleted the host on the last attempt: a lookup counts it deleted, with a warning', async () => {
+    immuta = await startImmutaStandIn();
+    gateway(502, 'last');
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expect(run.code).toBe(0);
+    expect(immuta.sent('DELETE', OBJECT)).toHaveLength(3);
+    expect(immuta.state.hosts['snowflake-prod']).toBeUndefined();
+    // The last 502 is settled by a lookup, not taken for a deletion.
+    expect(trail(immuta).slice(-2)).toEqual([`DELETE ${OBJECT}`, `GET ${OBJECT}`]);
+    expect(run.outputs).toMatchObject({
+      status: 'deregistered',
+      deleted: 'true',
+      'child-count': ''
+    });
+    expect(run.warnings.join('\n')).toMatch(
+      /delete of host 'snowflake-prod' was not its usual answer \(it answered 502 Bad Gateway, which a gateway or proxy may send after passing the delete on to Immuta\), but a lookup shows the host is gone: it was deleted\. child-count is empty\./
+    );
+    expect(run.errors).toEqual([]);
+  });
+
+  it('Immuta did not delete the host: the step fails saying it did not delete it, nothing more', async () => {
+    immuta = await startImmutaStandIn();
+    gateway(503, 'none');
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expect(run.code).toBe(1);
+    expect(immuta.sent('DELETE', OBJECT)).toHaveLength(3);
+    expect(immuta.state.hosts['snowflake-prod']).toBeDefined();
+    expect(run.errors[0]).toMatch(
+      /^Deleting the host failed: DELETE \/data\/object\/snowflake-prod answered 503 Service Unavailable\..*A lookup \(GET \/data\/object\/snowflake-prod\) shows the host still in Immuta: it was not deleted \(a 503 does not say whether the delete reached Immuta: a gateway or proxy may pass it on .*\)\..*Gave up after 3 attempts/
+    );
+    expect(run.errors[0]).not.toMatch(/may (or may not )?have (been )?deleted/);
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(run.summary).toContain('This step did not delete the host.');
+    expect((await reportOf(run)).hosts[0]).toMatchObject({
+      status: 'failed',
+      deleted: false,
+      mayHaveDeleted: false
+    });
+  });
+
+  it('Immuta deleted it and the lookup fails too: the error, summary and report say it may be deleted', async () => {
+    immuta = await startImmutaStandIn();
+    gateway(504, 'first');
+    // Every lookup fails: those before each resend and the one after the last answer.
+    immuta.fault({ method: 'GET', path: OBJECT, status: 500, times: 10 });
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expect(run.code).toBe(1);
+    expect(immuta.sent('DELETE', OBJECT)).toHaveLength(3);
+    expect(immuta.state.hosts['snowflake-prod']).toBeUndefined();
+    expect(run.errors[0]).toMatch(
+      /answered 504 Gateway Timeout\..*A 504 does not say whether the delete reached Immuta.*The lookup that would tell failed too \(Describing the host failed: GET \/data\/object\/snowflake-prod answered 500 Internal Server Error.*\), so the host may or may not have been deleted: check it in Immuta/
+    );
+    expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
+    expect(run.summary).not.toContain('This step did not delete the host.');
+    expect(run.summary).toContain('Whether this step deleted the host is **unknown**');
+    expect((await reportOf(run)).hosts[0]).toMatchObject({
+      status: 'failed',
+      mayHaveDeleted: true
+    });
+  });
+
+  it('a batch: each host settled by its own lookup, through the same client', async () => {
+    immuta = await startImmutaStandIn();
+    const at = (key: string) => `/data/object/${key}`;
+    // snowflake-prod: deleted on the last attempt. databricks-uc: never reached Immuta.
+    // lake-formation: deleted on the first attempt, and every lookup of it fails.
+    immuta.fault({ method: 'DELETE', path: at('snowflake-prod'), status: 502, times: 2 });
+    immuta.fault({
+      method: 'DELETE',
+      path: at('snowflake-prod'),
+      status: 502,
+      afterHandling: true
+    });
+    immuta.fault({ method: 'DELETE', path: at('databricks-uc'), status: 503, times: 3 });
+    immuta.fault({
+      method: 'DELETE',
+      path: at('lake-formation'),
+      status: 504,
+      afterHandling: true
+    });
+    immuta.fault({ method: 'DELETE', path: at('lake-formation'), status: 504, times: 2 });
+    immuta.fault({ method: 'GET', path: at('lake-formation'), status: 500, times: 10 });
+    const run = await runAction({
+      inputs: stepInputs(immuta, {
+        'connection-key': 'snowflake-prod\ndatabricks-uc\nlake-formation',
+        'max-parallel': '1',
+        'fail-fast': 'false'
+      })
+    });
+    expect(run.code).toBe(1);
+    expect(Object.keys(immuta.state.hosts)).toEqual(['databricks-uc']);
+    const hosts = (await reportOf(run)).hosts.map(
+      (h: { connectionKey: string; status: string; deleted: boolean; mayHaveDeleted: boolean }) => [
+        h.connectionKey,
+        h.status,
+        h.deleted,
+        h.mayHaveDeleted
+      ]
+    );
+    expect(hosts).toEqual([
+      ['snowflake-prod', 'deregistered', true, false],
+      ['databricks-uc', 'failed', false, false],
+      ['lake-formation', 'failed', false, true]
+    ]);
+    expect(run.warnings.join('\n')).toMatch(
+      /delete of host 'snowflake-prod' was not its usual answer \(it answered 502 Bad Gateway, .*\), but a lookup shows the host is gone: it was deleted\./
+    );
+    expect(run.outputs).toMatchObject({ 'deleted-count': '1', 'failed-count': '2' });
+    const row = (key: string) => run.summary.split('\n').find((l) => l.startsWith(`| \`${key}\``))!;
+    expect(row('databricks-uc')).toMatch(
+      /\| failed \|.*shows the host still in Immuta\\: it was not deleted/
+    );
+    expect(row('databricks-uc')).not.toMatch(/may be deleted|may have deleted|may or may not/);
+    expect(row('lake-formation')).toMatch(
+      /\| failed, may be deleted \|.*Immuta may have deleted it/
+    );
+    const nextStep = run.summary.split('### Next step')[1]!.split('\n|')[0]!;
+    expect(nextStep).toMatch(/1 host was not deleted/);
+    expect(nextStep).toMatch(/Whether host `lake-formation` was deleted is unknown/);
   });
 });

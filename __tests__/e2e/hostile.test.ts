@@ -167,6 +167,29 @@ describe('a 2xx to the DELETE that is not a deletion', () => {
     );
     expect(run.outputs).toMatchObject({ status: 'failed', deleted: 'false' });
   });
+  it("another host's answer after Immuta did delete this one: the lookup counts it, and a warning names the other host", async () => {
+    immuta = await startImmutaStandIn();
+    immuta.fault({
+      method: 'DELETE',
+      path: OBJECT,
+      status: 200,
+      afterHandling: true,
+      body: '{"objectPath":["databricks-uc"],"childCount":7}',
+      headers: { 'content-type': 'application/json' }
+    });
+    const run = await runAction({ inputs: stepInputs(immuta) });
+    expect(run.code).toBe(0);
+    expect(trail(immuta).slice(-1)).toEqual([`GET ${OBJECT}`]);
+    // The other host's 7 children are not this host's.
+    expect(run.outputs).toMatchObject({
+      status: 'deregistered',
+      deleted: 'true',
+      'child-count': ''
+    });
+    expect(run.warnings.join('\n')).toMatch(
+      /its objectPath names another host, 'databricks-uc', .*a lookup shows the host is gone: it was deleted/
+    );
+  });
 });
 
 describe('a record that is not the one asked for', () => {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { lineCount, type Outcome } from '../../src/flow/outcome.js';
 import type { ScriptRun, StatementResult } from '../../src/warehouse/types.js';
-import { nextStep, summaryMarkdown, SUMMARY_SCRIPT_LIMIT } from '../../src/reports/summary.js';
+import {
+  failureMarkdown,
+  nextStep,
+  summaryMarkdown,
+  SUMMARY_SCRIPT_LIMIT
+} from '../../src/reports/summary.js';
+import { batchSummary } from '../../src/reports/batch-summary.js';
+import { emptyRecord, type HostRecord } from '../../src/reports/record.js';
+import type { BatchOutcome } from '../../src/flow/batch.js';
 
 const outcome: Outcome = {
   status: 'deregistered',
@@ -175,5 +183,61 @@ describe('lineCount', () => {
   it('does not count the final line break as a line', () => {
     expect(lineCount('a\nb\n')).toBe(2);
     expect(lineCount('a\r\nb')).toBe(2);
+  });
+});
+
+describe('a delete whose outcome is unknown', () => {
+  it('one host: the failure summary says the deletion is unknown, not that nothing was deleted', () => {
+    const md = failureMarkdown('Deleting the host failed: no answer.', 'unknown');
+    expect(md).toContain('Whether this step deleted the host is **unknown**');
+    expect(md).toContain('if it is gone');
+    expect(md).not.toContain('did not delete');
+    expect(failureMarkdown('x', false)).toContain('This step did not delete the host.');
+    expect(failureMarkdown('x', true)).toContain('**was deleted**');
+  });
+
+  const record = (key: string, fields: Partial<HostRecord>): HostRecord => ({
+    ...emptyRecord(key),
+    technology: 'Snowflake',
+    scriptFile: `immuta-cleanup-${key}.sql`,
+    ...fields
+  });
+  const batch = (records: HostRecord[]): BatchOutcome => ({
+    records,
+    folder: '/nowhere',
+    reportPath: '/nowhere/report.json',
+    planPath: undefined,
+    planSha256: undefined,
+    artifact: undefined,
+    refused: undefined,
+    changes: [],
+    dryRun: false,
+    plan: false
+  });
+  const lost =
+    'Deleting the host failed: DELETE /data/object/x got no response. ' + 'x'.repeat(400);
+
+  it('a batch: hosts in doubt are named, with their scripts, apart from the hosts not deleted', async () => {
+    const md = await batchSummary(
+      batch([
+        record('a', { status: 'deregistered', deleted: true }),
+        record('b', { status: 'failed', mayHaveDeleted: true, error: lost }),
+        record('c', { status: 'failed', mayHaveDeleted: true, error: lost }),
+        record('d', { status: 'failed', error: 'Deleting the host failed: 403.' })
+      ]),
+      { redactHead: (t) => t }
+    );
+    const next = md.split('### Next step')[1]!.split('\n|')[0]!;
+    expect(next).toContain('1 host was not deleted');
+    expect(next).toContain('Whether hosts `b`, `c` were deleted is unknown');
+    expect(next).toContain('Run the cleanup script of the deleted host (`a`)');
+    expect(next).toContain(
+      'Then run the cleanup script of hosts `b`, `c` once Immuta shows them gone'
+    );
+    expect(md).toMatch(
+      /^## Immuta: 4 hosts\\: 1 deregistered, 2 failed, may be deleted, 1 failed\./
+    );
+    // The note says it first, so the cut of a long error cannot take it away.
+    expect(md).toContain('| failed, may be deleted |  | Immuta may have deleted it');
   });
 });

@@ -116,21 +116,53 @@ describe('parseScript', () => {
 
 describe('parseDeleteResult', () => {
   it.each([
-    ['the schema', '{"connectionKey":"k","childCount":5}', 5],
-    ['objectPath as an array', '{"objectPath":["k"],"childCount":12}', 12],
+    ['the schema', '{"connectionKey":"k","childCount":5}', 'k', 5],
+    ['objectPath as an array', '{"objectPath":["k"],"childCount":12}', 'k', 12],
     [
       "the docs' single-quoted example",
       `{"objectPath": ['yourConnectionKey'], "childCount": 5}`,
+      'yourConnectionKey',
       5
     ],
-    ['a numeric string', '{"childCount":"3"}', 3],
-    ['zero children', '{"childCount":0}', 0]
-  ])('reads childCount from %s', (_shape, body, count) => {
-    expect(parseDeleteResult(answer(body))?.childCount).toBe(count);
+    ['a numeric string', '{"childCount":"3"}', 'k', 3],
+    ['zero children', '{"childCount":0}', 'k', 0],
+    ['an empty connectionKey beside a count', '{"connectionKey":"","childCount":2}', 'k', 2]
+  ])('reads childCount from %s', (_shape, body, key, count) => {
+    expect(parseDeleteResult(answer(body), key)).toEqual({ kind: 'deleted', childCount: count });
   });
 
-  it('takes an acknowledgement without a count as a deletion of unknown size', () => {
-    expect(parseDeleteResult(answer('{"connectionKey":"k"}'))).toEqual({ childCount: undefined });
+  it('takes an answer naming this host without a count as a deletion of unknown size', () => {
+    expect(parseDeleteResult(answer('{"connectionKey":"k"}'), 'k')).toEqual({
+      kind: 'deleted',
+      childCount: undefined
+    });
+    expect(parseDeleteResult(answer('{"objectPath":["k"]}'), 'k')).toEqual({
+      kind: 'deleted',
+      childCount: undefined
+    });
+  });
+
+  it.each([
+    ['connectionKey', '{"connectionKey":"other","childCount":7}', 'other'],
+    ['objectPath', '{"objectPath":["other"],"childCount":7}', 'other'],
+    ['objectPath', '{"objectPath":["k","db","schema"],"childCount":7}', 'k/db/schema'],
+    ['objectPath', '{"connectionKey":"k","objectPath":["other"],"childCount":7}', 'other'],
+    ['connectionKey', '{"connectionKey":"K","childCount":7}', 'K'],
+    ['objectPath', `{"objectPath": ['other'], "childCount": 5}`, 'other']
+  ])(
+    "does not take an answer whose %s names another object (%s) for this host's",
+    (field, body, named) => {
+      expect(parseDeleteResult(answer(body), 'k')).toEqual({ kind: 'another-host', field, named });
+    }
+  );
+
+  it.each([
+    ['an empty connectionKey', '{"connectionKey":""}'],
+    ['a null connectionKey', '{"connectionKey":null}'],
+    ['an empty objectPath', '{"objectPath":[]}'],
+    ['an objectPath of empty strings', '{"objectPath":[""]}']
+  ])('leaves an answer with %s and no count to a lookup', (_what, body) => {
+    expect(parseDeleteResult(answer(body), 'k')).toEqual({ kind: 'no-host' });
   });
 
   it.each([
@@ -142,9 +174,11 @@ describe('parseDeleteResult', () => {
       '{"statusCode":403,"error":"Forbidden","message":"no"}',
       'application/json'
     ],
-    ['other JSON', '{"deleted":true}', 'application/json']
+    ['other JSON', '{"deleted":true}', 'application/json'],
+    ['a connectionKey that is not text', '{"connectionKey":5,"childCount":1}', 'application/json'],
+    ['an objectPath of objects', '{"objectPath":[{}],"childCount":1}', 'application/json']
   ])('does not take %s for a deletion', (_what, body, contentType) => {
-    expect(parseDeleteResult(answer(body, contentType))).toBeUndefined();
+    expect(parseDeleteResult(answer(body, contentType), 'k')).toEqual({ kind: 'unreadable' });
   });
 });
 

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import type { Config } from '../action/inputs.js';
 import type { ImmutaClient } from '../immuta/client.js';
+import { mayHaveDeleted } from '../immuta/errors.js';
 import { cleanupScript, HOST_GONE, integrationFor } from './deregister.js';
 import type { ArtifactBundle, KeptArtifact } from './keep-script.js';
 import { checkKept, writeFileAtomically } from './keep-script.js';
@@ -486,7 +487,7 @@ async function deleteOne(
     }
     if (deletion.unreadableAnswer !== undefined) {
       log.warning(
-        `Immuta's answer to the delete of host '${record.connectionKey}' was not its usual answer (it came back as ${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted.`
+        `Immuta's answer to the delete of host '${record.connectionKey}' was not its usual answer (${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted.`
       );
     }
     log.info(`Deleted host '${record.connectionKey}'.`);
@@ -498,7 +499,13 @@ async function deleteOne(
       timings: timings()
     };
   } catch (error) {
-    return { ...record, status: 'failed', error: errorText(error), timings: timings() };
+    return {
+      ...record,
+      status: 'failed',
+      mayHaveDeleted: mayHaveDeleted(error),
+      error: errorText(error),
+      timings: timings()
+    };
   }
 }
 

@@ -148,7 +148,7 @@ async function deregisterHost(config: Config, deps: FlowDependencies): Promise<S
   }
   if (deletion.unreadableAnswer !== undefined) {
     log.warning(
-      `Immuta's answer to the delete of host '${key}' was not its usual answer (it came back as ${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted. child-count is empty.`
+      `Immuta's answer to the delete of host '${key}' was not its usual answer (${deletion.unreadableAnswer}), but a lookup shows the host is gone: it was deleted. child-count is empty.`
     );
   } else if (deletion.childCount === undefined && deletion.confirmedBy === 'answer') {
     log.warning(

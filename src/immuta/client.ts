@@ -24,6 +24,7 @@ import {
   parseToken,
   ResponseShapeError,
   type ConnectionInfo,
+  type DeleteAnswer,
   type ObjectInfo
 } from './responses.js';
 
@@ -80,7 +81,10 @@ export interface DeleteOutcome {
   /** Children deleted with the host; undefined when Immuta's answer did not say. */
   readonly childCount: number | undefined;
   readonly confirmedBy: DeleteConfirmation;
-  /** What came back in place of Immuta's answer, when something else did. */
+  /**
+   * Why the answer was not Immuta's answer for this host, as a clause ("it came back as …", "it
+   * answered 502 Bad Gateway, …"), when it was not and a lookup settled it.
+   */
   readonly unreadableAnswer: string | undefined;
 }
 
@@ -240,35 +244,95 @@ export class ImmutaClient {
       );
       return { childCount: undefined, confirmedBy: 'resend', unreadableAnswer: undefined };
     }
-    if (answer.status < 200 || answer.status > 299) throw this.failure(call, answer);
-    const result = answer.truncated ? undefined : parseDeleteResult(answer);
-    if (result !== undefined) {
-      this.baseConfirmed = true;
-      return { childCount: result.childCount, confirmedBy: 'answer', unreadableAnswer: undefined };
+    if (isGatewayStatus(answer.status)) {
+      return this.settleGatewayDelete(call, connectionKey, answer);
     }
-    return this.settleUnreadableDelete(call, connectionKey, answer);
+    if (answer.status < 200 || answer.status > 299) throw this.failure(call, answer);
+    const read: DeleteAnswer = answer.truncated
+      ? { kind: 'unreadable' }
+      : parseDeleteResult(answer, connectionKey);
+    if (read.kind === 'deleted') {
+      this.baseConfirmed = true;
+      return { childCount: read.childCount, confirmedBy: 'answer', unreadableAnswer: undefined };
+    }
+    return this.settleUnreadableDelete(call, connectionKey, answer, read);
   }
 
-  /** A 2xx that is not Immuta's answer to a delete (a page, an error object): look the host up. */
+  /**
+   * A 2xx that is not Immuta's answer for this host's delete (a page, an error object, another
+   * host's answer, one naming no host): only a lookup tells whether the host went.
+   */
   private async settleUnreadableDelete(
     call: Call,
     connectionKey: string,
-    answer: HttpAnswer
+    answer: HttpAnswer,
+    read: Exclude<DeleteAnswer, { kind: 'deleted' }>
   ): Promise<DeleteOutcome> {
-    const seen = this.describeAnswer(answer);
+    const seen = `${this.whyNotThisDelete(read)}it came back as ${this.describeAnswer(answer)}`;
     const state = await this.hostState(connectionKey);
     if (state === 'gone') {
       return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: seen };
     }
-    const settled =
-      state === 'present'
-        ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted.`
-        : `The lookup that would tell failed too (${state.reason}), so the host may or may not have been deleted: check it in Immuta before running the step again.`;
+    const settled = this.lookupSays(connectionKey, state);
+    const inTheWay =
+      read.kind === 'another-host'
+        ? "A cache or gateway in front of Immuta may have answered with another request's answer."
+        : NOT_IMMUTA;
     throw immutaError({
       ...this.describe(call),
       status: answer.status,
-      hint: `But the answer was not Immuta's answer to a delete: it came back as ${seen}. ${NOT_IMMUTA} ${settled}`
+      hint: `But the answer was not Immuta's answer to ${read.kind === 'unreadable' ? 'a' : "this host's"} delete: ${seen}. ${inTheWay} ${settled}`,
+      mayHaveDeleted: state !== 'present'
     });
+  }
+
+  /**
+   * The delete's last answer is a gateway's 502, 503 or 504: the gateway (a proxy's 503 too) may
+   * have passed the delete on to Immuta before giving up on its answer, so the status says
+   * nothing of the host. Only a lookup does; a 5xx is never taken for a deletion without one.
+   */
+  private async settleGatewayDelete(
+    call: Call,
+    connectionKey: string,
+    answer: HttpAnswer
+  ): Promise<DeleteOutcome> {
+    const status = statusLine(answer.status);
+    const state = await this.hostState(connectionKey);
+    if (state === 'gone') {
+      return {
+        childCount: undefined,
+        confirmedBy: 'lookup',
+        unreadableAnswer: `it answered ${status}, which a gateway or proxy may send after passing the delete on to Immuta`
+      };
+    }
+    // Said before the usual hint, so that a batch's note, which keeps only the message's start,
+    // still says what the lookup found.
+    const unsaid = `does not say whether the delete reached Immuta: a gateway or proxy may pass it on before giving up on its answer`;
+    const settled =
+      state === 'present'
+        ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted (a ${answer.status} ${unsaid}).`
+        : `A ${answer.status} ${unsaid}. ${this.lookupSays(connectionKey, state)}`;
+    const failed = this.failedCall(call, answer);
+    throw immutaError({
+      ...failed,
+      hint: [settled, failed.hint].filter(Boolean).join(' '),
+      mayHaveDeleted: state !== 'present'
+    });
+  }
+
+  /** What the lookup after a delete whose answer did not settle it says, when not 'gone'. */
+  private lookupSays(connectionKey: string, state: 'present' | { reason: string }): string {
+    return state === 'present'
+      ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted.`
+      : `The lookup that would tell failed too (${state.reason}), so the host may or may not have been deleted: check it in Immuta before running the step again.`;
+  }
+
+  /** Why a JSON answer that looks like a delete's is not this host's, as a clause; else ''. */
+  private whyNotThisDelete(read: Exclude<DeleteAnswer, { kind: 'deleted' }>): string {
+    if (read.kind === 'another-host') {
+      return `its ${read.field} names another host, '${this.serverText(read.named, 120)}', and `;
+    }
+    return read.kind === 'no-host' ? 'it names no host and counts no child objects, and ' : '';
   }
 
   /** Whether the host exists, by a lookup whose failure is reported rather than thrown. */
@@ -437,9 +501,16 @@ export class ImmutaClient {
   }
 
   private failure(call: Call, answer: HttpAnswer, extraHint?: string) {
+    return immutaError(
+      this.failedCall(call, answer, extraHint),
+      isImmutaError(answer) && answer.status === 404
+    );
+  }
+
+  private failedCall(call: Call, answer: HttpAnswer, extraHint?: string): FailedCall {
     const fromImmuta = isImmutaError(answer);
     const message = fromImmuta ? immutaMessage(answer) : undefined;
-    const failed: FailedCall = {
+    return {
       ...this.describe(call),
       status: answer.status,
       immutaMessage:
@@ -454,7 +525,6 @@ export class ImmutaClient {
             .filter(Boolean)
             .join(' ')
     };
-    return immutaError(failed, fromImmuta && answer.status === 404);
   }
 
   private hintFor(call: Call, status: number): string | undefined {
@@ -533,9 +603,19 @@ export class ImmutaClient {
       hint:
         (error.attempts > 1
           ? `Gave up after ${error.attempts} attempts. ${reach} or max-attempts.`
-          : `${reach}.`) + maybe
+          : `${reach}.`) + maybe,
+      mayHaveDeleted: maybe !== ''
     });
   }
+}
+
+/**
+ * What a gateway or proxy answers when it gave up on the server behind it (a proxy's 503 too):
+ * whether it passed the request on first is unknown. A 4xx is the server's own word (a 403 is a
+ * refusal) and is taken as it is.
+ */
+function isGatewayStatus(status: number): boolean {
+  return status === 502 || status === 503 || status === 504;
 }
 
 /** Printable ASCII as it is, anything else as \xNN: bytes that are not text, shown safely. */

@@ -4,7 +4,12 @@ export class ImmutaError extends Error {
     message: string,
     readonly status: number | undefined,
     /** Immuta itself said 404, in its own error shape: the thing asked for does not exist. */
-    readonly notFound = false
+    readonly notFound = false,
+    /**
+     * The delete was sent and nothing settles what became of it (its answer was lost, or the
+     * lookup that would tell failed): the host may be gone, so its script may be needed now.
+     */
+    readonly mayHaveDeleted = false
   ) {
     super(message);
     this.name = 'ImmutaError';
@@ -27,6 +32,8 @@ export interface FailedCall {
   readonly immutaMessage?: string;
   /** What the user can do about it. */
   readonly hint?: string;
+  /** A delete whose outcome is unknown: see ImmutaError.mayHaveDeleted. */
+  readonly mayHaveDeleted?: boolean;
 }
 
 export function describeFailure(call: FailedCall): string {
@@ -52,7 +59,18 @@ function sentence(text: string): string {
 }
 
 export function immutaError(call: FailedCall, notFound = false): ImmutaError {
-  return new ImmutaError(describeFailure(call), call.status, notFound);
+  return new ImmutaError(describeFailure(call), call.status, notFound, call.mayHaveDeleted);
+}
+
+/**
+ * Whether a failure, or one it was wrapped around, is a delete whose outcome is unknown: a report
+ * that said "not deleted" would keep the reader from a cleanup script that may be needed now.
+ */
+export function mayHaveDeleted(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof ImmutaError && e.mayHaveDeleted) return true;
+  }
+  return false;
 }
 
 const STATUS_TEXT: Record<number, string> = {

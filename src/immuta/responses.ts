@@ -34,10 +34,23 @@ export interface ObjectInfo {
   readonly technology: string | undefined;
 }
 
-export interface DeleteResult {
-  /** Children deleted with the host; undefined when the body did not say. */
-  readonly childCount: number | undefined;
-}
+/** What Immuta's answer to the delete says, read against the key that was deleted. */
+export type DeleteAnswer =
+  /** Immuta's answer for this host: it names this key, or names none but counts the children. */
+  | { readonly kind: 'deleted'; readonly childCount: number | undefined }
+  /**
+   * A delete's answer for another host (or one of its children): a cache or gateway handing
+   * back another request's answer. `named` is as the server wrote it, not yet redacted.
+   */
+  | {
+      readonly kind: 'another-host';
+      readonly field: 'connectionKey' | 'objectPath';
+      readonly named: string;
+    }
+  /** It names no host and counts nothing (`{"connectionKey":""}`): it says nothing of a deletion. */
+  | { readonly kind: 'no-host' }
+  /** Not recognisably an answer to a delete: a page, an error object, other JSON. */
+  | { readonly kind: 'unreadable' };
 
 const SCRIPT_FIELDS = ['script', 'sql', 'content', 'data'] as const;
 
@@ -237,25 +250,69 @@ function scriptIn(body: string, type: ReturnType<typeof mediaType>): string {
 }
 
 /**
- * Immuta's answer to the delete, with `childCount` from `{connectionKey, childCount}`,
- * `{objectPath: [...], childCount}` or the documented example, whose single-quoted strings are
- * not JSON. Undefined when the answer is not recognisably that (a page, an error object, an
- * empty body): then only a lookup can tell whether the host was deleted.
+ * Immuta's answer to the delete of `connectionKey`, with `childCount` from `{connectionKey,
+ * childCount}`, `{objectPath: [...], childCount}` or the documented example, whose single-quoted
+ * strings are not JSON. It counts only when it is this host's: an answer naming another host is
+ * held to the rule the lookup is held to, and one naming none counts only with a child count.
+ * Anything else leaves the deletion to a lookup.
  */
-export function parseDeleteResult(answer: HttpAnswer): DeleteResult | undefined {
+export function parseDeleteResult(answer: HttpAnswer, connectionKey: string): DeleteAnswer {
   const body = json(answer);
   if (isRecord(body)) {
-    if (isErrorShape(body)) return undefined;
-    const childCount = integer(body.childCount);
-    const acknowledged =
-      childCount !== undefined || 'connectionKey' in body || 'objectPath' in body;
-    return acknowledged ? { childCount } : undefined;
+    if (isErrorShape(body)) return UNREADABLE;
+    return deleteAnswer(body, integer(body.childCount), connectionKey);
   }
-  if (body !== undefined || isMarkupType(mediaType(answer.contentType))) return undefined;
+  if (body !== undefined || isMarkupType(mediaType(answer.contentType))) return UNREADABLE;
   const raw = answerText(answer);
-  if (MARKUP.test(raw)) return undefined;
+  if (MARKUP.test(raw)) return UNREADABLE;
   const match = /^\s*\{[\s\S]*["']?childCount["']?\s*:\s*["']?(\d+)/.exec(raw);
-  return match ? { childCount: integer(match[1]) } : undefined;
+  if (!match) return UNREADABLE;
+  return deleteAnswer(namesInExample(raw), integer(match[1]), connectionKey);
+}
+
+const UNREADABLE: DeleteAnswer = { kind: 'unreadable' };
+
+function deleteAnswer(
+  body: Record<string, unknown>,
+  childCount: number | undefined,
+  connectionKey: string
+): DeleteAnswer {
+  const key = nameIn(body.connectionKey, connectionKey);
+  const path = nameIn(body.objectPath, connectionKey);
+  if (key === 'unreadable' || path === 'unreadable') return UNREADABLE;
+  if (typeof key === 'object') return { kind: 'another-host', field: 'connectionKey', ...key };
+  if (typeof path === 'object') return { kind: 'another-host', field: 'objectPath', ...path };
+  if (key === 'this' || path === 'this' || childCount !== undefined) {
+    return { kind: 'deleted', childCount };
+  }
+  return 'connectionKey' in body || 'objectPath' in body ? { kind: 'no-host' } : UNREADABLE;
+}
+
+/**
+ * Which host a connectionKey or objectPath names: none (absent, null, empty), this one, another
+ * (a host's objectPath is its key alone: a longer path is a child object), or something no
+ * answer of Immuta's holds.
+ */
+function nameIn(
+  value: unknown,
+  connectionKey: string
+): 'none' | 'this' | { named: string } | 'unreadable' {
+  if (value === undefined || value === null || value === '') return 'none';
+  const path = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(path) || !path.every((p) => typeof p === 'string')) return 'unreadable';
+  if (path.length === 0 || path.every((p) => p === '')) return 'none';
+  return path.length === 1 && path[0] === connectionKey ? 'this' : { named: path.join('/') };
+}
+
+/** connectionKey and objectPath as the docs' single-quoted example writes them. */
+function namesInExample(raw: string): Record<string, unknown> {
+  const quoted = /["']([^"']*)["']/g;
+  const key = /["']?connectionKey["']?\s*:\s*["']([^"']*)["']/.exec(raw);
+  const path = /["']?objectPath["']?\s*:\s*\[([^\]]*)\]/.exec(raw);
+  return {
+    connectionKey: key?.[1],
+    objectPath: path ? [...path[1]!.matchAll(quoted)].map((m) => m[1]) : undefined
+  };
 }
 
 /** AWS Lake Formation hosts have no cleanup script (Immuta's docs: go straight to the delete). */

@@ -23,11 +23,10 @@ const STATUS_WORDS: Record<HostStatus, string> = {
   'not-started': 'not started'
 };
 
-/** A host's status in words: one an earlier attempt deleted says so. */
+/** A host's status in words: one an earlier attempt deleted, or this one may have, says so. */
 function statusWords(r: HostRecord): string {
-  return r.deletedByAttempt === undefined
-    ? STATUS_WORDS[r.status]
-    : `deleted by attempt ${r.deletedByAttempt}`;
+  if (r.deletedByAttempt !== undefined) return `deleted by attempt ${r.deletedByAttempt}`;
+  return r.mayHaveDeleted ? 'failed, may be deleted' : STATUS_WORDS[r.status];
 }
 
 function tally(records: readonly HostRecord[]): string {
@@ -58,6 +57,8 @@ function hostCell(r: HostRecord): string {
  * gone whether an earlier attempt of this run deleted it or nothing says so (a misspelt key?).
  */
 function note(r: HostRecord, outcome: BatchOutcome): string {
+  // Said first: the error's own "may have been deleted" can fall past the cut.
+  if (r.mayHaveDeleted) return `${MAY_HAVE_DELETED} ${excerpt(r.error ?? '', 300)}`;
   if (r.error) return excerpt(r.error, 300);
   if (r.status !== 'already-absent') return '';
   if (r.deletedByAttempt !== undefined) {
@@ -67,6 +68,10 @@ function note(r: HostRecord, outcome: BatchOutcome): string {
     ? 'Gone from Immuta before this apply: an earlier apply, or someone by hand, deleted it.'
     : 'Immuta has no host with this key, and nothing says this run deleted it: if the key is misspelt, correct it.';
 }
+
+/** Why a host's delete failed yet the host may be gone, for its note and the step's error. */
+export const MAY_HAVE_DELETED =
+  'Immuta may have deleted it (its delete was sent, and what became of it could not be told): check it in Immuta.';
 
 /** What the user does next, from what became of the hosts. */
 function batchNextStep(outcome: BatchOutcome): string {
@@ -80,20 +85,48 @@ function batchNextStep(outcome: BatchOutcome): string {
   const withScripts = outcome.records.filter(
     (r) => r.scriptFile && (r.deleted || r.deletedByAttempt !== undefined)
   );
-  const scripts =
+  // A host whose delete's outcome is unknown may be gone: its script may be needed now.
+  const inDoubt = outcome.records.filter((r) => r.mayHaveDeleted);
+  const doubtScripts = inDoubt.filter((r) => r.scriptFile);
+  const run = `in its platform as a privileged user (Snowflake: a user with ACCOUNTADMIN; Databricks: a metastore admin), ${where}, if that was not done yet.`;
+  const scripts = [
     withScripts.length === 0
-      ? 'No deleted host has a cleanup script to run.'
-      : `Run the cleanup script of ${withScripts.length === 1 ? `the deleted host (${markdownCode(withScripts[0]!.connectionKey)})` : `each of the ${withScripts.length} deleted hosts`} in its platform as a privileged user (Snowflake: a user with ACCOUNTADMIN; Databricks: a metastore admin), ${where}, if that was not done yet.`;
+      ? doubtScripts.length === 0
+        ? 'No deleted host has a cleanup script to run.'
+        : ''
+      : `Run the cleanup script of ${withScripts.length === 1 ? `the deleted host (${markdownCode(withScripts[0]!.connectionKey)})` : `each of the ${withScripts.length} deleted hosts`} ${run}`,
+    doubtScripts.length === 0
+      ? ''
+      : `${withScripts.length === 0 ? 'Run' : 'Then run'} the cleanup script of ${hostList(doubtScripts)} once Immuta shows ${doubtScripts.length === 1 ? 'it' : 'them'} gone, ${run}`
+  ]
+    .filter(Boolean)
+    .join(' ');
   if (outcome.dryRun) {
     return outcome.planPath
       ? 'Dry run: nothing was deleted. To delete these hosts, apply the plan: the plan file as `plan`, and its SHA-256 above as `plan-sha256`. Then run each cleanup script.'
       : 'Dry run: nothing was deleted. Run again with `dry-run: false` to delete these hosts; then run each cleanup script.';
   }
+  const notDeleted = failed - inDoubt.length;
   if (failed === 0) return scripts;
   const rerun = outcome.artifact
     ? 'use **Re-run failed jobs**: the hosts this attempt deleted count as deleted (the artifact holds their record), and the rest are deleted then'
     : 'run again: with upload-artifact: false a re-run cannot tell the hosts this attempt deleted from missing ones, so under if-missing: error it fails on them';
-  return `${failed} host${failed === 1 ? ' was' : 's were'} not deleted: fix what the notes name, then ${rerun}. ${scripts}`;
+  const doubt =
+    inDoubt.length === 0
+      ? ''
+      : `Whether ${hostList(inDoubt)} ${inDoubt.length === 1 ? 'was' : 'were'} deleted is unknown: ${inDoubt.length === 1 ? 'its delete was' : 'their deletes were'} sent, and what became of ${inDoubt.length === 1 ? 'it' : 'them'} could not be told. Check in Immuta${notDeleted === 0 ? `; for a host still there, ${rerun}` : ''}.`;
+  const failures =
+    notDeleted === 0
+      ? ''
+      : `${notDeleted} host${notDeleted === 1 ? ' was' : 's were'} not deleted: fix what the notes name, then ${rerun}.`;
+  return [failures, doubt, scripts].filter(Boolean).join(' ');
+}
+
+/** Hosts named in a sentence: every key up to five, then how many more. */
+function hostList(records: readonly HostRecord[]): string {
+  const keys = records.slice(0, 5).map((r) => markdownCode(excerpt(r.connectionKey, 200)));
+  const more = records.length > 5 ? ` and ${records.length - 5} more (in the table)` : '';
+  return records.length === 1 ? `host ${keys[0]}` : `hosts ${keys.join(', ')}${more}`;
 }
 
 /** The summary, built to the budget: whatever does not fit is named, never cut mid-row. */

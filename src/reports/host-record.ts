@@ -28,6 +28,7 @@ export function hostRecord(outcome: Known, status?: HostStatus): HostRecord {
     status:
       status ?? (outcome.scriptRun?.status === 'failed' ? 'failed' : (outcome.status ?? 'kept')),
     deleted: outcome.deleted,
+    mayHaveDeleted: false,
     childCount: outcome.childCount,
     scriptFile: undefined,
     scriptSha256: outcome.script === undefined ? undefined : sha256(outcome.script),

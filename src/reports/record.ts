@@ -25,6 +25,11 @@ export interface HostRecord {
   readonly hostname: string | undefined;
   readonly status: HostStatus;
   readonly deleted: boolean;
+  /**
+   * The delete was sent and what became of it is unknown (its answer was lost, or the lookup
+   * that would tell failed): `deleted` is false as nothing confirms it, yet the host may be gone.
+   */
+  readonly mayHaveDeleted: boolean;
   readonly childCount: number | undefined;
   /** The script's file, relative to the report's folder. */
   readonly scriptFile: string | undefined;
@@ -96,6 +101,7 @@ export function emptyRecord(connectionKey: string): HostRecord {
     hostname: undefined,
     status: 'not-started',
     deleted: false,
+    mayHaveDeleted: false,
     childCount: undefined,
     scriptFile: undefined,
     scriptSha256: undefined,

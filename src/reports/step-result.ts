@@ -8,7 +8,7 @@ import type { IfMissing, IfNoHosts } from '../action/inputs.js';
 import type { BatchOutcome } from '../flow/batch.js';
 import type { Outcome } from '../flow/outcome.js';
 import { PLATFORM_NAMES } from '../warehouse/types.js';
-import { batchSummary, headline as batchHeadline } from './batch-summary.js';
+import { batchSummary, headline as batchHeadline, MAY_HAVE_DELETED } from './batch-summary.js';
 import { setBatchOutputs, setFailureOutputs, setHostOutputs, setNoHostOutputs } from './outputs.js';
 import type { HostRecord } from './record.js';
 import {
@@ -17,6 +17,7 @@ import {
   stoppedAt,
   summaryMarkdown,
   writeSummary,
+  type Deletion,
   type Redactor
 } from './summary.js';
 
@@ -65,13 +66,16 @@ export function scriptFailure(outcome: Outcome): string {
   return `Running the cleanup script in ${name} failed: ${run.error ?? 'no reason given'} Host '${outcome.connectionKey}' is already deregistered in Immuta; its cleanup script is kept in ${where}. ${next}${run.note ? ` ${run.note}` : ''}`;
 }
 
-/** A step that failed before its outcome was settled: the outputs, the message, the summary. */
+/**
+ * A step that failed before its outcome was settled: the outputs, the message, the summary. The
+ * `deleted` output is true only when the deletion is known; the summary says when it is unknown.
+ */
 export async function reportFailure(
   message: string,
-  deleted: boolean,
+  deleted: Deletion,
   oneHost: boolean
 ): Promise<void> {
-  setFailureOutputs(deleted, oneHost);
+  setFailureOutputs(deleted === true, oneHost);
   log.error(message);
   await writeSummary(failureMarkdown(message, deleted));
 }
@@ -103,7 +107,10 @@ export async function reportBatch(
 function failures(failed: readonly HostRecord[]): string {
   const shown = failed
     .slice(0, 5)
-    .map((r) => `'${r.connectionKey}': ${excerpt(r.error ?? 'failed', 300)}`);
+    .map(
+      (r) =>
+        `'${r.connectionKey}': ${r.mayHaveDeleted ? `${MAY_HAVE_DELETED} ` : ''}${excerpt(r.error ?? 'failed', 300)}`
+    );
   return `${shown.join(' ')}${failed.length > 5 ? ` And ${failed.length - 5} more, in the report.` : ''}`;
 }
 

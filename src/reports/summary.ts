@@ -38,15 +38,24 @@ export async function writeSummary(markdown: string): Promise<void> {
   }
 }
 
-export function failureMarkdown(message: string, deleted: boolean): string {
+/**
+ * What a failed step did to the host: deleted, not deleted, or unknown (a delete was sent and
+ * nothing settles what became of it).
+ */
+export type Deletion = boolean | 'unknown';
+
+export function failureMarkdown(message: string, deleted: Deletion): string {
   return [
     '## Immuta: the step failed',
     '',
     markdownText(message),
     '',
-    deleted
-      ? 'The host **was deleted** in Immuta before the failure.'
-      : 'This step did not delete the host.',
+    deleted === 'unknown'
+      ? // "Not deleted" would keep the reader from a cleanup script the host may need now.
+        "Whether this step deleted the host is **unknown**: its delete was sent, and what became of it could not be told. Check the host in Immuta: if it is gone, this step's delete removed it, and its cleanup script, if it has one, still has to run (the message above says where it is kept); if it is still there, run the step again."
+      : deleted
+        ? 'The host **was deleted** in Immuta before the failure.'
+        : 'This step did not delete the host.',
     ''
   ].join('\n');
 }
