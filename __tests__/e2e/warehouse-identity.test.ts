@@ -3,46 +3,18 @@
 // it, each held to Immuta's record of the host (on a re-run, to the record the earlier attempt
 // kept). A matrix over accounts with one repository-wide secret must not drop another
 // account's Immuta objects.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
-import {
-  defaultState,
-  snowflakeScript,
-  startImmutaStandIn,
-  type ImmutaStandIn
-} from '../support/immuta-stand-in.mjs';
-import {
-  startDatabricksStandIn,
-  startSnowflakeStandIn,
-  type SnowflakeOptions,
-  type SnowflakeStandIn
-} from '../support/warehouse-stand-ins.mjs';
+import { describe, expect, it } from '@jest/globals';
+import { defaultState, snowflakeScript } from '../support/immuta-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
-import {
-  startArtifactService,
-  startAzurite,
-  type Azurite
-} from '../support/artifact-service-stand-in.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
 import { attemptOf } from '../support/reruns.js';
+import { snowflakeStep, standIns } from '../support/stand-ins.js';
 
-const keys = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
-});
+const start = standIns();
+const NO_ARTIFACT = { 'upload-artifact': 'false' };
 
-let azurite: Azurite;
-const closers: (() => Promise<void>)[] = [];
-beforeAll(async () => (azurite = await startAzurite()), 60_000);
-afterAll(async () => azurite?.stop());
-afterEach(async () => {
-  while (closers.length) await closers.pop()!();
-});
-
-/** Immuta with a second Snowflake host, in the organization's dev account. */
-async function immuta(): Promise<ImmutaStandIn> {
-  const state = defaultState();
+/** A second Snowflake host, in the organization's dev account. */
+function withDevHost(state: ReturnType<typeof defaultState>) {
   state.hosts['snowflake-dev'] = {
     nativeIntegrationId: 4,
     technology: 'Snowflake',
@@ -54,39 +26,14 @@ async function immuta(): Promise<ImmutaStandIn> {
     type: 'Snowflake',
     script: snowflakeScript(4)
   };
-  const standIn = await startImmutaStandIn({ state });
-  closers.push(() => standIn.close());
-  return standIn;
-}
-
-/** The prod account (ACME-PROD, locator XY12345), which the stand-in is by default. */
-async function snowflake(options: Partial<SnowflakeOptions> = {}) {
-  const standIn = await startSnowflakeStandIn({
-    account: 'XY12345',
-    user: 'IMMUTA_CLEANUP',
-    publicKey: keys.publicKey,
-    ...options
-  });
-  closers.push(() => standIn.close());
-  return standIn;
-}
-
-function snowflakeStep(tenant: ImmutaStandIn, sf: SnowflakeStandIn, extra = {}) {
-  return stepInputs(tenant, {
-    'run-script': 'snowflake',
-    'snowflake-account': 'xy12345',
-    'snowflake-host': sf.url,
-    'snowflake-user': 'immuta_cleanup',
-    'snowflake-private-key': keys.privateKey,
-    ...extra
-  });
 }
 
 describe('Snowflake: the account Snowflake says the session is in', () => {
   it('a matrix over two accounts with one secret: the other account’s host is refused before anything is generated or deleted', async () => {
-    const tenant = await immuta();
-    const sf = await snowflake();
-    const prod = await runAction({ inputs: snowflakeStep(tenant, sf) });
+    const tenant = await start.immuta(withDevHost);
+    // The prod account (ACME-PROD, locator XY12345), which the stand-in is by default.
+    const sf = await start.snowflake();
+    const prod = await runAction({ inputs: snowflakeStep(tenant, sf, NO_ARTIFACT) });
     expect(prod.code).toBe(0);
     expect(prod.outputs['script-status']).toBe('ran');
     const ranInProd = sf.ranTexts.length;
@@ -94,7 +41,7 @@ describe('Snowflake: the account Snowflake says the session is in', () => {
 
     tenant.requests.length = 0;
     const dev = await runAction({
-      inputs: snowflakeStep(tenant, sf, { 'connection-key': 'snowflake-dev' })
+      inputs: snowflakeStep(tenant, sf, { ...NO_ARTIFACT, 'connection-key': 'snowflake-dev' })
     });
     expect(dev.code).toBe(1);
     expect(dev.errors.at(-1)).toMatch(
@@ -107,21 +54,21 @@ describe('Snowflake: the account Snowflake says the session is in', () => {
   }, 60_000);
 
   it('the same account reached by its locator URL, or through PrivateLink, is the host’s', async () => {
-    const tenant = await immuta();
-    tenant.state.hosts['snowflake-prod']!.hostname =
-      'xy12345.us-east-1.privatelink.snowflakecomputing.com';
-    const sf = await snowflake();
-    const run = await runAction({ inputs: snowflakeStep(tenant, sf) });
+    const tenant = await start.immuta((state) => {
+      state.hosts['snowflake-prod']!.hostname =
+        'xy12345.us-east-1.privatelink.snowflakecomputing.com';
+    });
+    const sf = await start.snowflake();
+    const run = await runAction({ inputs: snowflakeStep(tenant, sf, NO_ARTIFACT) });
     expect(run.code).toBe(0);
     expect(run.outputs['script-status']).toBe('ran');
   }, 60_000);
 
   it('a re-run whose secret now reaches another account runs nothing there, and goes on once it reaches the host’s again', async () => {
-    const tenant = await immuta();
-    const service = await startArtifactService({ azurite });
-    closers.push(() => service.close());
-    const sf = await snowflake({ failOn: /DROP ROLE/i, failTimes: 1 });
-    const inputs = snowflakeStep(tenant, sf, { 'upload-artifact': 'true' });
+    const tenant = await start.immuta();
+    const service = await start.artifacts();
+    const sf = await start.snowflake({ failOn: /DROP ROLE/i, failTimes: 1 });
+    const inputs = snowflakeStep(tenant, sf);
     const first = await runAction({ inputs, env: attemptOf(service, 1) });
     expect(first.code).toBe(1);
     expect(first.outputs.deleted).toBe('true');
@@ -146,12 +93,8 @@ describe('Snowflake: the account Snowflake says the session is in', () => {
 
 describe('Databricks: the workspace databricks-host names', () => {
   it('another workspace than Immuta names is refused before any request to it, and nothing is generated or deleted', async () => {
-    const tenant = await immuta();
-    const db = await startDatabricksStandIn({
-      token: 'dapi0123456789abcdef',
-      warehouseId: 'abc123def456'
-    });
-    closers.push(() => db.close());
+    const tenant = await start.immuta();
+    const db = await start.databricks();
     const run = await runAction({
       inputs: stepInputs(tenant, {
         'connection-key': 'databricks-uc',

@@ -1,13 +1,15 @@
 /**
  * The stand-ins a test file of re-runs needs, started per test and closed after it: Immuta, the
- * artifact service (on the test run's one Azurite) and Snowflake, with the inputs of a step that
- * runs the script there.
+ * artifact service (on the test run's one Azurite), Snowflake and Databricks, with the inputs of a
+ * step that runs the script in Snowflake.
  */
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { defaultState, startImmutaStandIn, type ImmutaStandIn } from './immuta-stand-in.mjs';
 import {
+  startDatabricksStandIn,
   startSnowflakeStandIn,
+  type DatabricksOptions,
   type SnowflakeOptions,
   type SnowflakeStandIn
 } from './warehouse-stand-ins.mjs';
@@ -58,6 +60,14 @@ export function standIns() {
           account: 'XY12345',
           user: 'IMMUTA_CLEANUP',
           publicKey: keys.publicKey,
+          ...options
+        })
+      ),
+    databricks: async (options: Partial<DatabricksOptions> = {}) =>
+      closing(
+        await startDatabricksStandIn({
+          token: 'dapi0123456789abcdef',
+          warehouseId: 'abc123def456',
           ...options
         })
       )
