@@ -148,7 +148,8 @@ describe('run-script: snowflake', () => {
       .map((r) => JSON.parse(r.body));
     // The pre-flight check runs in the session the script gets, and proves it.
     expect(check).toMatchObject({
-      statement: 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()',
+      statement:
+        'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()',
       role: 'ACCOUNTADMIN',
       warehouse: 'CLEANUP_WH',
       parameters: { MULTI_STATEMENT_COUNT: '1' }

@@ -253,7 +253,8 @@ export async function startImmutaStandIn(options = {}) {
      * is on loopback, and step 3 runs a host's script only in the workspace Immuta names.
      */
     placeHost(key, url) {
-      state.hosts[key].hostname = new URL(url).hostname;
+      // A host deleted already (a re-run) keeps the hostname its earlier attempt's report holds.
+      if (state.hosts[key]) state.hosts[key].hostname = new URL(url).hostname;
     },
     /** Requests made with this method (and path, when given, below the prefix). */
     sent(method, path) {
