@@ -283,6 +283,7 @@ describe('a dry run never runs the script on Databricks either', () => {
       warehouseId: 'wh1'
     });
     closers.push(() => databricks.close());
+    // Immuta's record names the stand-in's workspace, and attempt 1's report keeps it.
     tenant.placeHost('databricks-uc', databricks.url);
     const first = await runAction({
       inputs: stepInputs(tenant, { 'connection-key': 'databricks-uc', 'upload-artifact': 'true' }),

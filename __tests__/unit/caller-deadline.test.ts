@@ -72,3 +72,38 @@ describe('a call with a deadline', () => {
     expect(seen()).toBe(1);
   });
 });
+
+describe('a call with a signal (a poll while the job may be cancelled)', () => {
+  it('gives up the exchange in flight when the signal aborts, and sends nothing after', async () => {
+    const { url, seen } = await serve(() => undefined);
+    const c = caller();
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 300);
+    const lost = await c
+      .send(exchange(url), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(ExchangeFailed);
+    expect((lost as ExchangeFailed).reason).toMatch(/the job was cancelled/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const after = await c
+      .send(exchange(url), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect((after as ExchangeFailed).kind).toBe('deadline');
+    expect(seen()).toBe(1);
+  });
+
+  it('ends the wait before a retry when the signal aborts', async () => {
+    const { url, seen } = await serve((_, res) => {
+      res.writeHead(503, { 'retry-after': '30' });
+      res.end();
+    });
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 300);
+    const answer = await caller().send(exchange(url), { signal: controller.signal });
+    expect(answer.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(seen()).toBe(1);
+  });
+});

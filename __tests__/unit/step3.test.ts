@@ -1,7 +1,13 @@
 // Step 3's pure parts: the executor over a scripted adapter, the record and its names, where a
 // re-run goes on, the Snowflake request IDs, and the token that is renewed before it expires.
 import { describe, expect, it } from '@jest/globals';
-import { execute, FirstRecordFailed, type Recorder } from '../../src/step3/executor.js';
+import {
+  execute,
+  FirstRecordFailed,
+  withinCancelGrace,
+  type Recorder
+} from '../../src/step3/executor.js';
+import { attemptsText } from '../../src/step3/step.js';
 import {
   parseRecord,
   recordName,
@@ -242,7 +248,7 @@ describe('where a re-run goes on', () => {
 
   it('after the whole script ran: nowhere', () => {
     const done = record([at('ran'), at('ran'), at('ran', { attempt: 2 })], { attempt: 2 });
-    expect(resumption(done, script)).toEqual({ kind: 'done', attempt: 2 });
+    expect(resumption(done, script)).toEqual({ kind: 'done', attempts: [1, 2] });
   });
 
   it('a statement that failed or was cancelled goes again as a new request (the next generation)', () => {
@@ -332,5 +338,40 @@ describe('a token renewed before it expires', () => {
     await short.current();
     now += 8_000;
     expect(await short.current()).toBe('s4');
+  });
+});
+
+describe('who ran a script, said', () => {
+  it('names every attempt that ran part of it', () => {
+    expect(attemptsText([2])).toBe('Attempt 2');
+    expect(attemptsText([1, 2])).toBe('Attempts 1 and 2');
+    expect(attemptsText([1, 2, 3])).toBe('Attempts 1 to 3');
+    expect(attemptsText([1, 3, 4])).toBe('Attempts 1, 3 and 4');
+  });
+});
+
+describe('a record after the job was cancelled', () => {
+  it('is given up on a grace after the cancel, never before it', async () => {
+    const controller = new AbortController();
+    const stalled = new Promise<void>(() => undefined);
+    let outcome: string | undefined;
+    void withinCancelGrace(stalled, controller.signal, 100).catch(
+      (e: Error) => (outcome = e.message)
+    );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(outcome).toBeUndefined();
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(outcome).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(outcome).toMatch(/the job was cancelled while it was being uploaded/);
+  });
+
+  it('passes on the write’s own end, done or failed', async () => {
+    const signal = new AbortController().signal;
+    await expect(withinCancelGrace(Promise.resolve(), signal)).resolves.toBeUndefined();
+    await expect(withinCancelGrace(Promise.reject(new Error('refused')), signal)).rejects.toThrow(
+      'refused'
+    );
   });
 });

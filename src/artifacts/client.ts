@@ -154,7 +154,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     });
   }
 
-  return {
+  return redacting(secrets, {
     list: () => list(),
 
     async find(name) {
@@ -253,5 +253,28 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       if (id === undefined) throw new Error(`the upload of artifact '${name}' gave no ID`);
       return { id, size: size ?? 0 };
     }
+  });
+}
+
+/**
+ * The client, its errors cut of the runtime token: the package passes on the service's error
+ * text, which may echo the token it was sent (raw, or in base64), and that text reaches the
+ * log, the summary and the report.
+ */
+function redacting(secrets: Secrets, client: ArtifactClient): ArtifactClient {
+  const clean = (error: unknown): never => {
+    if (error instanceof Error) {
+      error.message = secrets.redact(error.message);
+      throw error;
+    }
+    throw new Error(secrets.redact(String(error)));
+  };
+  return {
+    list: () => client.list().catch(clean),
+    find: (name) => client.find(name).catch(clean),
+    files: (artifact) => client.files(artifact).catch(clean),
+    delete: (artifact) => client.delete(artifact).catch(clean),
+    upload: (name, files, root, retentionDays) =>
+      client.upload(name, files, root, retentionDays).catch(clean)
   };
 }

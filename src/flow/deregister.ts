@@ -330,9 +330,11 @@ async function cleanUpAfterEarlierAttempt(
     );
   }
   const run = await step3.run(kept, next);
+  // A statement this attempt sent has a duration; one it never sent has none.
+  const wentOn = run.statements[next.kind === 'resume' ? next.at : 0]?.durationMs !== undefined;
   const note =
     next.kind === 'resume' && next.at > 0
-      ? `The script an earlier attempt kept in ${from}; earlier attempts ran statements 1 to ${next.at}, so this attempt went on at statement ${next.at + 1}.`
+      ? `The script an earlier attempt kept in ${from}; earlier attempts ran ${next.at === 1 ? 'statement 1' : `statements 1 to ${next.at}`}, so this attempt ${wentOn ? 'went on' : 'was to go on'} at statement ${next.at + 1}.`
       : `The script an earlier attempt kept in ${from}.`;
   return { ...run, note };
 }

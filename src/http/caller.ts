@@ -74,6 +74,11 @@ export interface SendOptions {
    * before it, the call ends with the last answer (or, with none, as no response).
    */
   readonly deadline?: number;
+  /**
+   * Ends the call when aborted (the runner cancelled the job): the exchange in flight is given up
+   * as unanswered, and no other try starts. Only for a request that changes nothing (a poll).
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What `send` resolves with when `beforeResend` settled the call. */
@@ -119,8 +124,9 @@ export class HttpCaller {
         if (options.deadline !== undefined && this.pausedUntil >= options.deadline) {
           return outOfTime(attempt, previous, lost);
         }
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await pause(wait, options.signal);
       }
+      if (options.signal?.aborted) return outOfTime(attempt, previous, lost);
       const exchange = typeof build === 'function' ? build(attempt) : build;
       const shown = `${exchange.method} ${exchange.shown}`;
       const started = Date.now();
@@ -132,7 +138,7 @@ export class HttpCaller {
       }
       previous = lost = undefined;
       try {
-        previous = await this.once(exchange, timeoutMs);
+        previous = await this.once(exchange, timeoutMs, options.signal);
         reason = `answered ${previous.status}`;
         this.options.log.debug(
           `${shown} -> ${previous.status} (attempt ${attempt}/${maxAttempts}, ${Date.now() - started} ms)`
@@ -166,13 +172,18 @@ export class HttpCaller {
       this.options.log.info(
         `${shown} ${reason}; trying again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${maxAttempts}).`
       );
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await pause(delay, options.signal);
     }
   }
 
   /** One exchange; the timeout covers it whole, the body included. */
-  private async once(exchange: Exchange, timeoutMs: number): Promise<HttpAnswer> {
-    const signal = AbortSignal.timeout(timeoutMs);
+  private async once(
+    exchange: Exchange,
+    timeoutMs: number,
+    cancel: AbortSignal | undefined
+  ): Promise<HttpAnswer> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
     try {
       const response = await this.options.transport.request(exchange.url, {
         method: exchange.method,
@@ -195,8 +206,11 @@ export class HttpCaller {
         truncated
       };
     } catch (error) {
-      if (signal.aborted) {
+      if (timeout.aborted) {
         throw new ExchangeFailed('no-response', `timed out after ${timeoutMs / 1000} s`, 1);
+      }
+      if (cancel?.aborted) {
+        throw new ExchangeFailed('no-response', 'given up on: the job was cancelled', 1);
       }
       const failure = classifyFailure(error);
       if (failure.kind === 'local') {
@@ -226,6 +240,20 @@ function outOfTime(attempt: number, previous: HttpAnswer | undefined, lost?: str
     );
   }
   throw new ExchangeFailed('deadline', 'the time the call had ran out before it was sent', 0);
+}
+
+/** Waits `ms`, or less when the signal aborts first. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function single(value: string | string[] | undefined): string | undefined {

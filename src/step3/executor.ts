@@ -55,6 +55,52 @@ export interface Execution {
 /** The record before the first statement could not be kept: nothing was sent. */
 export class FirstRecordFailed extends Error {}
 
+/**
+ * How long a record may still take once the job is cancelled. The runner sends SIGTERM 7.5 s
+ * after its SIGINT and kills the step 2.5 s later: the step ends, saying why, before that. An
+ * upload given up on cannot be told to stop (the artifact package has no abort); it goes on
+ * unheeded until the process ends, once the step has said what it did.
+ */
+export const RECORD_AFTER_CANCEL_MS = 3000;
+
+/** The write, or an error once the job was cancelled and RECORD_AFTER_CANCEL_MS have passed. */
+export function withinCancelGrace(
+  write: Promise<void>,
+  signal: AbortSignal,
+  graceMs = RECORD_AFTER_CANCEL_MS
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const start = () => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the job was cancelled while it was being uploaded, and the artifact service did not answer within ${graceMs / 1000} s after the cancel`
+            )
+          ),
+        graceMs
+      );
+    };
+    const settle = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', start);
+    };
+    if (signal.aborted) start();
+    else signal.addEventListener('abort', start, { once: true });
+    write.then(
+      () => {
+        settle();
+        resolve();
+      },
+      (error: unknown) => {
+        settle();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    );
+  });
+}
+
 export async function execute(input: ExecutorInput): Promise<Execution> {
   const { statements, adapter, attempt, signal, deadline, log } = input;
   const name = PLATFORM_NAMES[adapter.platform];
@@ -77,7 +123,7 @@ export async function execute(input: ExecutorInput): Promise<Execution> {
   const record = async (event: RecordEvent, stop: RecordStop) => {
     if (!input.recorder || recordError !== undefined) return;
     try {
-      await input.recorder.write(event, stop, known);
+      await withinCancelGrace(input.recorder.write(event, stop, known), signal);
     } catch (error) {
       recordError = (error as Error).message;
     }
@@ -109,7 +155,7 @@ export async function execute(input: ExecutorInput): Promise<Execution> {
   sending(at);
   if (input.recorder) {
     try {
-      await input.recorder.write('started', null, known);
+      await withinCancelGrace(input.recorder.write('started', null, known), signal);
     } catch (error) {
       throw new FirstRecordFailed((error as Error).message);
     }

@@ -130,13 +130,15 @@ export function recordWriter(options: {
         ...identity,
         origin,
         attempt,
-        sequence,
+        // Taken before the upload: one given up on (or whose answer was lost) may still create
+        // its artifact, and a later record never reuses its name.
+        sequence: sequence++,
         event,
         stop,
         statements,
         writtenAt: new Date().toISOString()
       };
-      const name = recordName(identity, attempt, sequence);
+      const name = recordName(identity, attempt, record.sequence);
       const text = serializeRecord(record);
       await fs.writeFile(file, text, { encoding: 'utf8', mode: 0o600 });
       try {
@@ -149,7 +151,6 @@ export function recordWriter(options: {
           });
         }
       }
-      sequence++;
     }
   };
 }

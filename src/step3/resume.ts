@@ -10,8 +10,8 @@ import type { RecordedStatement, Step3Record } from './record.js';
 export type Resumption =
   /** No attempt started the script (no record): it runs from its first statement. */
   | { readonly kind: 'fresh' }
-  /** Every statement ran; `attempt` ran the last of them. */
-  | { readonly kind: 'done'; readonly attempt: number }
+  /** Every statement ran; `attempts` ran them, in order (the last ran the last statement). */
+  | { readonly kind: 'done'; readonly attempts: readonly number[] }
   /** Goes on at statement `at` (0-based), settling it first when `settle`. */
   | {
       readonly kind: 'resume';
@@ -45,7 +45,11 @@ export function resumption(
   const entries = latest.statements;
   const at = entries.findIndex((s) => s.outcome !== 'ran');
   if (at === -1) {
-    return { kind: 'done', attempt: entries.at(-1)?.attempt ?? latest.attempt };
+    const ran = entries.map((s) => s.attempt ?? latest.attempt);
+    return {
+      kind: 'done',
+      attempts: [...new Set(ran.length ? ran : [latest.attempt])].sort((a, b) => a - b)
+    };
   }
   const later = entries.slice(at + 1).findIndex((s) => s.outcome !== 'not-run');
   if (later !== -1) {

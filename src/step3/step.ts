@@ -166,7 +166,7 @@ export function stepThree(options: Step3Options): Step3 {
 
     async run(script, from) {
       const statements = scriptStatements(script.script, platform);
-      if (from.kind === 'done') return alreadyRan(platform, statements, from.attempt, script.from);
+      if (from.kind === 'done') return alreadyRan(platform, statements, from.attempts, script.from);
       if (from.kind === 'stuck') {
         const entry = from.record.statements[from.at]!;
         throw new Error(
@@ -230,8 +230,15 @@ export function stepThree(options: Step3Options): Step3 {
         });
       } catch (error) {
         if (!(error instanceof FirstRecordFailed)) throw error;
+        const kept = `The cleanup script is kept${script.artifact ? ` (artifact '${script.artifact}')` : ''}`;
+        if (from.kind === 'resume' && (from.at > 0 || from.settle)) {
+          // Earlier attempts ran some of it: the script is unfinished, not skipped.
+          return unfinished(platform, statements, from, options.redact(error.message), kept);
+        }
         throw new Error(
-          `Step 3 did not start: keeping its record before the first statement failed (${error.message}), and without it a re-run could not know what ran. Nothing ran in ${name}. The cleanup script is kept${script.artifact ? ` (artifact '${script.artifact}')` : ''}; a re-run of this job runs it.`,
+          options.redact(
+            `Step 3 did not start: keeping its record before the first statement failed (${error.message}), and without it a re-run could not know what ran. Nothing ran in ${name}. ${kept}; a re-run of this job runs it.`
+          ),
           { cause: error }
         );
       } finally {
@@ -254,10 +261,45 @@ export function stepThree(options: Step3Options): Step3 {
         error:
           execution.stop === 'done'
             ? undefined
-            : `${cancelled ? `The job was cancelled (${cancelled}). ` : ''}${execution.error ?? 'no reason given'}`,
+            : options.redact(
+                `${cancelled ? `The job was cancelled (${cancelled}). ` : ''}${execution.error ?? 'no reason given'}`
+              ),
         note: script.from
       };
     }
+  };
+}
+
+/**
+ * A re-run that could not keep its first record, after earlier attempts ran part of the script:
+ * nothing ran in this attempt, and the script is unfinished where they left it.
+ */
+function unfinished(
+  platform: Platform,
+  statements: readonly ScriptStatement[],
+  from: Extract<Resumption, { kind: 'resume' }>,
+  why: string,
+  kept: string
+): ScriptRun {
+  const name = PLATFORM_NAMES[platform];
+  const at = from.at;
+  const ranBefore = at === 0 ? '' : at === 1 ? 'statement 1' : `statements 1 to ${at}`;
+  const doubt = from.settle
+    ? ` Statement ${at + 1} may have run in attempt ${from.lastSentBy ?? '?'}: ${name} was not asked how it ended.`
+    : '';
+  return {
+    platform,
+    status: 'failed',
+    statements: statements.map((s, i): StatementResult => ({
+      text: s.text,
+      outcome: i < at ? 'ran-before' : i === at && from.settle ? 'in-doubt' : 'not-run',
+      durationMs: undefined,
+      error: undefined
+    })),
+    statementsRun: 0,
+    durationMs: 0,
+    error: `Step 3 did not go on: keeping its record before the next statement failed (${why}), and without it a later re-run could not know what ran. Nothing ran in ${name} in this attempt; ${ranBefore ? `earlier attempts ran ${ranBefore} of ${statements.length}, so ` : ''}the cleanup script is unfinished from statement ${at + 1}.${doubt} ${kept}; a re-run of this job goes on at statement ${at + 1}.`,
+    note: undefined
   };
 }
 
@@ -268,7 +310,7 @@ function neverSent(): RecordedStatement {
 function alreadyRan(
   platform: Platform,
   statements: readonly ScriptStatement[],
-  attempt: number,
+  attempts: readonly number[],
   from: string | undefined
 ): ScriptRun {
   return {
@@ -283,6 +325,17 @@ function alreadyRan(
     statementsRun: statements.length,
     durationMs: 0,
     error: undefined,
-    note: `Attempt ${attempt} of this workflow run ran this cleanup script in ${PLATFORM_NAMES[platform]}${from ? ` (${from})` : ''}; nothing ran again.`
+    note: `${attemptsText(attempts)} of this workflow run ran this cleanup script in ${PLATFORM_NAMES[platform]}${from ? ` (${from})` : ''}; nothing ran again.`
   };
+}
+
+/** "Attempt 2", "Attempts 1 and 2", "Attempts 1 to 3", "Attempts 1, 3 and 4". */
+export function attemptsText(attempts: readonly number[]): string {
+  const [first, ...rest] = attempts;
+  if (first === undefined) return 'An earlier attempt';
+  if (rest.length === 0) return `Attempt ${first}`;
+  const last = rest.at(-1)!;
+  if (rest.length === 1) return `Attempts ${first} and ${last}`;
+  if (last - first === rest.length) return `Attempts ${first} to ${last}`;
+  return `Attempts ${[first, ...rest.slice(0, -1)].join(', ')} and ${last}`;
 }

@@ -8,8 +8,16 @@ import { excerpt } from '../action/escape.js';
 import { parseJson } from '../immuta/responses.js';
 import { WarehouseError, type StatementEnd } from './types.js';
 
-/** How long a cancel, and the look that confirms it, may take: the runner's grace is 7.5 s. */
-const CANCEL_TIMEOUT_MS = 2500;
+/**
+ * How long a cancel and the look that confirms it may take together. The runner sends SIGTERM
+ * 7.5 s after its SIGINT and kills the step 2.5 s later; the record after the cancel needs time
+ * too. No Retry-After the platform sends (a 503 asking for a minute) stretches it.
+ */
+const CANCEL_BOUND_MS = 3500;
+/** Of that, the cancel request's share (its tries and the wait between them)… */
+const CANCEL_REQUEST_MS = 2500;
+/** …and the least the look gets, however long the cancel took. */
+const CANCEL_LOOK_MS = 1000;
 
 export interface ApiRequest {
   readonly method: 'GET' | 'POST';
@@ -84,11 +92,17 @@ export class WarehouseApi {
     id: string,
     why: string
   ): Promise<StatementEnd> {
-    const quick = { timeoutMs: CANCEL_TIMEOUT_MS };
-    const confirmed = await this.send(requests.cancel, { ...quick, attempts: 2 })
+    const started = Date.now();
+    const confirmed = await this.send(requests.cancel, {
+      attempts: 2,
+      deadline: started + CANCEL_REQUEST_MS
+    })
       .then((r) => r.answer.status === 200)
       .catch(() => false);
-    const look = await this.send(requests.look, { ...quick, attempts: 1 }).catch(() => undefined);
+    const look = await this.send(requests.look, {
+      attempts: 1,
+      deadline: Math.max(started + CANCEL_BOUND_MS, Date.now() + CANCEL_LOOK_MS)
+    }).catch(() => undefined);
     const end = look && endOf(look.answer, look.json);
     const said = confirmed
       ? `A cancel was sent to ${this.name}`
@@ -147,18 +161,7 @@ export function text(value: unknown): string | undefined {
 }
 
 /** Waits `ms`, or less when the signal aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export { pause as sleep } from '../http/caller.js';
 
 /** The wait before the n-th poll (from 0): fast at first, for short scripts, then every 2 s. */
 export function pollDelay(poll: number): number {

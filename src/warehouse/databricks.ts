@@ -238,7 +238,10 @@ export class DatabricksAdapter implements WarehouseAdapter {
       let check: ApiRequest;
       try {
         check = await this.get(path);
-        const { answer, json } = await this.api.send(check, { deadline: controls.deadline });
+        const { answer, json } = await this.api.send(check, {
+          deadline: controls.deadline,
+          signal: controls.signal
+        });
         if (answer.status === 200 && text(json.statement_id) === id && stateOf(json)) {
           current = json;
           continue;

@@ -244,7 +244,10 @@ export class SnowflakeAdapter implements WarehouseAdapter {
       let json: Record<string, unknown>;
       try {
         request = await this.get(path);
-        ({ answer, json } = await this.api.send(request, { deadline: controls.deadline }));
+        ({ answer, json } = await this.api.send(request, {
+          deadline: controls.deadline,
+          signal: controls.signal
+        }));
       } catch (error) {
         if (!(error instanceof WarehouseError)) throw error;
         if (error instanceof SignInFailed) return unsigned(handle, error);
