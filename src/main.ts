@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import {
   environmentWarnings,
   InputError,
@@ -433,6 +434,7 @@ function stepThreeOf(
       attempt: facts.runAttempt ?? 1,
       retentionDays: config.retentionDays,
       recordFile: files.recordPath,
+      scratch: process.env.RUNNER_TEMP || os.tmpdir(),
       artifacts,
       adapter: (requestId) => warehouseAdapter(warehouse, secrets, caller, requestId, idTokens),
       log,

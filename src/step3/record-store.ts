@@ -115,13 +115,16 @@ export function recordWriter(options: {
   readonly identity: RecordIdentity;
   readonly origin: number;
   readonly attempt: number;
-  /** The file each record is written to before it is uploaded. */
+  /** The record's file name inside each artifact (its folder is taken as the file's). */
   readonly file: string;
+  /** Where each record is written before its upload, in a folder of its own (RUNNER_TEMP). */
+  readonly scratch: string;
   readonly retentionDays: number | undefined;
   readonly log: { info(message: string): void };
 }): Recorder {
   const { client, identity, origin, attempt, file, retentionDays, log } = options;
   let sequence = 0;
+  let root: Promise<string> | undefined;
   return {
     async write(event, stop, statements) {
       const record: Step3Record = {
@@ -140,9 +143,14 @@ export function recordWriter(options: {
       };
       const name = recordName(identity, attempt, record.sequence);
       const text = serializeRecord(record);
-      await fs.writeFile(file, text, { encoding: 'utf8', mode: 0o600 });
+      // A file of its own: an upload given up on may still be reading the one before.
+      root ??= fs.mkdtemp(path.join(options.scratch, 'immuta-step3-records-'));
+      const folder = path.join(await root, String(record.sequence));
+      const own = path.join(folder, path.basename(file));
+      await fs.mkdir(folder, { mode: 0o700 });
+      await fs.writeFile(own, text, { encoding: 'utf8', mode: 0o600 });
       try {
-        const { id } = await client.upload(name, [file], path.dirname(file), retentionDays);
+        const { id } = await client.upload(name, [own], folder, retentionDays);
         log.info(`Recorded step 3 as artifact '${name}' (ID ${id}).`);
       } catch (error) {
         if (!(await holds(client, name, text))) {

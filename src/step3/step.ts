@@ -34,6 +34,8 @@ export interface Step3Options {
   readonly retentionDays: number | undefined;
   /** Where this attempt writes each record before it is uploaded. */
   readonly recordFile: string;
+  /** A folder for files that live only during the step (RUNNER_TEMP). */
+  readonly scratch: string;
   /** The run's artifacts; undefined with upload-artifact: false (no records are kept). */
   readonly artifacts: ArtifactClient | undefined;
   /** The adapter, given how to name a Snowflake request. */
@@ -209,6 +211,7 @@ export function stepThree(options: Step3Options): Step3 {
               origin,
               attempt: options.attempt,
               file: options.recordFile,
+              scratch: options.scratch,
               retentionDays: options.retentionDays,
               log: options.log
             })
