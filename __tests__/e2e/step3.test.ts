@@ -3,94 +3,26 @@
 // backend ID in ACTIONS_RUNTIME_TOKEN, the earlier attempts' artifacts visible). One warehouse
 // stand-in lives across a test's attempts, as the account does: it remembers the request IDs it
 // took. Each test is a way a script ran twice, was left stuck, or went green undone on 25613dc.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import {
-  defaultState,
-  snowflakeScript,
-  startImmutaStandIn,
-  type ImmutaStandIn
-} from '../support/immuta-stand-in.mjs';
-import {
-  startDatabricksStandIn,
-  startSnowflakeStandIn,
-  type DatabricksOptions,
-  type DatabricksStandIn,
-  type SnowflakeOptions,
-  type SnowflakeStandIn
-} from '../support/warehouse-stand-ins.mjs';
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { snowflakeScript, type ImmutaStandIn } from '../support/immuta-stand-in.mjs';
+import { type DatabricksStandIn, type SnowflakeStandIn } from '../support/warehouse-stand-ins.mjs';
 import { runAction, type ActionRun } from '../support/run-action.mjs';
-import {
-  RUN_BACKEND_ID,
-  startArtifactService,
-  startAzurite,
-  type ArtifactService,
-  type Azurite
-} from '../support/artifact-service-stand-in.mjs';
+import { type ArtifactService } from '../support/artifact-service-stand-in.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
+import { attemptOf as attempt } from '../support/reruns.js';
+import { snowflakeStep as keptSnowflakeStep, standIns } from '../support/stand-ins.js';
 import { unzip } from '../support/unzip.js';
 import { zip } from '../support/zip.js';
 
-const keys = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
-});
-
-let azurite: Azurite;
-const closers: (() => Promise<void>)[] = [];
-beforeAll(async () => (azurite = await startAzurite()), 60_000);
-afterAll(async () => azurite?.stop());
-afterEach(async () => {
-  while (closers.length) await closers.pop()!();
-});
-
-async function immutaWith(edit: (state: ReturnType<typeof defaultState>) => void = () => {}) {
-  const state = defaultState();
-  edit(state);
-  const standIn = await startImmutaStandIn({ state });
-  closers.push(() => standIn.close());
-  return standIn;
-}
-
-async function artifactService(faults: Record<string, unknown> = {}) {
-  const service = await startArtifactService({ azurite, faults: faults as never });
-  closers.push(() => service.close());
-  return service;
-}
-
-async function snowflake(options: Partial<SnowflakeOptions> = {}) {
-  const standIn = await startSnowflakeStandIn({
-    account: 'XY12345',
-    user: 'IMMUTA_CLEANUP',
-    publicKey: keys.publicKey,
-    ...options
-  });
-  closers.push(() => standIn.close());
-  return standIn;
-}
-
-async function databricks(options: Partial<DatabricksOptions> = {}) {
-  const standIn = await startDatabricksStandIn({
-    token: 'dapi0123456789abcdef',
-    warehouseId: 'abc123def456',
-    ...options
-  });
-  closers.push(() => standIn.close());
-  return standIn;
-}
+const start = standIns();
+const immutaWith = start.immuta;
+const artifactService = start.artifacts;
+const snowflake = start.snowflake;
+const databricks = start.databricks;
 
 function snowflakeStep(immuta: ImmutaStandIn, sf: SnowflakeStandIn, extra = {}) {
-  return stepInputs(immuta, {
-    'upload-artifact': 'true',
-    'if-missing': 'warn',
-    'run-script': 'snowflake',
-    'snowflake-account': 'xy12345',
-    'snowflake-host': sf.url,
-    'snowflake-user': 'immuta_cleanup',
-    'snowflake-private-key': keys.privateKey,
-    ...extra
-  });
+  return keptSnowflakeStep(immuta, sf, { 'if-missing': 'warn', ...extra });
 }
 
 function databricksStep(immuta: ImmutaStandIn, db: DatabricksStandIn, extra = {}) {
@@ -105,18 +37,6 @@ function databricksStep(immuta: ImmutaStandIn, db: DatabricksStandIn, extra = {}
     'databricks-warehouse-id': 'abc123def456',
     ...extra
   });
-}
-
-/**
- * The runner's environment for attempt `n` of a job (a matrix leg, when `leg` is given): the run
- * is the same, the job's backend ID is new for every attempt, and GITHUB_RUN_ATTEMPT counts up.
- */
-function attempt(service: ArtifactService, n: number, job = 'deregister', leg = '') {
-  return {
-    ...service.env(RUN_BACKEND_ID, `job-${job}${leg}-attempt-${n}`),
-    GITHUB_RUN_ATTEMPT: String(n),
-    GITHUB_JOB: job
-  };
 }
 
 /** The records of step 3 in the run, read back from the blob store, oldest first. */

@@ -53,7 +53,9 @@ export function standIns() {
       edit(state);
       return closing(await startImmutaStandIn({ state }));
     },
-    artifacts: async () => closing(await startArtifactService({ azurite })),
+    /** The artifact service, failing as `faults` say (artifact-service-stand-in.mjs). */
+    artifacts: async (faults: Record<string, unknown> = {}) =>
+      closing(await startArtifactService({ azurite, faults: faults as never })),
     snowflake: async (options: Partial<SnowflakeOptions> = {}) =>
       closing(
         await startSnowflakeStandIn({
