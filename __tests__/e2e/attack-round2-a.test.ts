@@ -2,110 +2,35 @@
 // would, on the bundled action as the runner starts it. Each test is a way found to break a
 // promise of the README or the developers' guide; each fails on the commit it was written on and
 // passes once that way is closed.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import {
-  defaultState,
-  startImmutaStandIn,
-  type ImmutaStandIn
-} from '../support/immuta-stand-in.mjs';
-import {
-  startDatabricksStandIn,
-  startSnowflakeStandIn,
-  type DatabricksOptions,
-  type DatabricksStandIn,
-  type SnowflakeOptions,
-  type SnowflakeStandIn
-} from '../support/warehouse-stand-ins.mjs';
+import type { ImmutaStandIn } from '../support/immuta-stand-in.mjs';
+import type { DatabricksStandIn, SnowflakeStandIn } from '../support/warehouse-stand-ins.mjs';
 import { runAction, type ActionRun } from '../support/run-action.mjs';
-import {
-  startArtifactService,
-  startAzurite,
-  type ArtifactService,
-  type Azurite
-} from '../support/artifact-service-stand-in.mjs';
-import { stepInputs, visibleLog } from '../support/inputs.js';
+import type { ArtifactService } from '../support/artifact-service-stand-in.mjs';
+import { visibleLog } from '../support/inputs.js';
 import { attemptOf } from '../support/reruns.js';
+import {
+  databricksStep as keptDatabricksStep,
+  snowflakeStep as keptSnowflakeStep,
+  standIns
+} from '../support/stand-ins.js';
 import { unzip } from '../support/unzip.js';
 
-const keys = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
-});
-
-let azurite: Azurite;
-const closers: (() => Promise<void>)[] = [];
-beforeAll(async () => (azurite = await startAzurite()), 60_000);
-afterAll(async () => azurite?.stop());
-afterEach(async () => {
-  while (closers.length) await closers.pop()!();
-});
-
-async function immutaWith(edit: (state: ReturnType<typeof defaultState>) => void = () => {}) {
-  const state = defaultState();
-  edit(state);
-  const standIn = await startImmutaStandIn({ state });
-  closers.push(() => standIn.close());
-  return standIn;
-}
-
-async function artifactService(faults: Record<string, unknown> = {}) {
-  const service = await startArtifactService({ azurite, faults: faults as never });
-  closers.push(() => service.close());
-  return service;
-}
-
-async function snowflake(options: Partial<SnowflakeOptions> = {}) {
-  const standIn = await startSnowflakeStandIn({
-    account: 'XY12345',
-    user: 'IMMUTA_CLEANUP',
-    publicKey: keys.publicKey,
-    ...options
-  });
-  closers.push(() => standIn.close());
-  return standIn;
-}
-
-async function databricks(options: Partial<DatabricksOptions> = {}) {
-  const standIn = await startDatabricksStandIn({
-    token: 'dapi0123456789abcdef',
-    warehouseId: 'abc123def456',
-    ...options
-  });
-  closers.push(() => standIn.close());
-  return standIn;
-}
+const start = standIns();
+const immutaWith = start.immuta;
+const artifactService = start.artifacts;
+const snowflake = start.snowflake;
+const databricks = start.databricks;
 
 function snowflakeStep(immuta: ImmutaStandIn, sf: SnowflakeStandIn, extra = {}) {
-  return stepInputs(immuta, {
-    'upload-artifact': 'true',
-    'if-missing': 'warn',
-    'run-script': 'snowflake',
-    'snowflake-account': 'xy12345',
-    'snowflake-host': sf.url,
-    'snowflake-user': 'immuta_cleanup',
-    'snowflake-private-key': keys.privateKey,
-    ...extra
-  });
+  return keptSnowflakeStep(immuta, sf, { 'if-missing': 'warn', ...extra });
 }
 
 function databricksStep(immuta: ImmutaStandIn, db: DatabricksStandIn, extra = {}) {
-  // Immuta's record of the host names the stand-in's workspace, as step 3 requires.
-  immuta.placeHost('databricks-uc', db.url);
-  return stepInputs(immuta, {
-    'connection-key': 'databricks-uc',
-    'upload-artifact': 'true',
-    'if-missing': 'warn',
-    'run-script': 'databricks',
-    'databricks-host': db.url,
-    'databricks-token': 'dapi0123456789abcdef',
-    'databricks-warehouse-id': 'abc123def456',
-    ...extra
-  });
+  return keptDatabricksStep(immuta, db, { 'if-missing': 'warn', ...extra });
 }
 
 /** The statements of the Immuta stand-in's Snowflake script that change something, in order. */

@@ -11,7 +11,11 @@ import { runAction, type ActionRun } from '../support/run-action.mjs';
 import { type ArtifactService } from '../support/artifact-service-stand-in.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
 import { attemptOf as attempt } from '../support/reruns.js';
-import { snowflakeStep as keptSnowflakeStep, standIns } from '../support/stand-ins.js';
+import {
+  databricksStep as keptDatabricksStep,
+  snowflakeStep as keptSnowflakeStep,
+  standIns
+} from '../support/stand-ins.js';
 import { unzip } from '../support/unzip.js';
 import { zip } from '../support/zip.js';
 
@@ -26,17 +30,7 @@ function snowflakeStep(immuta: ImmutaStandIn, sf: SnowflakeStandIn, extra = {}) 
 }
 
 function databricksStep(immuta: ImmutaStandIn, db: DatabricksStandIn, extra = {}) {
-  immuta.placeHost('databricks-uc', db.url);
-  return stepInputs(immuta, {
-    'connection-key': 'databricks-uc',
-    'upload-artifact': 'true',
-    'if-missing': 'warn',
-    'run-script': 'databricks',
-    'databricks-host': db.url,
-    'databricks-token': 'dapi0123456789abcdef',
-    'databricks-warehouse-id': 'abc123def456',
-    ...extra
-  });
+  return keptDatabricksStep(immuta, db, { 'if-missing': 'warn', ...extra });
 }
 
 /** The records of step 3 in the run, read back from the blob store, oldest first. */

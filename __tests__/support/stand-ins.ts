@@ -10,6 +10,7 @@ import {
   startDatabricksStandIn,
   startSnowflakeStandIn,
   type DatabricksOptions,
+  type DatabricksStandIn,
   type SnowflakeOptions,
   type SnowflakeStandIn
 } from './warehouse-stand-ins.mjs';
@@ -89,6 +90,27 @@ export function snowflakeStep(
     'snowflake-host': sf.url,
     'snowflake-user': 'immuta_cleanup',
     'snowflake-private-key': keys.privateKey,
+    ...extra
+  });
+}
+
+/**
+ * A step that keeps an artifact and runs the script in the Databricks stand-in, whose workspace
+ * Immuta's record of the host names (as step 3 requires).
+ */
+export function databricksStep(
+  immuta: ImmutaStandIn,
+  db: DatabricksStandIn,
+  extra: Record<string, string> = {}
+): Record<string, string | undefined> {
+  immuta.placeHost('databricks-uc', db.url);
+  return stepInputs(immuta, {
+    'connection-key': 'databricks-uc',
+    'upload-artifact': 'true',
+    'run-script': 'databricks',
+    'databricks-host': db.url,
+    'databricks-token': 'dapi0123456789abcdef',
+    'databricks-warehouse-id': 'abc123def456',
     ...extra
   });
 }
