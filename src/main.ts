@@ -59,8 +59,16 @@ interface StepState {
   /** The run as the runner describes it, read once. */
   readonly facts: RunFacts;
   deleted: boolean;
-  /** A one-host run's config and report file, for the report of a failure. */
-  single?: { config: Config; reportPath: string };
+  /**
+   * A one-host run's config and report file, and what it learnt of the host (Immuta's record, the
+   * script once kept), for the report of a failure.
+   */
+  single?: {
+    config: Config;
+    reportPath: string;
+    known?: Pick<Outcome, 'integrationId' | 'technology' | 'hostname'>;
+    script?: string;
+  };
   batch: boolean;
   /** Whether a lost output has been reported as the reason the step stopped. */
   outputLossReported: boolean;
@@ -221,16 +229,21 @@ async function runBatch(config: Config, services: Services, state: StepState): P
 
 async function runOneHost(config: Config, services: Services, state: StepState): Promise<void> {
   const files = runFiles(config.scriptPath, config.connectionKeys);
-  state.single = { config, reportPath: files.reportPath };
+  const single: NonNullable<StepState['single']> = { config, reportPath: files.reportPath };
+  state.single = single;
   let planSha256: string | undefined;
   const outcome = await deregister(config, {
     immuta: services.immuta,
     keepScript: async (script, known) => {
       const kept = await keepOneHostScript(config, services, state, files, script, known);
+      // Kept: a failure from here on reports its file and SHA-256, as the script may be needed.
+      single.script = script;
       planSha256 = kept.planSha256;
       return kept;
     },
-    onHost: ({ integrationId, technology, hostname }) => {
+    onHost: (known) => {
+      single.known = known;
+      const { integrationId, technology, hostname } = known;
       runner.setOutput('integration-id', integrationId === undefined ? '' : String(integrationId));
       runner.setOutput('technology', technology ?? '');
       runner.setOutput('hostname', hostname ?? '');
@@ -470,9 +483,11 @@ async function reportStepFailure(error: unknown, state: StepState): Promise<void
   const message = state.secrets.redact(errorText(error));
   const deleted = state.deleted || (mayHaveDeleted(error) ? 'unknown' : false);
   if (state.single) {
-    const { config, reportPath } = state.single;
+    const { config, reportPath, known, script } = state.single;
     const record = {
       ...emptyRecord(config.connectionKey),
+      ...(known &&
+        hostRecord({ ...known, connectionKey: config.connectionKey, script, deleted: false })),
       status: 'failed' as const,
       deleted: state.deleted,
       mayHaveDeleted: deleted === 'unknown',

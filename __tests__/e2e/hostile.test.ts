@@ -187,7 +187,7 @@ describe('a 2xx to the DELETE that is not a deletion', () => {
       'child-count': ''
     });
     expect(run.warnings.join('\n')).toMatch(
-      /its objectPath names another host, 'databricks-uc', .*a lookup shows the host is gone: it was deleted/
+      /its objectPath names another host, "databricks-uc", .*a lookup shows the host is gone: it was deleted/
     );
   });
 });

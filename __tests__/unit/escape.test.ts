@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   excerpt,
   forLog,
+  quoted,
   holdsLegacyCommand,
   markdownCode,
   markdownText
@@ -209,5 +210,13 @@ describe('reading bodies', () => {
     expect(() => decodeText(bad, undefined, 'strict')).toThrow(/not valid UTF-8/);
     expect(decodeText(bad, undefined, 'lenient')).toBe('a\ufffdb');
     expect(decodeText(Buffer.from([0xe9]), 'windows-1252', 'strict')).toBe('é');
+  });
+});
+
+describe('quoted', () => {
+  it('shows white space at either end, escapes what cannot be seen, and cuts long values', () => {
+    expect(quoted('snowflake-prod ')).toBe('"snowflake-prod "');
+    expect(quoted('a\tb\u200b"')).toBe('"a\\tb\\u{200b}\\""');
+    expect(quoted('x'.repeat(10), 4)).toBe('"xxxx"…');
   });
 });

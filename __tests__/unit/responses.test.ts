@@ -126,7 +126,14 @@ describe('parseDeleteResult', () => {
     ],
     ['a numeric string', '{"childCount":"3"}', 'k', 3],
     ['zero children', '{"childCount":0}', 'k', 0],
-    ['an empty connectionKey beside a count', '{"connectionKey":"","childCount":2}', 'k', 2]
+    ['an empty connectionKey beside a count', '{"connectionKey":"","childCount":2}', 'k', 2],
+    [
+      'a status of 200 beside the key',
+      '{"statusCode":200,"connectionKey":"k","childCount":4}',
+      'k',
+      4
+    ],
+    ['a message beside the key', '{"connectionKey":"k","childCount":1,"message":"deleted"}', 'k', 1]
   ])('reads childCount from %s', (_shape, body, key, count) => {
     expect(parseDeleteResult(answer(body), key)).toEqual({ kind: 'deleted', childCount: count });
   });
@@ -176,7 +183,24 @@ describe('parseDeleteResult', () => {
     ],
     ['other JSON', '{"deleted":true}', 'application/json'],
     ['a connectionKey that is not text', '{"connectionKey":5,"childCount":1}', 'application/json'],
-    ['an objectPath of objects', '{"objectPath":[{}],"childCount":1}', 'application/json']
+    ['an objectPath of objects', '{"objectPath":[{}],"childCount":1}', 'application/json'],
+    [
+      "an error in the example's notation",
+      "{ statusCode: 500, error: 'Internal Server Error', message: 'delete failed', childCount: 0 }",
+      'text/plain'
+    ],
+    [
+      "an error in the example's notation naming the host",
+      "{ statusCode: 500, objectPath: ['k'], childCount: 0 }",
+      'text/plain'
+    ],
+    ["a bare error in the example's notation", "{ error: 'Gone wrong', childCount: 3 }", undefined],
+    ['a message beside a count', '{"message":"delete failed","childCount":0}', 'application/json'],
+    [
+      'an error status naming the host',
+      '{"statusCode":500,"connectionKey":"k","childCount":0}',
+      'application/json'
+    ]
   ])('does not take %s for a deletion', (_what, body, contentType) => {
     expect(parseDeleteResult(answer(body, contentType), 'k')).toEqual({ kind: 'unreadable' });
   });
@@ -213,11 +237,26 @@ describe('parseConnection', () => {
 
 describe('parseObject', () => {
   it('reads the state, and refuses what is not the object', () => {
-    expect(parseObject(answer('{"state":"active","technology":"Snowflake"}'))).toEqual({
+    expect(
+      parseObject(answer('{"objectPath":["k"],"state":"active","technology":"Snowflake"}'), 'k')
+    ).toEqual({
       state: 'active',
       technology: 'Snowflake'
     });
-    expect(() => parseObject(answer('<html>', 'text/html'))).toThrow(ResponseShapeError);
+    expect(() => parseObject(answer('<html>', 'text/html'), 'k')).toThrow(ResponseShapeError);
+  });
+  it('refuses an object of another host, of a child, or naming none', () => {
+    expect(() => parseObject(answer('{"objectPath":["other"],"state":"active"}'), 'k')).toThrow(
+      /different host/
+    );
+    expect(() => parseObject(answer('{"objectPath":["k","db"],"state":"active"}'), 'k')).toThrow(
+      /different host/
+    );
+    expect(() => parseObject(answer('{"objectPath":["k "]}'), 'k')).toThrow(/different host/);
+    expect(() => parseObject(answer('{"connectionKey":"other"}'), 'k')).toThrow(/different host/);
+    expect(() => parseObject(answer('{}'), 'k')).toThrow(/names no host/);
+    expect(() => parseObject(answer('{"state":"active"}'), 'k')).toThrow(/names no host/);
+    expect(parseObject(answer('{"connectionKey":"k","state":"active"}'), 'k').state).toBe('active');
   });
 });
 

@@ -105,6 +105,17 @@ export function markdownCode(value: string): string {
  * A piece of an answer, quoted for a message: whitespace collapsed, cut to `max` characters,
  * invisible characters shown. Callers redact secrets first, so no cut can split a secret.
  */
+/**
+ * A value a server chose, shown as a JSON string: quoted, so white space at either end shows,
+ * and every control or invisible character escaped; cut at `max` code points.
+ */
+export function quoted(text: string, max = 200): string {
+  const chars = [...text.slice(0, max * 2)];
+  const shown = chars.slice(0, max).join('');
+  const more = shown.length < text.length ? '…' : '';
+  return JSON.stringify(shown).replace(INVISIBLE, visibleEscape) + more;
+}
+
 export function excerpt(text: string, max = 200): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   if (flat.length <= max) return flat.replace(INVISIBLE, visibleEscape);

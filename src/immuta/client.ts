@@ -8,7 +8,7 @@ import {
   type HttpAnswer
 } from '../http/body.js';
 import { ExchangeFailed, type HttpCaller, type SendOptions } from '../http/caller.js';
-import { excerpt } from '../action/escape.js';
+import { excerpt, quoted } from '../action/escape.js';
 import { USER_AGENT } from '../action/version.js';
 import { unsendable, type Secrets } from '../action/secrets.js';
 import { immutaError, statusLine, type FailedCall } from './errors.js';
@@ -187,7 +187,9 @@ export class ImmutaClient {
     const answer = await this.send(call, { attempts });
     if (answer.status === 404) return this.notFound(call, answer);
     if (answer.status !== 200) throw this.failure(call, answer);
-    const found = this.read(call, answer, "the host's data object", parseObject);
+    const found = this.read(call, answer, "the host's data object", (a) =>
+      parseObject(a, connectionKey)
+    );
     return { state: this.serverText(found.state), technology: this.serverText(found.technology) };
   }
 
@@ -244,7 +246,7 @@ export class ImmutaClient {
       );
       return { childCount: undefined, confirmedBy: 'resend', unreadableAnswer: undefined };
     }
-    if (isGatewayStatus(answer.status)) {
+    if (mayHaveBeenCarriedOut(answer)) {
       return this.settleGatewayDelete(call, connectionKey, answer);
     }
     if (answer.status < 200 || answer.status > 299) throw this.failure(call, answer);
@@ -287,9 +289,10 @@ export class ImmutaClient {
   }
 
   /**
-   * The delete's last answer is a gateway's 502, 503 or 504: the gateway (a proxy's 503 too) may
-   * have passed the delete on to Immuta before giving up on its answer, so the status says
-   * nothing of the host. Only a lookup does; a 5xx is never taken for a deletion without one.
+   * The delete's last answer is one a gateway or proxy sends when it gave up on Immuta (a 408,
+   * 502, 503, 504, Cloudflare's 520-527, any 5xx not in Immuta's own shape): it may have passed
+   * the delete on first, so the status says nothing of the host. Only a lookup does; such an
+   * answer is never taken for a deletion, nor for its absence, without one.
    */
   private async settleGatewayDelete(
     call: Call,
@@ -330,7 +333,8 @@ export class ImmutaClient {
   /** Why a JSON answer that looks like a delete's is not this host's, as a clause; else ''. */
   private whyNotThisDelete(read: Exclude<DeleteAnswer, { kind: 'deleted' }>): string {
     if (read.kind === 'another-host') {
-      return `its ${read.field} names another host, '${this.serverText(read.named, 120)}', and `;
+      // Quoted as JSON, so a name that differs by white space or an invisible character shows it.
+      return `its ${read.field} names another host, ${quoted(this.options.secrets.redact(read.named), 120)}, and `;
     }
     return read.kind === 'no-host' ? 'it names no host and counts no child objects, and ' : '';
   }
@@ -610,12 +614,15 @@ export class ImmutaClient {
 }
 
 /**
- * What a gateway or proxy answers when it gave up on the server behind it (a proxy's 503 too):
- * whether it passed the request on first is unknown. A 4xx is the server's own word (a 403 is a
- * refusal) and is taken as it is.
+ * Whether the delete's last answer leaves open that Immuta carried it out: a 408, 502, 503 or 504
+ * (what a gateway or proxy answers when it gave up on the server behind it, whoever's shape it
+ * comes in), or any other 5xx that is not in Immuta's own error shape (Cloudflare's 520-527, a
+ * load balancer's 500 page). Immuta's own refusals (401, 403, 404, 409, 422, …) and its own
+ * errors are its word on the delete and are taken as they are.
  */
-function isGatewayStatus(status: number): boolean {
-  return status === 502 || status === 503 || status === 504;
+function mayHaveBeenCarriedOut(answer: HttpAnswer): boolean {
+  if (isUnsettledStatus(answer.status)) return true;
+  return answer.status >= 500 && !isImmutaError(answer);
 }
 
 /** Printable ASCII as it is, anything else as \xNN: bytes that are not text, shown safely. */

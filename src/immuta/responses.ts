@@ -172,8 +172,27 @@ export function parseConnection(answer: HttpAnswer, connectionKey: string): Conn
   };
 }
 
-export function parseObject(answer: HttpAnswer): ObjectInfo {
+/**
+ * The host's data object. Like the connection record, it must be this host's: Immuta's names
+ * its key in objectPath (["key"]); one naming another host or a child object, or naming none
+ * (`{}`, a cache's or a stub's answer), says nothing of this host, present or gone.
+ */
+export function parseObject(answer: HttpAnswer, connectionKey: string): ObjectInfo {
   const body = jsonObject(answer, "the host's data object");
+  const path = nameIn(body.objectPath, connectionKey);
+  const key = nameIn(body.connectionKey, connectionKey);
+  if (path === 'unreadable' || key === 'unreadable') {
+    throw new ResponseShapeError("its objectPath or connectionKey is not a host's name");
+  }
+  // The name is not quoted here: the answer's start is quoted, with its secrets cut out.
+  if (typeof path === 'object' || typeof key === 'object') {
+    throw new ResponseShapeError(
+      `it describes a different host or object (its ${typeof path === 'object' ? 'objectPath' : 'connectionKey'} names another)`
+    );
+  }
+  if (path !== 'this' && key !== 'this') {
+    throw new ResponseShapeError('it names no host (no objectPath or connectionKey)');
+  }
   return { state: text(body.state), technology: text(body.technology) };
 }
 
@@ -267,7 +286,7 @@ export function parseDeleteResult(answer: HttpAnswer, connectionKey: string): De
   if (MARKUP.test(raw)) return UNREADABLE;
   const match = /^\s*\{[\s\S]*["']?childCount["']?\s*:\s*["']?(\d+)/.exec(raw);
   if (!match) return UNREADABLE;
-  return deleteAnswer(namesInExample(raw), integer(match[1]), connectionKey);
+  return deleteAnswer(fieldsInExample(raw), integer(match[1]), connectionKey);
 }
 
 const UNREADABLE: DeleteAnswer = { kind: 'unreadable' };
@@ -282,7 +301,13 @@ function deleteAnswer(
   if (key === 'unreadable' || path === 'unreadable') return UNREADABLE;
   if (typeof key === 'object') return { kind: 'another-host', field: 'connectionKey', ...key };
   if (typeof path === 'object') return { kind: 'another-host', field: 'objectPath', ...path };
-  if (key === 'this' || path === 'this' || childCount !== undefined) {
+  const namesThis = key === 'this' || path === 'this';
+  // An error never counts as a deletion, whatever count it carries; one whose error or message
+  // is all it adds to a count is not one either, unless it names this host.
+  const status = integer(body.statusCode);
+  if (status !== undefined && status >= 400) return UNREADABLE;
+  if (!namesThis && (body.error !== undefined || body.message !== undefined)) return UNREADABLE;
+  if (namesThis || childCount !== undefined) {
     return { kind: 'deleted', childCount };
   }
   return 'connectionKey' in body || 'objectPath' in body ? { kind: 'no-host' } : UNREADABLE;
@@ -304,14 +329,24 @@ function nameIn(
   return path.length === 1 && path[0] === connectionKey ? 'this' : { named: path.join('/') };
 }
 
-/** connectionKey and objectPath as the docs' single-quoted example writes them. */
-function namesInExample(raw: string): Record<string, unknown> {
+/**
+ * connectionKey and objectPath as the docs' single-quoted example writes them, and the fields of
+ * an error (statusCode, error, message) in the same notation: `{ statusCode: 500, error: '…' }`
+ * is hapi's error as a JavaScript object prints it, never a deletion.
+ */
+function fieldsInExample(raw: string): Record<string, unknown> {
   const quoted = /["']([^"']*)["']/g;
   const key = /["']?connectionKey["']?\s*:\s*["']([^"']*)["']/.exec(raw);
   const path = /["']?objectPath["']?\s*:\s*\[([^\]]*)\]/.exec(raw);
+  const status = /[{,]\s*["']?statusCode["']?\s*:\s*["']?(\d+)/.exec(raw);
+  const field = (name: string) =>
+    new RegExp(`[{,]\\s*["']?${name}["']?\\s*:`).test(raw) ? name : undefined;
   return {
     connectionKey: key?.[1],
-    objectPath: path ? [...path[1]!.matchAll(quoted)].map((m) => m[1]) : undefined
+    objectPath: path ? [...path[1]!.matchAll(quoted)].map((m) => m[1]) : undefined,
+    statusCode: status?.[1],
+    error: field('error'),
+    message: field('message')
   };
 }
 
