@@ -225,8 +225,10 @@ describe('a batch', () => {
     });
     expect(run.code).toBe(0);
     const limited = immuta.requests.find((r) => r.path === '/data/connection/host-3')!;
+    // A request another worker sent before the 429 reached the client may still arrive a moment
+    // later on a busy machine; none may start from then until the two seconds are over.
     const during = immuta.requests.filter(
-      (r) => r.at > limited.at + 50 && r.at < limited.at + 1900
+      (r) => r.at > limited.at + 400 && r.at < limited.at + 1900
     );
     expect(during).toEqual([]);
     expect(immuta.sent('DELETE')).toHaveLength(8);
