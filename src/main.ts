@@ -21,7 +21,11 @@ import { HttpCaller } from './http/caller.js';
 import { ImmutaClient } from './immuta/client.js';
 import { mayHaveDeleted } from './immuta/errors.js';
 import { deregister, type FlowDependencies, type Kept } from './flow/deregister.js';
-import { createArtifactClient, type ArtifactClient } from './artifacts/client.js';
+import {
+  createArtifactClient,
+  resultsServiceProblem,
+  type ArtifactClient
+} from './artifacts/client.js';
 import { scriptFileProblem } from './artifacts/names.js';
 import {
   artifactOf,
@@ -142,7 +146,7 @@ function readInputs(state: StepState): Config {
   });
   if (unfit !== undefined) throw new Error(unfit);
   const noArtifacts = config.uploadArtifact
-    ? artifactUnavailable(runContext(state.facts))
+    ? (artifactUnavailable(runContext(state.facts)) ?? resultsServiceProblem(process.env))
     : undefined;
   if (noArtifacts !== undefined) {
     throw new InputError(

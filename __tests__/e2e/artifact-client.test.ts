@@ -514,6 +514,7 @@ describe('the artifact service, hostile or unlucky: nothing is deleted unless th
     expect(methods()).not.toContain('CreateArtifact');
   });
 
+  // Known from the environment alone: refused before any request, as a missing token is.
   it('a runner that gives a runtime token but no results service URL', async () => {
     immuta = await startImmutaStandIn();
     service = await startArtifactService({ azurite });
@@ -521,7 +522,12 @@ describe('the artifact service, hostile or unlucky: nothing is deleted unless th
       inputs: withArtifact(),
       env: { ACTIONS_RUNTIME_TOKEN: service.env().ACTIONS_RUNTIME_TOKEN }
     });
-    await expectNoDelete(run, /ACTIONS_RESULTS_URL is not set to a URL/);
+    expect(run.code).toBe(1);
+    expect(run.errors.at(-1)).toMatch(
+      /^Input 'upload-artifact' is true \(its default\), but no artifact can be kept on this runner: ACTIONS_RESULTS_URL is not set to a URL: .*Nothing was sent\./
+    );
+    expect(immuta.requests).toEqual([]);
+    expect(methods()).toEqual([]);
   });
 });
 

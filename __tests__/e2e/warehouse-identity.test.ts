@@ -58,7 +58,15 @@ describe('Snowflake: the account Snowflake says the session is in', () => {
       state.hosts['snowflake-prod']!.hostname =
         'xy12345.us-east-1.privatelink.snowflakecomputing.com';
     });
-    const sf = await start.snowflake();
+    // The account, in the region its URL names (an organization over region groups answers so).
+    const sf = await start.snowflake({
+      identity: {
+        locator: 'XY12345',
+        organization: 'ACME',
+        accountName: 'PROD',
+        region: 'PUBLIC.AWS_US_EAST_1'
+      }
+    });
     const run = await runAction({ inputs: snowflakeStep(tenant, sf, NO_ARTIFACT) });
     expect(run.code).toBe(0);
     expect(run.outputs['script-status']).toBe('ran');

@@ -149,7 +149,7 @@ describe('run-script: snowflake', () => {
     // The pre-flight check runs in the session the script gets, and proves it.
     expect(check).toMatchObject({
       statement:
-        'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()',
+        'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME(), CURRENT_REGION()',
       role: 'ACCOUNTADMIN',
       warehouse: 'CLEANUP_WH',
       parameters: { MULTI_STATEMENT_COUNT: '1' }

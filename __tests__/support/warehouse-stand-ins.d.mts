@@ -74,7 +74,13 @@ export interface SnowflakeOptions {
   neverEnds?: boolean | RegExp;
   noWarehouseTimes?: number;
   absoluteStatusUrl?: boolean;
-  identity?: { locator: string | null; organization: string | null; accountName: string | null };
+  identity?: {
+    locator: string | null;
+    organization: string | null;
+    accountName: string | null;
+    /** CURRENT_REGION(); AWS_US_WEST_2 when left out. */
+    region?: string | null;
+  };
 }
 
 export interface SnowflakeRan {

@@ -83,8 +83,9 @@ function snowflakeName(name) {
  * failCode (its own error); neverEnds (true, or a RegExp: such a statement runs until
  * cancelled); noWarehouseTimes (that many multi-statement requests fail as when the session has
  * no warehouse); absoluteStatusUrl (statementStatusUrl as an absolute URL); identity ({locator,
- * organization, accountName}: what CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME() and
- * CURRENT_ACCOUNT_NAME() answer; the account of Immuta's stand-in's host by default).
+ * organization, accountName, region}: what CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(),
+ * CURRENT_ACCOUNT_NAME() and CURRENT_REGION() answer; the account of Immuta's stand-in's host by
+ * default, in AWS_US_WEST_2, the region a bare locator URL names, when region is left out).
  * fault({method, path (RegExp), times, status, body (a string goes out as a page; a function
  * is given the statement handle in the path), headers, resetAfterHandling (the request is
  * carried out, then the connection drops), check}).
@@ -111,8 +112,14 @@ export async function startSnowflakeStandIn(given) {
     defaultWarehouse: 'COMPUTE_WH',
     warehouses: ['COMPUTE_WH', 'CLEANUP_WH'],
     failTimes: Infinity,
-    // The account the stand-in is: Immuta's stand-in registers it as acme-prod.snowflakecomputing.com.
-    identity: { locator: 'XY12345', organization: 'ACME', accountName: 'PROD' },
+    // The account the stand-in is: Immuta's stand-in registers it as acme-prod.snowflakecomputing.com;
+    // its locator URL is xy12345.snowflakecomputing.com (AWS US West (Oregon)).
+    identity: {
+      locator: 'XY12345',
+      organization: 'ACME',
+      accountName: 'PROD',
+      region: 'AWS_US_WEST_2'
+    },
     ...given
   };
   const requests = [];
@@ -439,12 +446,14 @@ export async function startSnowflakeStandIn(given) {
         results.push([[session.role, session.warehouse]]);
         continue;
       } else if (
-        /^SELECT\s+CURRENT_ROLE\(\),\s*CURRENT_WAREHOUSE\(\),\s*CURRENT_ACCOUNT\(\),\s*CURRENT_ORGANIZATION_NAME\(\),\s*CURRENT_ACCOUNT_NAME\(\)$/i.test(
+        /^SELECT\s+CURRENT_ROLE\(\),\s*CURRENT_WAREHOUSE\(\),\s*CURRENT_ACCOUNT\(\),\s*CURRENT_ORGANIZATION_NAME\(\),\s*CURRENT_ACCOUNT_NAME\(\),\s*CURRENT_REGION\(\)$/i.test(
           text
         )
       ) {
-        const { locator, organization, accountName } = options.identity;
-        results.push([[session.role, session.warehouse, locator, organization, accountName]]);
+        const { locator, organization, accountName, region = 'AWS_US_WEST_2' } = options.identity;
+        results.push([
+          [session.role, session.warehouse, locator, organization, accountName, region]
+        ]);
         continue;
       } else if (!run.check && options.failOn?.test(text)) {
         const failed = failures.get(text) ?? 0;

@@ -42,7 +42,7 @@ afterEach(async () => {
 /** Immuta's record of the Snowflake stand-in's account, by its organization and account name. */
 const HOST = 'acme-prod.snowflakecomputing.com';
 const WHO_AND_WHERE =
-  'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()';
+  'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME(), CURRENT_REGION()';
 
 /** Request IDs as a run computes them: one per statement and generation. */
 const requestId = (index: number, generation: number) =>
@@ -301,10 +301,21 @@ describe('Snowflake: the checks before anything is generated or deleted', () => 
     expect(snowflake!.ran).toEqual([]);
   });
 
-  it('signs in to the host’s own account only: Snowflake’s own answer decides, by locator or by name', async () => {
-    const adapter = await snowflakeAdapter();
+  it('signs in to the host’s own account only: Snowflake’s own answer decides, by locator and region or by name', async () => {
+    const adapter = await snowflakeAdapter({
+      identity: {
+        locator: 'XY12345',
+        organization: 'ACME',
+        accountName: 'PROD',
+        region: 'PUBLIC.AWS_US_EAST_1'
+      }
+    });
     await adapter.check('xy12345.us-east-1.privatelink.snowflakecomputing.com');
     await adapter.check('ACME-PROD.snowflakecomputing.com');
+    // The same locator in another region is another account.
+    await expect(adapter.check('xy12345.snowflakecomputing.com')).rejects.toThrow(
+      /^Snowflake says this session is in account XY12345, also named ACME-PROD, which is not the account of the host Immuta names, xy12345\.snowflakecomputing\.com: .* An account locator names an account only within its region: the host's URL names aws us-west-2, and Snowflake says this session is in region PUBLIC\.AWS_US_EAST_1\.$/
+    );
     await expect(adapter.check('acme-dev.snowflakecomputing.com')).rejects.toThrow(
       /^Snowflake says this session is in account XY12345, also named ACME-PROD, which is not the account of the host Immuta names, acme-dev\.snowflakecomputing\.com: a host's cleanup script never runs in another account\. Check snowflake-account and snowflake-host/
     );

@@ -83,7 +83,11 @@ export async function readReviewHistory(options: ReviewHistoryOptions): Promise<
       log: { debug() {}, info() {}, warn() {}, error() {} },
       request: {
         fetch: capped(proxied, ANSWER_LIMIT),
-        signal: AbortSignal.timeout(options.timeoutMs)
+        signal: AbortSignal.timeout(options.timeoutMs),
+        // The review history is GITHUB_API_URL's answer or none: fetch would follow a redirect to
+        // another origin and read, without the token, whatever list that server chose. 'error'
+        // (not 'manual', whose 3xx Octokit would read as a success, body and all) fails the read.
+        redirect: 'error'
       }
     });
     ({ data } = await octokit.rest.actions.getReviewsForRun({
@@ -145,6 +149,9 @@ function whyNotRead(error: unknown, options: ReviewHistoryOptions): string {
   const said = errorText(error);
   if ((error as Error).name === 'AbortError' || /aborted|timeout/i.test(said)) {
     return `GitHub did not answer within ${options.timeoutMs / 1000} s (timeout-seconds)`;
+  }
+  if ((error as { cause?: unknown }).cause instanceof Error && /redirect/i.test(said)) {
+    return `${options.apiUrl} answered with a redirect (${said}): the review history is read from GITHUB_API_URL itself, never from where a redirect points`;
   }
   switch (status) {
     case 401:

@@ -115,6 +115,19 @@ export const MAX_READ_BYTES = 256 * 1024 * 1024;
 
 type Toolkit = typeof import('./toolkit.js');
 
+/**
+ * Why the runner's environment names no results service to upload to: the step checks it before
+ * any request (a container or script that passes ACTIONS_RUNTIME_TOKEN on without it), the client
+ * again on first use.
+ */
+export function resultsServiceProblem(
+  env: Readonly<Record<string, string | undefined>>
+): string | undefined {
+  const url = env.ACTIONS_RESULTS_URL;
+  if (url && URL.canParse(url)) return undefined;
+  return 'ACTIONS_RESULTS_URL is not set to a URL: artifact uploads work only inside a GitHub Actions runner, which sets it with ACTIONS_RUNTIME_TOKEN';
+}
+
 export function createArtifactClient(options: ArtifactClientOptions): ArtifactClient {
   const { env, secrets, log, deadlineMs } = options;
   const uploadMs = uploadDeadlineMs(deadlineMs, env);
@@ -124,12 +137,8 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     (loaded ??= (async () => {
       const token = env.ACTIONS_RUNTIME_TOKEN;
       if (!token) throw new Error('ACTIONS_RUNTIME_TOKEN is not set');
-      const url = env.ACTIONS_RESULTS_URL;
-      if (!url || !URL.canParse(url)) {
-        throw new Error(
-          'ACTIONS_RESULTS_URL is not set to a URL: artifact uploads work only inside a GitHub Actions runner'
-        );
-      }
+      const noService = resultsServiceProblem(env);
+      if (noService !== undefined) throw new Error(noService);
       secrets.add(token);
       const started = performance.now();
       const toolkit = await import('./toolkit.js');

@@ -25,7 +25,7 @@ import {
   type ApiRequest
 } from './api.js';
 import { failedStatementIn } from './snowflake-message.js';
-import { isSnowflakeAccount } from './same-warehouse.js';
+import { isSnowflakeAccount, locatorRegion } from './same-warehouse.js';
 import {
   WarehouseError,
   type Controls,
@@ -41,9 +41,12 @@ const HANDLE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const CANCELLED = '000604';
 /** A session check's own statement: what the session is, as Snowflake sees it. */
 const WHO_AM_I = 'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()';
-/** The pre-flight's: the session, and which account it is in. */
+/**
+ * The pre-flight's: the session, and which account it is in. The region too: a locator names an
+ * account only within its region.
+ */
 const WHO_AND_WHERE =
-  'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME()';
+  'SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE(), CURRENT_ACCOUNT(), CURRENT_ORGANIZATION_NAME(), CURRENT_ACCOUNT_NAME(), CURRENT_REGION()';
 
 /** The statements one request sends, in order, the script's own last. */
 interface Sent {
@@ -72,10 +75,16 @@ export class SnowflakeAdapter implements WarehouseAdapter {
    * host Immuta names (`hostname`), as the account itself says.
    */
   async check(hostname: string | undefined): Promise<string> {
-    const [role = null, warehouse = null, locator = null, organization = null, accountName = null] =
-      await this.whoAmI([WHO_AND_WHERE]);
+    const [
+      role = null,
+      warehouse = null,
+      locator = null,
+      organization = null,
+      accountName = null,
+      region = null
+    ] = await this.whoAmI([WHO_AND_WHERE]);
     this.provenSession(role, warehouse, 'with');
-    const identity = { locator, organization, accountName };
+    const identity = { locator, organization, accountName, region };
     const signedIn = [
       locator && `account ${excerpt(locator, 40)}`,
       organization && accountName && `${excerpt(`${organization}-${accountName}`, 80)}`
@@ -84,8 +93,15 @@ export class SnowflakeAdapter implements WarehouseAdapter {
       return `signed in to Snowflake ${signedIn.join(', also named ')}, the host's; the script's session runs as role ${excerpt(role ?? 'none', 80)} with warehouse ${excerpt(warehouse!, 80)}`;
     }
     throw new WarehouseError(
-      `Snowflake says this session is in ${signedIn.length ? signedIn.join(', also named ') : 'an account it does not name'}, ${hostname === undefined ? "and Immuta's record of the host names no hostname to compare it with" : `which is not the account of the host Immuta names, ${excerpt(hostname, 120)}`}: a host's cleanup script never runs in another account. Check snowflake-account and snowflake-host: they must reach the host's own account (its URL's account name or locator), or run the script there by hand (run-script: none).`
+      `Snowflake says this session is in ${signedIn.length ? signedIn.join(', also named ') : 'an account it does not name'}, ${hostname === undefined ? "and Immuta's record of the host names no hostname to compare it with" : `which is not the account of the host Immuta names, ${excerpt(hostname, 120)}`}: a host's cleanup script never runs in another account. Check snowflake-account and snowflake-host: they must reach the host's own account (its URL's account name, or its locator in its region), or run the script there by hand (run-script: none).${this.regionNote(hostname, region)}`
     );
+  }
+
+  /** For a host named by its locator, which is unique only within a region: both regions. */
+  private regionNote(hostname: string | undefined, region: string | null): string {
+    const named = hostname === undefined ? undefined : locatorRegion(hostname);
+    if (named === undefined) return '';
+    return ` An account locator names an account only within its region: the host's URL names ${named}, and Snowflake says this session is in region ${region ? excerpt(region, 60) : 'it does not name'}.`;
   }
 
   /** The script's session statements all run, and leave a warehouse in use. */
