@@ -157,7 +157,7 @@ function readInputs(state: StepState): Config {
   return config;
 }
 
-function connect(config: Config, { secrets, facts }: StepState): Services {
+function connect(config: Config, { secrets }: StepState): Services {
   const transport = createTransport({
     caCertificate: config.caCertificate,
     env: process.env,
@@ -165,10 +165,9 @@ function connect(config: Config, { secrets, facts }: StepState): Services {
   });
   // The lookup for an artifact of this name (left by an earlier attempt) starts now, so that
   // its answer is in by the time Immuta's script is.
-  const canUpload = config.uploadArtifact && artifactUnavailable(runContext(facts)) === undefined;
   // Each artifact operation gets timeout-seconds × max-attempts, what a request to Immuta may
-  // spend in its attempts.
-  const artifacts = canUpload
+  // spend in its attempts. A runner without the artifact service was refused with the inputs.
+  const artifacts = config.uploadArtifact
     ? withEarlyLookup(
         downloadingOnce(
           createArtifactClient({
@@ -472,9 +471,7 @@ function earlierAttempts(
   let read: Promise<EarlierAttempts> | undefined;
   return () => {
     if (artifacts === undefined) {
-      const why = config.uploadArtifact
-        ? `no attempt can keep a record here: ${artifactUnavailable(runContext(facts))}`
-        : 'with upload-artifact: false no attempt keeps a record a later one can read';
+      const why = 'with upload-artifact: false no attempt keeps a record a later one can read';
       return Promise.resolve(noRecords({ kind: 'unrecorded', why }));
     }
     const run = { tenant: config.immutaUrl, job: facts.job, attempt: facts.runAttempt ?? 1 };

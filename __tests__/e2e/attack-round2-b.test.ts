@@ -8,6 +8,9 @@ import * as path from 'node:path';
 import { startImmutaStandIn, type ImmutaStandIn } from '../support/immuta-stand-in.mjs';
 import { ROOT, runAction, scratchDir } from '../support/run-action.mjs';
 import { stepInputs, trail, visibleLog } from '../support/inputs.js';
+import { standIns } from '../support/stand-ins.js';
+
+const start = standIns();
 
 let closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -15,11 +18,8 @@ afterEach(async () => {
   closers = [];
 });
 
-async function tenant(): Promise<ImmutaStandIn> {
-  const immuta = await startImmutaStandIn();
-  closers.push(() => immuta.close());
-  return immuta;
-}
+/** Immuta with the default hosts, closed after the test. */
+const tenant = (): Promise<ImmutaStandIn> => start.immuta();
 
 describe('a 200 to the DELETE counts only when it is the answer for this host', () => {
   // A cache or a gateway in front of Immuta that hands back another request's answer: the lookup

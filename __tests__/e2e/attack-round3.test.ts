@@ -7,11 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import { RUN_ID, review, startGitHubApi } from '../support/github-stand-ins.mjs';
-import {
-  startImmutaStandIn,
-  snowflakeScript,
-  type ImmutaStandIn
-} from '../support/immuta-stand-in.mjs';
+import { addHost, snowflakeScript, type ImmutaStandIn } from '../support/immuta-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
 import { attemptOf } from '../support/reruns.js';
@@ -24,11 +20,8 @@ afterEach(async () => {
   closers = [];
 });
 
-async function tenant(): Promise<ImmutaStandIn> {
-  const immuta = await startImmutaStandIn();
-  closers.push(() => immuta.close());
-  return immuta;
-}
+/** Immuta with the default hosts, closed after the test. */
+const tenant = (): Promise<ImmutaStandIn> => start.immuta();
 
 const OBJECT = '/data/object/snowflake-prod';
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -185,17 +178,10 @@ describe('step 3 runs a host’s script only in the host’s own Snowflake accou
   it('a host in another region with the same account locator is refused before anything is deleted', async () => {
     const t = await start.immuta((state) => {
       state.hosts['snowflake-prod']!.hostname = 'xy12345.snowflakecomputing.com';
-      state.hosts['snowflake-eu'] = {
-        nativeIntegrationId: 4,
-        technology: 'Snowflake',
-        hostname: 'xy12345.eu-central-1.snowflakecomputing.com',
-        childCount: 5
-      };
-      (state.integrations as Record<number, unknown>)[4] = {
-        status: 'enabled',
-        type: 'Snowflake',
-        script: snowflakeScript(4)
-      };
+      addHost(state, 'snowflake-eu', {
+        integrationId: 4,
+        hostname: 'xy12345.eu-central-1.snowflakecomputing.com'
+      });
     });
     const sf = await start.snowflake();
     // The account itself: the control that the stand-in answers the pre-flight.

@@ -7,7 +7,12 @@ import { describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { defaultState, snowflakeScript, type ImmutaStandIn } from '../support/immuta-stand-in.mjs';
+import {
+  addHost,
+  defaultState,
+  snowflakeScript,
+  type ImmutaStandIn
+} from '../support/immuta-stand-in.mjs';
 import type { SnowflakeStandIn } from '../support/warehouse-stand-ins.mjs';
 import { runAction, scratchDir, type ActionRun } from '../support/run-action.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
@@ -276,13 +281,11 @@ describe('a re-run after the host was registered again under the same key', () =
 describe('what other jobs of the run left is never taken as this job’s', () => {
   it('a matrix leg re-run resumes its own script, whatever the records of a leg sharing its artifact-name say', async () => {
     const immuta = await immutaWith((state) => {
-      state.hosts['snowflake-dev'] = {
-        nativeIntegrationId: 4,
-        technology: 'Snowflake',
+      addHost(state, 'snowflake-dev', {
+        integrationId: 4,
         hostname: 'dev.snowflakecomputing.com',
         childCount: 2
-      };
-      state.integrations[4] = { status: 'enabled', type: 'Snowflake', script: snowflakeScript(4) };
+      });
     });
     const service = await artifactService();
     const leg = (key: string, sf: SnowflakeStandIn) =>
@@ -506,4 +509,28 @@ describe('one host, re-run after a successful delete', () => {
     expect(first.outputs['artifact-id']).toMatch(/^\d+$/);
     expect(again.outputs['script-path']).toBeUndefined();
   }, 60_000);
+});
+
+describe('a delete whose outcome is unknown', () => {
+  it('runs no script in its attempt, and "Re-run failed jobs" runs the kept script once', async () => {
+    const immuta = await immutaWith();
+    const service = await artifactService();
+    const sf = await snowflake();
+    // Immuta deletes the host and the answer is lost, with no attempt left to look it up.
+    immuta.fault({ method: 'DELETE', resetAfterHandling: true });
+    const inputs = snowflakeStep(immuta, sf, { 'max-attempts': '1' });
+    const first = await runAction({ inputs, env: attemptOf(service, 1) });
+    expect(first.code).toBe(1);
+    expect(immuta.state.hosts['snowflake-prod']).toBeUndefined();
+    expect(first.errors.join('\n')).toMatch(/Immuta may have deleted the host/);
+    expect(sf.ranTexts).toEqual([]);
+
+    const again = await runAction({ inputs, env: attemptOf(service, 2) });
+    expect(again.code).toBe(0);
+    expect(again.outputs['script-status']).toBe('ran');
+    expect(sf.ranTexts).toEqual(DROPS);
+    const third = await runAction({ inputs, env: attemptOf(service, 3) });
+    expect(third.outputs['script-status']).toBe('already-ran');
+    expect(sf.ranTexts).toEqual(DROPS);
+  }, 120_000);
 });

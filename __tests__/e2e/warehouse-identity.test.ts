@@ -4,7 +4,7 @@
 // kept). A matrix over accounts with one repository-wide secret must not drop another
 // account's Immuta objects.
 import { describe, expect, it } from '@jest/globals';
-import { defaultState, snowflakeScript } from '../support/immuta-stand-in.mjs';
+import { addHost, defaultState } from '../support/immuta-stand-in.mjs';
 import { runAction } from '../support/run-action.mjs';
 import { stepInputs, trail } from '../support/inputs.js';
 import { attemptOf } from '../support/reruns.js';
@@ -15,17 +15,10 @@ const NO_ARTIFACT = { 'upload-artifact': 'false' };
 
 /** A second Snowflake host, in the organization's dev account. */
 function withDevHost(state: ReturnType<typeof defaultState>) {
-  state.hosts['snowflake-dev'] = {
-    nativeIntegrationId: 4,
-    technology: 'Snowflake',
-    hostname: 'acme-dev.snowflakecomputing.com',
-    childCount: 5
-  };
-  (state.integrations as Record<number, unknown>)[4] = {
-    status: 'enabled',
-    type: 'Snowflake',
-    script: snowflakeScript(4)
-  };
+  addHost(state, 'snowflake-dev', {
+    integrationId: 4,
+    hostname: 'acme-dev.snowflakecomputing.com'
+  });
 }
 
 describe('Snowflake: the account Snowflake says the session is in', () => {

@@ -85,4 +85,9 @@ export interface ImmutaStandIn {
 export declare function startImmutaStandIn(options?: StandInOptions): Promise<ImmutaStandIn>;
 export declare function defaultState(): State;
 export declare function snowflakeScript(integrationId: number): string;
+export declare function addHost(
+  state: State,
+  key: string,
+  host: { integrationId: number; hostname: string; technology?: string; childCount?: number }
+): void;
 export declare function databricksScript(integrationId: number): string;

@@ -27,6 +27,24 @@ export function databricksScript(integrationId) {
   ].join('\n');
 }
 
+/**
+ * Adds host `key` to a state, backed by integration `integrationId` of its own, whose cleanup
+ * script is the stand-in's for its technology.
+ */
+export function addHost(
+  state,
+  key,
+  { integrationId, hostname, technology = 'Snowflake', childCount = 5 }
+) {
+  state.hosts[key] = { nativeIntegrationId: integrationId, technology, hostname, childCount };
+  state.integrations[integrationId] = {
+    status: 'enabled',
+    type: technology,
+    script:
+      technology === 'Databricks' ? databricksScript(integrationId) : snowflakeScript(integrationId)
+  };
+}
+
 export function defaultState() {
   return {
     hosts: {

@@ -196,8 +196,7 @@ export async function keepInArtifact(
   artifacts: ArtifactClient | undefined,
   run: RunContext
 ): Promise<KeptArtifact> {
-  const unavailable = artifactUnavailable(run);
-  if (unavailable !== undefined) throw uploadFailed(config, bundle, unavailable);
+  // A runner without the artifact service was refused with the inputs, before any request.
   if (artifacts === undefined) {
     throw uploadFailed(config, bundle, 'no artifact client was started for this run');
   }

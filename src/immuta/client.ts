@@ -271,21 +271,15 @@ export class ImmutaClient {
     read: Exclude<DeleteAnswer, { kind: 'deleted' }>
   ): Promise<DeleteOutcome> {
     const seen = `${this.whyNotThisDelete(read)}it came back as ${this.describeAnswer(answer)}`;
-    const state = await this.hostState(connectionKey);
-    if (state === 'gone') {
-      return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: seen };
-    }
-    const settled = this.lookupSays(connectionKey, state);
     const inTheWay =
       read.kind === 'another-host'
         ? "A cache or gateway in front of Immuta may have answered with another request's answer."
         : NOT_IMMUTA;
-    throw immutaError({
+    return this.settleByLookup(connectionKey, seen, (state) => ({
       ...this.describe(call),
       status: answer.status,
-      hint: `But the answer was not Immuta's answer to ${read.kind === 'unreadable' ? 'a' : "this host's"} delete: ${seen}. ${inTheWay} ${settled}`,
-      mayHaveDeleted: state !== 'present'
-    });
+      hint: `But the answer was not Immuta's answer to ${read.kind === 'unreadable' ? 'a' : "this host's"} delete: ${seen}. ${inTheWay} ${this.lookupSays(connectionKey, state)}`
+    }));
   }
 
   /**
@@ -294,33 +288,40 @@ export class ImmutaClient {
    * the delete on first, so the status says nothing of the host. Only a lookup does; such an
    * answer is never taken for a deletion, nor for its absence, without one.
    */
-  private async settleGatewayDelete(
+  private settleGatewayDelete(
     call: Call,
     connectionKey: string,
     answer: HttpAnswer
   ): Promise<DeleteOutcome> {
-    const status = statusLine(answer.status);
-    const state = await this.hostState(connectionKey);
-    if (state === 'gone') {
-      return {
-        childCount: undefined,
-        confirmedBy: 'lookup',
-        unreadableAnswer: `it answered ${status}, which a gateway or proxy may send after passing the delete on to Immuta`
-      };
-    }
+    const gone = `it answered ${statusLine(answer.status)}, which a gateway or proxy may send after passing the delete on to Immuta`;
     // Said before the usual hint, so that a batch's note, which keeps only the message's start,
     // still says what the lookup found.
     const unsaid = `does not say whether the delete reached Immuta: a gateway or proxy may pass it on before giving up on its answer`;
-    const settled =
-      state === 'present'
-        ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted (a ${answer.status} ${unsaid}).`
-        : `A ${answer.status} ${unsaid}. ${this.lookupSays(connectionKey, state)}`;
-    const failed = this.failedCall(call, answer);
-    throw immutaError({
-      ...failed,
-      hint: [settled, failed.hint].filter(Boolean).join(' '),
-      mayHaveDeleted: state !== 'present'
+    return this.settleByLookup(connectionKey, gone, (state) => {
+      const settled =
+        state === 'present'
+          ? `A lookup (GET ${this.pathOf('object', connectionKey)}) shows the host still in Immuta: it was not deleted (a ${answer.status} ${unsaid}).`
+          : `A ${answer.status} ${unsaid}. ${this.lookupSays(connectionKey, state)}`;
+      const failed = this.failedCall(call, answer);
+      return { ...failed, hint: [settled, failed.hint].filter(Boolean).join(' ') };
     });
+  }
+
+  /**
+   * A delete whose answer did not settle it, settled by looking the host up: gone, it was
+   * deleted (`goneBecause` says why the answer needed the lookup); still there, it was not; a
+   * lookup that fails too leaves the delete's outcome unknown.
+   */
+  private async settleByLookup(
+    connectionKey: string,
+    goneBecause: string,
+    failure: (state: 'present' | { reason: string }) => FailedCall
+  ): Promise<DeleteOutcome> {
+    const state = await this.hostState(connectionKey);
+    if (state === 'gone') {
+      return { childCount: undefined, confirmedBy: 'lookup', unreadableAnswer: goneBecause };
+    }
+    throw immutaError({ ...failure(state), mayHaveDeleted: state !== 'present' });
   }
 
   /** What the lookup after a delete whose answer did not settle it says, when not 'gone'. */
